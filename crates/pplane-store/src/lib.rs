@@ -1,1 +1,37 @@
-//! placeholder
+//! The persistence layer of pplane: the only crate that speaks SQL.
+//!
+//! Feature code (the CLI, the outbox worker) calls functions here and never
+//! writes a query of its own; a test asserts from `cargo metadata` that no
+//! other crate depends on the database driver.
+//!
+//! # Layout
+//! - [`store`]: [`Store`], the runtime's pool, and the guard that refuses an unsafe role
+//!   or an outdated schema.
+//! - [`unit_of_work`]: [`TenantTx`] and [`OwnerTx`], transactions that carry their role
+//!   and tenant context.
+//! - [`repositories`]: noun-first functions per aggregate, each joining the caller's
+//!   transaction (`tenant_create`, `membership_add`, ...).
+//! - [`queries`]: read-side queries, starting with the walkthrough's debugging procedure.
+//! - [`checks`]: `pplane check schema`, the production gate read from the live catalog.
+//! - [`migrations`]: the embedded, reversible, checksummed migration runner.
+//! - [`admin`]: work as the login role: creating databases, migrating them.
+//! - [`error`]: [`StoreError`], with constraint names mapped to meaningful variants.
+//! - `testing` (feature `testing`): an ephemeral cluster and a fresh database per test.
+
+pub mod admin;
+pub mod checks;
+pub mod error;
+pub mod migrations;
+pub mod queries;
+pub mod repositories;
+pub mod store;
+pub mod unit_of_work;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use admin::Admin;
+pub use error::{Result, StoreError};
+pub use migrations::MigrationSet;
+pub use store::{Login, Store, StoreOptions};
+pub use unit_of_work::{OwnerTx, TenantTx};

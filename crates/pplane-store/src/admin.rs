@@ -1,0 +1,115 @@
+//! Administrative work that runs as the login role rather than as
+//! `pplane_app`: creating databases and migrating them.
+
+use std::str::FromStr;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection};
+
+use crate::migrations::{self, MigrationSet, MigrationStatus, MigrationStep};
+use crate::{Result, StoreError};
+
+/// A single connection as the login role given by the URL.
+#[derive(Debug)]
+pub struct Admin {
+    conn: PgConnection,
+}
+
+impl Admin {
+    pub async fn connect(url: &str) -> Result<Admin> {
+        let options = PgConnectOptions::from_str(url)?.application_name("pplane-admin");
+        Ok(Admin {
+            conn: options.connect().await?,
+        })
+    }
+
+    /// The login role's name and whether it is a superuser.
+    pub async fn login(&mut self) -> Result<(String, bool)> {
+        Ok(sqlx::query_as(
+            "SELECT session_user::text, rolsuper FROM pg_roles WHERE rolname = session_user",
+        )
+        .fetch_one(&mut self.conn)
+        .await?)
+    }
+
+    pub async fn migrate_up(
+        &mut self,
+        set: &MigrationSet,
+        target: Option<i64>,
+        on_step: impl FnMut(&MigrationStep),
+    ) -> Result<Vec<MigrationStep>> {
+        Ok(migrations::migrate_up(&mut self.conn, set, target, on_step).await?)
+    }
+
+    pub async fn migrate_down(
+        &mut self,
+        set: &MigrationSet,
+        target: Option<i64>,
+        on_step: impl FnMut(&MigrationStep),
+    ) -> Result<Vec<MigrationStep>> {
+        Ok(migrations::migrate_down(&mut self.conn, set, target, on_step).await?)
+    }
+
+    pub async fn migrate_status(&mut self, set: &MigrationSet) -> Result<Vec<MigrationStatus>> {
+        Ok(migrations::migration_status(&mut self.conn, set).await?)
+    }
+
+    /// Creates database `name` on this server unless it exists; returns
+    /// whether it was created.
+    pub async fn database_ensure(&mut self, name: &str) -> Result<bool> {
+        database_name_check(name)?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(name)
+                .fetch_one(&mut self.conn)
+                .await?;
+        if exists {
+            return Ok(false);
+        }
+        match sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut self.conn)
+            .await
+        {
+            Ok(_) => Ok(true),
+            // Another process created it between our check and our CREATE.
+            Err(err)
+                if err.as_database_error().and_then(|e| e.code()).as_deref() == Some("42P04") =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// For tests and tools that must break a rule on purpose.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
+    pub async fn close(self) -> Result<()> {
+        Ok(self.conn.close().await?)
+    }
+}
+
+/// Database names are interpolated into DDL, so only a safe alphabet passes.
+pub(crate) fn database_name_check(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::DatabaseName(name.to_owned()))
+    }
+}
+
+/// `url` with its database replaced by `database`.
+pub fn url_with_database(url: &str, database: &str) -> Result<String> {
+    let mut parsed = url::Url::parse(url)
+        .map_err(|e| StoreError::Database(sqlx::Error::Configuration(e.into())))?;
+    parsed.set_path(&format!("/{database}"));
+    Ok(parsed.into())
+}

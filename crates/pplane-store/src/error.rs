@@ -1,0 +1,82 @@
+//! The one error type of the persistence layer.
+//!
+//! Database errors are translated here, by SQLSTATE and constraint name, into
+//! errors the layers above can act on: a unique violation on
+//! `signals_source_key` is a conflict on that key, not an opaque driver error.
+//! The schema's constraint names are therefore part of this crate's API.
+
+use crate::migrations::MigrationError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique or exclusion constraint refused the write.
+    #[error("conflict: {constraint} already holds this value")]
+    Conflict { constraint: String },
+
+    /// A foreign key found no parent row in this tenant.
+    #[error("missing reference: {constraint} found no parent row in the active tenant")]
+    MissingReference { constraint: String },
+
+    /// A CHECK or NOT NULL constraint refused the value.
+    #[error("invalid value: {constraint} refused it")]
+    Invalid { constraint: String },
+
+    /// Row-level security refused a row outside the active tenant, or a
+    /// privilege the active role does not have.
+    #[error("refused by tenant isolation: {0}")]
+    TenantIsolation(String),
+
+    /// An UPDATE, DELETE or TRUNCATE reached the append-only event log.
+    #[error("orchestration_events is append-only: {0}")]
+    AppendOnly(String),
+
+    /// The runtime role is unsafe to work as, or the schema is unprotected.
+    #[error("refusing to run: {}", .0.join("; "))]
+    UnsafeRuntime(Vec<String>),
+
+    /// The login cannot act as a role the operation needs.
+    #[error("the login role {login} cannot act as {role}: {hint}")]
+    RoleUnavailable {
+        login: String,
+        role: &'static str,
+        hint: &'static str,
+    },
+
+    /// The database's schema is not the one this binary was built for.
+    #[error("{0}")]
+    SchemaVersion(String),
+
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+
+    #[error("invalid database name {0:?}: use lower-case letters, digits and underscores")]
+    DatabaseName(String),
+
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        let Some(db) = err.as_database_error() else {
+            return StoreError::Database(err);
+        };
+        let constraint = db.constraint().unwrap_or("unnamed constraint").to_owned();
+        match db.code().as_deref() {
+            Some("23505") | Some("23P01") => StoreError::Conflict { constraint },
+            Some("23503") => StoreError::MissingReference { constraint },
+            Some("23514") | Some("23502") => StoreError::Invalid {
+                constraint: if db.constraint().is_some() {
+                    constraint
+                } else {
+                    db.message().to_owned()
+                },
+            },
+            Some("42501") => StoreError::TenantIsolation(db.message().to_owned()),
+            Some("PA001") => StoreError::AppendOnly(db.message().to_owned()),
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,128 @@
+//! The walkthrough's Standard Debugging Procedure (section 8), query by query,
+//! exactly as it is written there (with `$1` for its placeholders).
+//!
+//! None of them filters by tenant: under row-level security the policy adds
+//! `tenant_id = current_tenant_id()`, which is why every index they need leads
+//! with tenant_id. Each query names the indexes it relies on; `pplane check
+//! schema` verifies those exist, and a test runs each query under EXPLAIN on a
+//! populated database to prove the planner uses them.
+
+/// An index a query needs: its table and leading columns.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexNeed {
+    pub table: &'static str,
+    pub columns: &'static [&'static str],
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct DebugQuery {
+    /// Where it stands in section 8.
+    pub name: &'static str,
+    pub sql: &'static str,
+    pub needs: &'static [IndexNeed],
+}
+
+const fn need(table: &'static str, columns: &'static [&'static str]) -> IndexNeed {
+    IndexNeed { table, columns }
+}
+
+pub const DEBUG_QUERIES: &[DebugQuery] = &[
+    DebugQuery {
+        name: "reconstruct 1: locate signal",
+        sql: "SELECT * FROM signals WHERE correlation_id = $1",
+        needs: &[need("signals", &["tenant_id", "correlation_id"])],
+    },
+    DebugQuery {
+        name: "reconstruct 2: locate run",
+        sql: "SELECT * FROM runs WHERE correlation_id = $1",
+        needs: &[need("runs", &["tenant_id", "correlation_id"])],
+    },
+    DebugQuery {
+        name: "reconstruct 3: steps in order",
+        sql: "SELECT * FROM steps WHERE run_id = $1 ORDER BY step_index ASC",
+        needs: &[need("steps", &["tenant_id", "run_id", "step_index"])],
+    },
+    DebugQuery {
+        name: "reconstruct 4: events",
+        sql: "SELECT event_type, event_data, occurred_at, actor FROM orchestration_events \
+              WHERE correlation_id = $1 ORDER BY sequence_number ASC",
+        needs: &[need(
+            "orchestration_events",
+            &["tenant_id", "correlation_id", "sequence_number"],
+        )],
+    },
+    DebugQuery {
+        name: "reconstruct 5: effects",
+        sql: "SELECT e.id, e.effect_type, e.status, e.execution_result FROM effects e \
+              JOIN runs r ON e.run_id = r.id WHERE r.correlation_id = $1",
+        needs: &[
+            need("runs", &["tenant_id", "correlation_id"]),
+            need("effects", &["tenant_id", "run_id"]),
+        ],
+    },
+    DebugQuery {
+        name: "reconstruct 6: outbox",
+        sql: "SELECT o.event_type, o.status, o.retry_count, o.error_details FROM outbox_events o \
+              WHERE o.correlation_id = $1",
+        needs: &[need("outbox_events", &["tenant_id", "correlation_id"])],
+    },
+    DebugQuery {
+        name: "reconstruct 7: causation chain",
+        sql: "WITH RECURSIVE causal_chain AS ( \
+                SELECT id, event_type, causation_id, 0 AS depth FROM orchestration_events \
+                WHERE correlation_id = $1 AND causation_id IS NULL \
+                UNION ALL \
+                SELECT e.id, e.event_type, e.causation_id, c.depth + 1 FROM orchestration_events e \
+                JOIN causal_chain c ON e.causation_id = c.id) \
+              SELECT * FROM causal_chain ORDER BY depth ASC",
+        needs: &[
+            need("orchestration_events", &["tenant_id", "correlation_id"]),
+            need("orchestration_events", &["tenant_id", "causation_id"]),
+        ],
+    },
+    DebugQuery {
+        name: "diagnose run 1: failed steps",
+        sql:
+            "SELECT id, step_type, error_details FROM steps WHERE run_id = $1 AND status = 'FAILED'",
+        needs: &[need("steps", &["tenant_id", "run_id"])],
+    },
+    DebugQuery {
+        name: "diagnose run 2: failure events",
+        sql: "SELECT event_type, event_data FROM orchestration_events \
+              WHERE aggregate_id = $1 AND event_type = 'STEP_FAILED'",
+        needs: &[need("orchestration_events", &["tenant_id", "aggregate_id"])],
+    },
+    DebugQuery {
+        name: "diagnose run 3: failed tool calls",
+        sql: "SELECT tool_name, tool_args, error_details FROM tool_calls \
+              WHERE step_id = $1 AND status = 'FAILED'",
+        needs: &[need("tool_calls", &["tenant_id", "step_id"])],
+    },
+    DebugQuery {
+        name: "diagnose run 4: retry attempts",
+        sql: "SELECT retry_count FROM steps WHERE id = $1",
+        needs: &[need("steps", &["tenant_id", "id"])],
+    },
+    DebugQuery {
+        name: "trace effect 1: effect status",
+        sql: "SELECT status, retry_count, next_retry_at FROM effects WHERE id = $1",
+        needs: &[need("effects", &["tenant_id", "id"])],
+    },
+    DebugQuery {
+        name: "trace effect 2: outbox entry",
+        sql: "SELECT status, error_details, retry_count FROM outbox_events \
+              WHERE aggregate_type = 'EFFECT' AND aggregate_id = $1",
+        needs: &[need("outbox_events", &["tenant_id", "aggregate_id"])],
+    },
+    DebugQuery {
+        name: "trace effect 3: dead-letter reason",
+        sql: "SELECT error_details FROM outbox_events WHERE id = $1",
+        needs: &[need("outbox_events", &["tenant_id", "id"])],
+    },
+    DebugQuery {
+        name: "trace effect 4: requeue",
+        sql: "UPDATE outbox_events SET status = 'PENDING', retry_count = 0, next_retry_at = NULL \
+              WHERE id = $1",
+        needs: &[need("outbox_events", &["tenant_id", "id"])],
+    },
+];

@@ -1,0 +1,3 @@
+//! Read-side queries. Unlike repositories, these read across aggregates.
+
+pub mod debugging;

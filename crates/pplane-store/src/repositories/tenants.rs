@@ -1,0 +1,54 @@
+//! Tenants and their members.
+
+use pplane_domain::{TenantId, UserId};
+use sqlx::PgConnection;
+
+use crate::{Result, StoreError};
+
+pub const TENANT_NAME_MAX: usize = 200;
+
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct Tenant {
+    pub tenant_id: uuid::Uuid,
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Creates a tenant. Needs an owner transaction whose active tenant is `tenant`.
+pub async fn tenant_create(conn: &mut PgConnection, tenant: TenantId, name: &str) -> Result<()> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > TENANT_NAME_MAX {
+        return Err(StoreError::Invalid {
+            constraint: format!("tenant name must be 1 to {TENANT_NAME_MAX} characters"),
+        });
+    }
+    sqlx::query("INSERT INTO tenants (tenant_id, name) VALUES ($1, $2)")
+        .bind(tenant.as_uuid())
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Makes `user` a member of `tenant`; adding an existing member is a no-op.
+pub async fn membership_add(conn: &mut PgConnection, tenant: TenantId, user: UserId) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO user_tenants (tenant_id, user_id) VALUES ($1, $2)
+         ON CONFLICT (tenant_id, user_id) DO NOTHING",
+    )
+    .bind(tenant.as_uuid())
+    .bind(user.as_uuid())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The active tenant, if the principal is a member of it.
+pub async fn tenant_fetch(conn: &mut PgConnection, tenant: TenantId) -> Result<Option<Tenant>> {
+    Ok(
+        sqlx::query_as("SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id = $1")
+            .bind(tenant.as_uuid())
+            .fetch_optional(conn)
+            .await?,
+    )
+}

@@ -1,0 +1,241 @@
+//! The runtime's handle on the database, and the guard that makes it refuse
+//! to work in an unsafe setup.
+//!
+//! One URL serves everything. Runtime work always runs as `pplane_app`: either
+//! the login *is* `pplane_app`, or the login is a member of it and every
+//! transaction begins with `SET LOCAL ROLE pplane_app` (the PostgREST
+//! "authenticator" pattern). Before it hands out a single transaction,
+//! [`Store::connect`] checks, as that effective role, that it is not a
+//! superuser, has no BYPASSRLS, owns nothing, that every table has row-level
+//! security enabled and forced, and that the schema is exactly the one this
+//! binary was built for.
+
+use std::str::FromStr;
+
+use pplane_domain::{TenantId, UserId};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+use crate::migrations::{migration_history, verify_history, MigrationSet};
+use crate::unit_of_work::{OwnerTx, TenantTx};
+use crate::{Result, StoreError};
+
+pub const APP_ROLE: &str = "pplane_app";
+pub const OWNER_ROLE: &str = "pplane_owner";
+
+/// Who we logged in as.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Login {
+    pub user: String,
+    pub superuser: bool,
+    /// True when transactions switch to `pplane_app` with SET LOCAL ROLE.
+    pub switches_role: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+    login: Login,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 10,
+        }
+    }
+}
+
+impl Store {
+    pub async fn connect(url: &str) -> Result<Store> {
+        Store::connect_with(url, StoreOptions::default()).await
+    }
+
+    pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Store> {
+        let connect = PgConnectOptions::from_str(url)?.application_name("pplane");
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .connect_with(connect)
+            .await?;
+        let login = login_of(&pool).await?;
+        let store = Store { pool, login };
+        store.guard().await?;
+        Ok(store)
+    }
+
+    pub fn login(&self) -> &Login {
+        &self.login
+    }
+
+    /// A unit of work in `tenant` on behalf of `user`: a transaction running
+    /// as `pplane_app` with the tenant context set, so row-level security
+    /// shows only that tenant's rows, and only if `user` is a member of it.
+    pub async fn tenant_tx(&self, tenant: TenantId, user: UserId) -> Result<TenantTx> {
+        // One round trip: BEGIN and the context travel as one simple query.
+        // The values are formatted from parsed UUIDs, never from raw input;
+        // SET takes no bind parameters, and SET LOCAL (unlike set_config) is
+        // what Citus forwards to its workers.
+        let begin = format!(
+            "BEGIN; {}SET LOCAL app.tenant_id = '{}'; SET LOCAL app.user_id = '{}'",
+            self.role_switch(),
+            tenant.as_uuid(),
+            user.as_uuid()
+        );
+        let tx = self.pool.begin_with(begin).await?;
+        Ok(TenantTx::new(tx, tenant, user))
+    }
+
+    /// A transaction acting as `pplane_owner` in `tenant`: tenant and
+    /// membership administration, which the runtime role may not do.
+    pub async fn owner_tx(&self, tenant: TenantId) -> Result<OwnerTx> {
+        if !self.can_act_as(OWNER_ROLE).await? {
+            return Err(StoreError::RoleUnavailable {
+                login: self.login.user.clone(),
+                role: OWNER_ROLE,
+                hint: "tenant administration needs the login that ran `pplane migrate up` \
+                       (or another member of pplane_owner)",
+            });
+        }
+        let begin = format!(
+            "BEGIN; SET LOCAL ROLE {OWNER_ROLE}; SET LOCAL app.tenant_id = '{}'",
+            tenant.as_uuid()
+        );
+        Ok(OwnerTx::new(self.pool.begin_with(begin).await?))
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn role_switch(&self) -> &'static str {
+        if self.login.switches_role {
+            "SET LOCAL ROLE pplane_app; "
+        } else {
+            ""
+        }
+    }
+
+    async fn can_act_as(&self, role: &str) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar("SELECT pg_has_role(session_user, $1, 'MEMBER')")
+                .bind(role)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Refuses to work unless the schema is current and the effective runtime
+    /// role cannot bypass row-level security.
+    async fn guard(&self) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin_with(format!("BEGIN; {}", self.role_switch()))
+            .await?;
+        let set = MigrationSet::embedded();
+        let applied = migration_history(&mut tx).await?;
+        verify_history(&set, &applied)?;
+        if applied.last().map(|a| a.version) != set.latest() {
+            let at = applied
+                .last()
+                .map(|a| a.version.to_string())
+                .unwrap_or_else(|| "none".into());
+            let want = set.latest().map(|v| v.to_string()).unwrap_or_default();
+            return Err(StoreError::SchemaVersion(format!(
+                "the database schema is at migration {at} but this binary needs {want}: run `pplane migrate up`"
+            )));
+        }
+
+        let row: (String, bool, bool, Vec<String>, Vec<String>) = sqlx::query_as(
+            "SELECT r.rolname::text, r.rolsuper, r.rolbypassrls,
+                    ARRAY(SELECT c.relname::text FROM pg_class c
+                          WHERE c.relowner = r.oid ORDER BY 1),
+                    ARRAY(SELECT c.relname::text FROM pg_class c
+                          JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+                            AND NOT (c.relrowsecurity AND c.relforcerowsecurity) ORDER BY 1)
+             FROM pg_roles r WHERE r.rolname = current_user",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.rollback().await?;
+
+        let (role, superuser, bypassrls, owned, unprotected) = row;
+        let mut problems = Vec::new();
+        if superuser {
+            problems.push(format!("the runtime role {role} is a superuser"));
+        }
+        if bypassrls {
+            problems.push(format!("the runtime role {role} has BYPASSRLS"));
+        }
+        if !owned.is_empty() {
+            problems.push(format!("the runtime role {role} owns {}", owned.join(", ")));
+        }
+        if !unprotected.is_empty() {
+            problems.push(format!(
+                "row-level security is not enabled and forced on {}",
+                unprotected.join(", ")
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::UnsafeRuntime(problems))
+        }
+    }
+}
+
+async fn login_of(pool: &PgPool) -> Result<Login> {
+    let (user, superuser, app_exists): (String, bool, bool) = sqlx::query_as(
+        "SELECT session_user::text, r.rolsuper, to_regrole('pplane_app') IS NOT NULL
+         FROM pg_roles r WHERE r.rolname = session_user",
+    )
+    .fetch_one(pool)
+    .await?;
+    if !app_exists {
+        return Err(StoreError::SchemaVersion(
+            "the database is not migrated (there is no pplane_app role): run `pplane migrate up`"
+                .into(),
+        ));
+    }
+    if user == APP_ROLE {
+        return Ok(Login {
+            user,
+            superuser,
+            switches_role: false,
+        });
+    }
+    let member: bool =
+        sqlx::query_scalar("SELECT pg_has_role(session_user, 'pplane_app', 'MEMBER')")
+            .fetch_one(pool)
+            .await?;
+    if !member {
+        return Err(StoreError::RoleUnavailable {
+            login: user,
+            role: APP_ROLE,
+            hint: "log in as pplane_app, or GRANT pplane_app TO this login",
+        });
+    }
+    Ok(Login {
+        user,
+        superuser,
+        switches_role: true,
+    })
+}
+
+impl Store {
+    /// Creates a tenant with `member` as its first member, in one transaction.
+    pub async fn tenant_create(&self, name: &str, member: UserId) -> Result<TenantId> {
+        use crate::repositories::tenants;
+        let tenant = TenantId::new();
+        let mut tx = self.owner_tx(tenant).await?;
+        tenants::tenant_create(tx.conn(), tenant, name).await?;
+        tenants::membership_add(tx.conn(), tenant, member).await?;
+        tx.commit().await?;
+        Ok(tenant)
+    }
+}

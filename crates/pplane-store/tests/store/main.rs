@@ -1,0 +1,10 @@
+//! The persistence layer's specification, on a real PostgreSQL: one module
+//! per feature, a fresh database per test.
+
+mod check_schema;
+mod debugging_indexes;
+mod layering;
+mod migrations;
+mod runtime_guard;
+mod support;
+mod tenant_isolation;

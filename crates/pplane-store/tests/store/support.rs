@@ -1,0 +1,118 @@
+//! Helpers shared by the feature modules.
+
+use std::process::Command;
+
+use pplane_cluster::Binaries;
+use pplane_domain::{TenantId, UserId};
+use pplane_store::Admin;
+
+/// The schema of a database as `pg_dump` prints it: every table, column,
+/// constraint, index, trigger, policy, function, grant and owner.
+pub fn schema_dump(url: &str) -> String {
+    let bins = Binaries::locate().expect("PostgreSQL binaries");
+    let out = Command::new(bins.tool("pg_dump"))
+        .args(["--schema-only", "--schema=public", "--dbname", url])
+        .output()
+        .expect("run pg_dump");
+    assert!(
+        out.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // pg_dump guards its output with a random \restrict key per run.
+    String::from_utf8(out.stdout)
+        .expect("utf-8 dump")
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Asserts two dumps are equal, showing the first difference rather than
+/// two whole dumps.
+pub fn assert_same_schema(left: &str, right: &str) {
+    if left == right {
+        return;
+    }
+    let (l, r): (Vec<_>, Vec<_>) = (left.lines().collect(), right.lines().collect());
+    let at = l
+        .iter()
+        .zip(&r)
+        .position(|(a, b)| a != b)
+        .unwrap_or(l.len().min(r.len()));
+    panic!(
+        "schemas differ at line {at}:\n  before: {:?}\n  after:  {:?}",
+        l.get(at),
+        r.get(at)
+    );
+}
+
+/// Runs `sql` as pplane_app with a tenant context, in a transaction that is
+/// rolled back; returns the SQLSTATE it failed with, if it failed.
+pub async fn as_app(
+    admin: &mut Admin,
+    tenant: TenantId,
+    user: UserId,
+    sql: &str,
+) -> Result<u64, String> {
+    run_as(admin, "pplane_app", Some((tenant, user)), sql).await
+}
+
+pub async fn run_as(
+    admin: &mut Admin,
+    role: &str,
+    ctx: Option<(TenantId, UserId)>,
+    sql: &str,
+) -> Result<u64, String> {
+    use sqlx::Connection;
+    let conn = admin.conn();
+    let mut tx = conn.begin().await.unwrap();
+    let mut setup = format!("SET LOCAL ROLE {role};");
+    if let Some((t, u)) = ctx {
+        setup.push_str(&format!(
+            "SET LOCAL app.tenant_id = '{t}'; SET LOCAL app.user_id = '{u}';"
+        ));
+    }
+    sqlx::raw_sql(&setup).execute(&mut *tx).await.unwrap();
+    let result = sqlx::raw_sql(sql).execute(&mut *tx).await;
+    tx.rollback().await.unwrap();
+    result.map(|r| r.rows_affected()).map_err(|e| {
+        e.as_database_error()
+            .and_then(|d| d.code())
+            .map(|c| c.into_owned())
+            .unwrap_or_else(|| e.to_string())
+    })
+}
+
+/// Runs `sql` as the login role and commits it.
+pub async fn exec(admin: &mut Admin, sql: &str) {
+    sqlx::raw_sql(sql)
+        .execute(admin.conn())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// A number from the first column of the first row.
+pub async fn scalar_as(
+    admin: &mut Admin,
+    role: &str,
+    ctx: Option<(TenantId, UserId)>,
+    sql: &str,
+) -> i64 {
+    use sqlx::Connection;
+    let conn = admin.conn();
+    let mut tx = conn.begin().await.unwrap();
+    let mut setup = format!("SET LOCAL ROLE {role};");
+    if let Some((t, u)) = ctx {
+        setup.push_str(&format!(
+            "SET LOCAL app.tenant_id = '{t}'; SET LOCAL app.user_id = '{u}';"
+        ));
+    }
+    sqlx::raw_sql(&setup).execute(&mut *tx).await.unwrap();
+    let n: i64 = sqlx::query_scalar(sql)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    tx.rollback().await.unwrap();
+    n
+}

@@ -1,0 +1,323 @@
+//! Row-level security: tenant A never sees or writes tenant B's rows, and the
+//! event log cannot be rewritten by anyone.
+
+use pplane_domain::{TenantId, UserId};
+use pplane_store::repositories::tenants;
+use pplane_store::testing::TestDb;
+use pplane_store::{Admin, StoreError};
+use uuid::Uuid;
+
+use crate::support::{as_app, run_as, scalar_as};
+
+const TABLES: [&str; 10] = [
+    "tenants",
+    "user_tenants",
+    "signals",
+    "runs",
+    "steps",
+    "effects",
+    "tool_calls",
+    "run_checkpoints",
+    "orchestration_events",
+    "outbox_events",
+];
+
+/// Writes one row into each runtime table for `tenant`, as pplane_app, and
+/// commits. Returns the ids used, keyed by table.
+async fn seed(admin: &mut Admin, tenant: TenantId, user: UserId) -> [(String, Uuid); 8] {
+    use sqlx::Connection;
+    let ids: Vec<Uuid> = (0..9).map(|_| Uuid::now_v7()).collect();
+    let (s, r, st, e, tc, cp, ev, ob, corr) = (
+        ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6], ids[7], ids[8],
+    );
+    let audit = format!("'{corr}', NULL, 'agent:test'");
+    let sql = format!(
+        "SET LOCAL ROLE pplane_app; SET LOCAL app.tenant_id = '{tenant}'; SET LOCAL app.user_id = '{user}';
+         INSERT INTO signals (tenant_id, id, source_channel, source_id, correlation_id, causation_id, actor)
+             VALUES ('{tenant}', '{s}', 'chat', '{s}', {audit});
+         INSERT INTO runs (tenant_id, id, signal_id, correlation_id, causation_id, actor)
+             VALUES ('{tenant}', '{r}', '{s}', {audit});
+         INSERT INTO steps (tenant_id, id, run_id, step_index, step_type, correlation_id, causation_id, actor)
+             VALUES ('{tenant}', '{st}', '{r}', 0, 'plan', {audit});
+         INSERT INTO effects (tenant_id, id, run_id, effect_type, effect_spec, idempotency_key, correlation_id, causation_id, actor)
+             VALUES ('{tenant}', '{e}', '{r}', 'EMAIL', '{{\"idempotency_key\": \"k-{e}\"}}', 'k-{e}', {audit});
+         INSERT INTO tool_calls (tenant_id, id, step_id, tool_name, correlation_id, causation_id, actor)
+             VALUES ('{tenant}', '{tc}', '{st}', 'search', {audit});
+         INSERT INTO run_checkpoints (tenant_id, id, run_id, event_sequence, state, correlation_id, causation_id, actor)
+             VALUES ('{tenant}', '{cp}', '{r}', 1, '{{}}', {audit});
+         INSERT INTO orchestration_events (tenant_id, id, sequence_number, event_type, aggregate_type, aggregate_id,
+                                           aggregate_version, correlation_id, causation_id, actor)
+             VALUES ('{tenant}', '{ev}', 1, 'SIGNAL_RECEIVED', 'SIGNAL', '{s}', 1, {audit});
+         INSERT INTO outbox_events (tenant_id, id, event_type, aggregate_id, payload, idempotency_key, correlation_id, causation_id, actor)
+             VALUES ('{tenant}', '{ob}', 'EMAIL', '{e}', '{{}}', 'k-{e}', {audit});"
+    );
+    let mut tx = admin.conn().begin().await.unwrap();
+    sqlx::raw_sql(&sql).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    [
+        ("signals".into(), s),
+        ("runs".into(), r),
+        ("steps".into(), st),
+        ("effects".into(), e),
+        ("tool_calls".into(), tc),
+        ("run_checkpoints".into(), cp),
+        ("orchestration_events".into(), ev),
+        ("outbox_events".into(), ob),
+    ]
+}
+
+/// With tenant A's context, no table shows a row of tenant B, while B sees
+/// its own: the filter is the policy, not an empty database.
+#[tokio::test]
+async fn no_table_shows_another_tenants_rows() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    let (a, user_a) = db.tenant(&store).await;
+    let (b, user_b) = db.tenant(&store).await;
+    let mut admin = db.admin().await;
+    seed(&mut admin, b, user_b).await;
+
+    for table in TABLES {
+        let sql = format!("SELECT count(*) FROM {table} WHERE tenant_id = '{b}'");
+        assert_eq!(
+            scalar_as(&mut admin, "pplane_app", Some((b, user_b)), &sql).await,
+            1,
+            "B sees its {table} row"
+        );
+        assert_eq!(
+            scalar_as(&mut admin, "pplane_app", Some((a, user_a)), &sql).await,
+            0,
+            "A sees B's {table}"
+        );
+        let all = format!("SELECT count(*) FROM {table}");
+        let expected_for_a = if table == "tenants" || table == "user_tenants" {
+            1
+        } else {
+            0
+        };
+        assert_eq!(
+            scalar_as(&mut admin, "pplane_app", Some((a, user_a)), &all).await,
+            expected_for_a,
+            "{table} as A"
+        );
+    }
+}
+
+/// Inserting a row that carries tenant B's id while acting as tenant A fails
+/// on every table; so do UPDATE and DELETE of B's rows (they are invisible).
+#[tokio::test]
+async fn writes_into_another_tenant_are_refused() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    let (a, user_a) = db.tenant(&store).await;
+    let (b, user_b) = db.tenant(&store).await;
+    let mut admin = db.admin().await;
+    let ids = seed(&mut admin, b, user_b).await;
+
+    let signal = format!(
+        "INSERT INTO signals (tenant_id, id, source_channel, source_id, correlation_id, actor)
+         VALUES ('{b}', '{}', 'chat', 'x', '{}', 'agent:intruder')",
+        Uuid::now_v7(),
+        Uuid::now_v7()
+    );
+    assert_eq!(
+        as_app(&mut admin, a, user_a, &signal).await,
+        Err("42501".into())
+    );
+    let tenant = format!("INSERT INTO tenants (tenant_id, name) VALUES ('{b}', 'x')");
+    assert_eq!(
+        as_app(&mut admin, a, user_a, &tenant).await,
+        Err("42501".into())
+    );
+    let member =
+        format!("INSERT INTO user_tenants (tenant_id, user_id) VALUES ('{b}', '{user_a}')");
+    assert_eq!(
+        as_app(&mut admin, a, user_a, &member).await,
+        Err("42501".into()),
+        "no self-enrolment"
+    );
+
+    for (table, id) in &ids {
+        if table == "orchestration_events" {
+            continue; // covered by the append-only test
+        }
+        let update = format!("UPDATE {table} SET updated_at = now() WHERE id = '{id}'");
+        assert_eq!(
+            as_app(&mut admin, a, user_a, &update).await,
+            Ok(0),
+            "{table}: B's row is invisible to A"
+        );
+        assert_eq!(
+            as_app(&mut admin, b, user_b, &update).await,
+            Ok(1),
+            "{table}: B may update its own row"
+        );
+        let moved = format!("UPDATE {table} SET tenant_id = '{a}' WHERE id = '{id}'");
+        assert_eq!(
+            as_app(&mut admin, b, user_b, &moved).await,
+            Err("42501".into()),
+            "{table}: rows cannot change tenant"
+        );
+    }
+    let delete = format!("DELETE FROM outbox_events WHERE id = '{}'", ids[7].1);
+    assert_eq!(as_app(&mut admin, a, user_a, &delete).await, Ok(0));
+}
+
+/// A composite foreign key keeps a row from pointing at another tenant's
+/// parent, even though constraint checks ignore row-level security.
+#[tokio::test]
+async fn references_cannot_cross_tenants() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    let (a, user_a) = db.tenant(&store).await;
+    let (b, user_b) = db.tenant(&store).await;
+    let mut admin = db.admin().await;
+    let ids = seed(&mut admin, b, user_b).await;
+    let b_signal = ids[0].1;
+
+    let run = format!(
+        "INSERT INTO runs (tenant_id, id, signal_id, correlation_id, actor)
+         VALUES ('{a}', '{}', '{b_signal}', '{}', 'agent:x')",
+        Uuid::now_v7(),
+        Uuid::now_v7()
+    );
+    assert_eq!(
+        as_app(&mut admin, a, user_a, &run).await,
+        Err("23503".into())
+    );
+}
+
+/// No context, or a principal who is not a member of the active tenant,
+/// sees nothing at all.
+#[tokio::test]
+async fn without_membership_or_context_nothing_is_visible() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    let (_, user_a) = db.tenant(&store).await;
+    let (b, user_b) = db.tenant(&store).await;
+    let mut admin = db.admin().await;
+    seed(&mut admin, b, user_b).await;
+
+    for table in TABLES {
+        let sql = format!("SELECT count(*) FROM {table}");
+        assert_eq!(
+            scalar_as(&mut admin, "pplane_app", Some((b, user_a)), &sql).await,
+            0,
+            "non-member, {table}"
+        );
+        assert_eq!(
+            scalar_as(&mut admin, "pplane_app", None, &sql).await,
+            0,
+            "no context, {table}"
+        );
+    }
+    let insert = format!(
+        "INSERT INTO signals (tenant_id, id, source_channel, source_id, correlation_id, actor)
+         VALUES ('{b}', '{}', 'chat', 'y', '{}', 'agent:x')",
+        Uuid::now_v7(),
+        Uuid::now_v7()
+    );
+    assert_eq!(
+        as_app(&mut admin, b, user_a, &insert).await,
+        Err("42501".into()),
+        "non-members cannot write"
+    );
+}
+
+/// UPDATE, DELETE and TRUNCATE of the event log fail for pplane_app and for
+/// its owner, pplane_owner; so does the trigger alone once privileges are back.
+#[tokio::test]
+async fn events_are_append_only_for_app_and_owner() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    let (b, user_b) = db.tenant(&store).await;
+    let mut admin = db.admin().await;
+    seed(&mut admin, b, user_b).await;
+
+    for role in ["pplane_app", "pplane_owner"] {
+        for sql in [
+            "UPDATE orchestration_events SET event_type = 'REWRITTEN'",
+            "DELETE FROM orchestration_events",
+            "TRUNCATE orchestration_events",
+        ] {
+            let result = run_as(&mut admin, role, Some((b, user_b)), sql).await;
+            assert!(result.is_err(), "{sql} as {role} must fail, got {result:?}");
+        }
+    }
+    // Even if someone granted the privileges back, the triggers still refuse.
+    crate::support::exec(
+        &mut admin,
+        "GRANT UPDATE, DELETE, TRUNCATE ON orchestration_events TO pplane_app",
+    )
+    .await;
+    for sql in [
+        "UPDATE orchestration_events SET event_type = 'REWRITTEN'",
+        "DELETE FROM orchestration_events",
+        "TRUNCATE orchestration_events",
+    ] {
+        assert_eq!(
+            as_app(&mut admin, b, user_b, sql).await,
+            Err("PA001".into()),
+            "{sql}"
+        );
+    }
+    let n = scalar_as(
+        &mut admin,
+        "pplane_app",
+        Some((b, user_b)),
+        "SELECT count(*) FROM orchestration_events",
+    )
+    .await;
+    assert_eq!(n, 1, "the event is still there");
+}
+
+/// The store maps database refusals to typed errors.
+#[tokio::test]
+async fn refusals_become_typed_errors() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    let (a, _) = db.tenant(&store).await;
+
+    let mut tx = store.owner_tx(a).await.unwrap();
+    let err = tenants::tenant_create(tx.conn(), a, "again")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { ref constraint } if constraint == "tenants_pkey"),
+        "{err}"
+    );
+    drop(tx);
+
+    let err = store.tenant_create("   ", UserId::new()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
+
+    let (b, _) = db.tenant(&store).await;
+    let mut tx = store.owner_tx(a).await.unwrap();
+    let err = tenants::tenant_create(tx.conn(), b, "other")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::TenantIsolation(_)),
+        "the owner too is fenced to the active tenant: {err}"
+    );
+}
+
+/// The unit of work sets the context: a member reads its tenant through the
+/// repository; a stranger reads nothing.
+#[tokio::test]
+async fn the_unit_of_work_carries_the_tenant_context() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    let (a, user_a) = db.tenant(&store).await;
+
+    let mut tx = store.tenant_tx(a, user_a).await.unwrap();
+    let tenant = tenants::tenant_fetch(tx.conn(), a)
+        .await
+        .unwrap()
+        .expect("member sees its tenant");
+    assert_eq!(tenant.tenant_id, a.as_uuid());
+    tx.commit().await.unwrap();
+
+    let mut tx = store.tenant_tx(a, UserId::new()).await.unwrap();
+    assert!(tenants::tenant_fetch(tx.conn(), a).await.unwrap().is_none());
+}
