@@ -287,7 +287,11 @@ CREATE INDEX run_checkpoints_run_idx ON run_checkpoints (tenant_id, run_id, even
 -- the store, not by a sequence). (aggregate_id, aggregate_version) is unique,
 -- so two writers can never both record version N of one aggregate.
 -- causation_id points at the event that caused this one, inside the tenant;
--- only the root SIGNAL_RECEIVED has none.
+-- only the root SIGNAL_RECEIVED has none. It is deliberately not a foreign
+-- key: a foreign key check locks the parent row FOR KEY SHARE, which needs
+-- UPDATE privilege on this table, and no role may hold that. The store only
+-- ever sets it to an event it has read or appended, and the data-quality
+-- gate counts orphans.
 CREATE TABLE orchestration_events (
     tenant_id         uuid         NOT NULL,
     id                uuid         NOT NULL,
@@ -313,9 +317,7 @@ CREATE TABLE orchestration_events (
         CHECK (aggregate_type IN ('SIGNAL', 'RUN', 'STEP', 'TOOL_CALL', 'CHECKPOINT', 'EFFECT')),
     CONSTRAINT orchestration_events_schema_version_positive CHECK (schema_version > 0),
     CONSTRAINT orchestration_events_tenant_fkey FOREIGN KEY (tenant_id)
-        REFERENCES tenants (tenant_id) ON DELETE RESTRICT,
-    CONSTRAINT orchestration_events_causation_fkey FOREIGN KEY (tenant_id, causation_id)
-        REFERENCES orchestration_events (tenant_id, id) ON DELETE RESTRICT
+        REFERENCES tenants (tenant_id) ON DELETE RESTRICT
 );
 CREATE INDEX orchestration_events_causation_idx ON orchestration_events (tenant_id, causation_id);
 

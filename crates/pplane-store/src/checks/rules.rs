@@ -75,12 +75,6 @@ const FOREIGN_KEYS: &[ForeignKey] = &[
     fk("run_checkpoints", &["tenant_id"], "tenants", "r"),
     fk("run_checkpoints", &["tenant_id", "run_id"], "runs", "r"),
     fk("orchestration_events", &["tenant_id"], "tenants", "r"),
-    fk(
-        "orchestration_events",
-        &["tenant_id", "causation_id"],
-        "orchestration_events",
-        "r",
-    ),
     fk("outbox_events", &["tenant_id"], "tenants", "r"),
     fk(
         "outbox_events",

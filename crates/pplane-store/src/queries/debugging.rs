@@ -14,11 +14,22 @@ pub struct IndexNeed {
     pub columns: &'static [&'static str],
 }
 
+/// What a query's `$1` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DebugParam {
+    CorrelationId,
+    RunId,
+    StepId,
+    EffectId,
+    OutboxId,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct DebugQuery {
     /// Where it stands in section 8.
     pub name: &'static str,
     pub sql: &'static str,
+    pub param: DebugParam,
     pub needs: &'static [IndexNeed],
 }
 
@@ -29,21 +40,25 @@ const fn need(table: &'static str, columns: &'static [&'static str]) -> IndexNee
 pub const DEBUG_QUERIES: &[DebugQuery] = &[
     DebugQuery {
         name: "reconstruct 1: locate signal",
+        param: DebugParam::CorrelationId,
         sql: "SELECT * FROM signals WHERE correlation_id = $1",
         needs: &[need("signals", &["tenant_id", "correlation_id"])],
     },
     DebugQuery {
         name: "reconstruct 2: locate run",
+        param: DebugParam::CorrelationId,
         sql: "SELECT * FROM runs WHERE correlation_id = $1",
         needs: &[need("runs", &["tenant_id", "correlation_id"])],
     },
     DebugQuery {
         name: "reconstruct 3: steps in order",
+        param: DebugParam::RunId,
         sql: "SELECT * FROM steps WHERE run_id = $1 ORDER BY step_index ASC",
         needs: &[need("steps", &["tenant_id", "run_id", "step_index"])],
     },
     DebugQuery {
         name: "reconstruct 4: events",
+        param: DebugParam::CorrelationId,
         sql: "SELECT event_type, event_data, occurred_at, actor FROM orchestration_events \
               WHERE correlation_id = $1 ORDER BY sequence_number ASC",
         needs: &[need(
@@ -53,6 +68,7 @@ pub const DEBUG_QUERIES: &[DebugQuery] = &[
     },
     DebugQuery {
         name: "reconstruct 5: effects",
+        param: DebugParam::CorrelationId,
         sql: "SELECT e.id, e.effect_type, e.status, e.execution_result FROM effects e \
               JOIN runs r ON e.run_id = r.id WHERE r.correlation_id = $1",
         needs: &[
@@ -62,12 +78,14 @@ pub const DEBUG_QUERIES: &[DebugQuery] = &[
     },
     DebugQuery {
         name: "reconstruct 6: outbox",
+        param: DebugParam::CorrelationId,
         sql: "SELECT o.event_type, o.status, o.retry_count, o.error_details FROM outbox_events o \
               WHERE o.correlation_id = $1",
         needs: &[need("outbox_events", &["tenant_id", "correlation_id"])],
     },
     DebugQuery {
         name: "reconstruct 7: causation chain",
+        param: DebugParam::CorrelationId,
         sql: "WITH RECURSIVE causal_chain AS ( \
                 SELECT id, event_type, causation_id, 0 AS depth FROM orchestration_events \
                 WHERE correlation_id = $1 AND causation_id IS NULL \
@@ -82,45 +100,53 @@ pub const DEBUG_QUERIES: &[DebugQuery] = &[
     },
     DebugQuery {
         name: "diagnose run 1: failed steps",
+        param: DebugParam::RunId,
         sql:
             "SELECT id, step_type, error_details FROM steps WHERE run_id = $1 AND status = 'FAILED'",
         needs: &[need("steps", &["tenant_id", "run_id"])],
     },
     DebugQuery {
         name: "diagnose run 2: failure events",
+        param: DebugParam::StepId,
         sql: "SELECT event_type, event_data FROM orchestration_events \
               WHERE aggregate_id = $1 AND event_type = 'STEP_FAILED'",
         needs: &[need("orchestration_events", &["tenant_id", "aggregate_id"])],
     },
     DebugQuery {
         name: "diagnose run 3: failed tool calls",
+        param: DebugParam::StepId,
         sql: "SELECT tool_name, tool_args, error_details FROM tool_calls \
               WHERE step_id = $1 AND status = 'FAILED'",
         needs: &[need("tool_calls", &["tenant_id", "step_id"])],
     },
     DebugQuery {
         name: "diagnose run 4: retry attempts",
+        param: DebugParam::StepId,
         sql: "SELECT retry_count FROM steps WHERE id = $1",
         needs: &[need("steps", &["tenant_id", "id"])],
     },
     DebugQuery {
         name: "trace effect 1: effect status",
+        param: DebugParam::EffectId,
         sql: "SELECT status, retry_count, next_retry_at FROM effects WHERE id = $1",
         needs: &[need("effects", &["tenant_id", "id"])],
     },
     DebugQuery {
         name: "trace effect 2: outbox entry",
+        param: DebugParam::EffectId,
         sql: "SELECT status, error_details, retry_count FROM outbox_events \
               WHERE aggregate_type = 'EFFECT' AND aggregate_id = $1",
         needs: &[need("outbox_events", &["tenant_id", "aggregate_id"])],
     },
     DebugQuery {
         name: "trace effect 3: dead-letter reason",
+        param: DebugParam::OutboxId,
         sql: "SELECT error_details FROM outbox_events WHERE id = $1",
         needs: &[need("outbox_events", &["tenant_id", "id"])],
     },
     DebugQuery {
         name: "trace effect 4: requeue",
+        param: DebugParam::OutboxId,
         sql: "UPDATE outbox_events SET status = 'PENDING', retry_count = 0, next_retry_at = NULL \
               WHERE id = $1",
         needs: &[need("outbox_events", &["tenant_id", "id"])],

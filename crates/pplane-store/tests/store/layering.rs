@@ -1,1 +1,70 @@
+//! "No direct database access in feature code": only this crate may depend on
+//! the database driver, read from `cargo metadata`.
 
+use std::process::Command;
+
+const DRIVERS: [&str; 5] = [
+    "sqlx",
+    "sqlx-core",
+    "sqlx-postgres",
+    "tokio-postgres",
+    "postgres",
+];
+
+#[test]
+fn only_the_persistence_crate_depends_on_the_driver() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages = meta["packages"].as_array().unwrap();
+    assert!(packages.len() >= 4, "the whole workspace is listed");
+
+    let mut offenders = Vec::new();
+    let mut store_has_driver = false;
+    for package in packages {
+        let name = package["name"].as_str().unwrap();
+        for dep in package["dependencies"].as_array().unwrap() {
+            let dep_name = dep["name"].as_str().unwrap();
+            if DRIVERS.contains(&dep_name) {
+                if name == "pplane-store" {
+                    store_has_driver = true;
+                } else {
+                    offenders.push(format!("{name} -> {dep_name}"));
+                }
+            }
+        }
+    }
+    assert!(
+        store_has_driver,
+        "the check would pass vacuously if the store had no driver"
+    );
+    assert!(
+        offenders.is_empty(),
+        "feature crates must go through pplane-store: {offenders:?}"
+    );
+}
+
+#[test]
+fn sqlx_is_pinned_to_0_8_6() {
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("sqlx = { version = \"=0.8.6\""),
+        "0.9.0 drops TCP_NODELAY"
+    );
+}
