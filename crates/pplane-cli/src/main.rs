@@ -1,1 +1,26 @@
-fn main() {}
+//! `pplane`: the command-line shell over the persistence plane's libraries.
+//! It parses arguments, resolves the database, calls a library function and
+//! prints the result; every decision lives in the libraries.
+
+mod args;
+mod commands;
+mod failure;
+mod output;
+mod target;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = args::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => return failure::report(anyhow::Error::from(err).into()),
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(err) => failure::report(err),
+    }
+}

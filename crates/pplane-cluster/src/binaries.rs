@@ -63,7 +63,7 @@ fn debian_bindirs() -> Vec<PathBuf> {
             Some((major, entry.path().join("bin")))
         })
         .collect();
-    dirs.sort_by(|a, b| b.0.cmp(&a.0));
+    dirs.sort_by_key(|(major, _)| std::cmp::Reverse(*major));
     dirs.into_iter().map(|(_, dir)| dir).collect()
 }
 

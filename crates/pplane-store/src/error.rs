@@ -21,6 +21,10 @@ pub enum StoreError {
     #[error("invalid value: {constraint} refused it")]
     Invalid { constraint: String },
 
+    /// Input the store refuses before it reaches the database.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+
     /// Row-level security refused a row outside the active tenant, or a
     /// privilege the active role does not have.
     #[error("refused by tenant isolation: {0}")]

@@ -114,6 +114,17 @@ impl TestDb {
         Admin::connect(&self.url).await.expect("connect as admin")
     }
 
+    /// Runs SQL as the login role: for tests of crates that may not speak SQL
+    /// themselves but must set up or break a database.
+    pub async fn exec(&self, sql: &str) {
+        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+        sqlx::raw_sql(sql)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        conn.close().await.ok();
+    }
+
     /// A tenant with one member, made through the owner role as `pplane
     /// tenant create` does.
     pub async fn tenant(&self, store: &Store) -> (TenantId, UserId) {

@@ -99,5 +99,7 @@ pub async fn schema_check(admin: &mut Admin, set: &MigrationSet) -> Result<Check
     let history = migration_history(conn).await?;
     let mut results = rules::evaluate(&snapshot, set, &history);
     results.extend(probe::run(conn).await);
+    // Group by area, in the production gate's order; the sort is stable.
+    results.sort_by_key(|r| r.area as u8);
     Ok(CheckReport { results })
 }

@@ -18,9 +18,10 @@ pub struct Tenant {
 pub async fn tenant_create(conn: &mut PgConnection, tenant: TenantId, name: &str) -> Result<()> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > TENANT_NAME_MAX {
-        return Err(StoreError::Invalid {
-            constraint: format!("tenant name must be 1 to {TENANT_NAME_MAX} characters"),
-        });
+        return Err(StoreError::InvalidInput(format!(
+            "a tenant name must be 1 to {TENANT_NAME_MAX} characters, got {:?}",
+            name
+        )));
     }
     sqlx::query("INSERT INTO tenants (tenant_id, name) VALUES ($1, $2)")
         .bind(tenant.as_uuid())

@@ -289,7 +289,7 @@ async fn refusals_become_typed_errors() {
     drop(tx);
 
     let err = store.tenant_create("   ", UserId::new()).await.unwrap_err();
-    assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
+    assert!(matches!(err, StoreError::InvalidInput(_)), "{err}");
 
     let (b, _) = db.tenant(&store).await;
     let mut tx = store.owner_tx(a).await.unwrap();

@@ -1,0 +1,83 @@
+//! `pplane db start|stop|status|url`.
+
+use std::process::ExitCode;
+
+use pplane_cluster::{LocalCluster, Status};
+use serde_json::json;
+
+use crate::args::{DbAction, Output};
+use crate::failure::Failure;
+use crate::output;
+use crate::target::{self, EMBEDDED_DATABASE};
+
+pub async fn run(action: DbAction, out: Output) -> Result<ExitCode, Failure> {
+    let cluster = LocalCluster::from_env();
+    match action {
+        DbAction::Start => {
+            let url = target::embedded_database(EMBEDDED_DATABASE).await?;
+            let port = cluster.port().unwrap_or_default();
+            if out.json {
+                output::json(
+                    &json!({ "status": "running", "port": port, "home": cluster.home(), "url": url }),
+                );
+            } else {
+                println!(
+                    "running on 127.0.0.1:{port}, data in {}",
+                    cluster.data_dir().display()
+                );
+            }
+        }
+        DbAction::Stop => {
+            let cluster2 = cluster.clone();
+            let was_running = tokio::task::spawn_blocking(move || cluster2.stop())
+                .await
+                .map_err(anyhow::Error::from)??;
+            if out.json {
+                output::json(&json!({ "stopped": was_running }));
+            } else if was_running {
+                println!("stopped");
+            } else {
+                println!("not running");
+            }
+        }
+        DbAction::Status => {
+            let status = cluster.status();
+            if out.json {
+                let (state, pid, port) = match status {
+                    Status::NotInitialized => ("not_initialized", None, None),
+                    Status::Stopped => ("stopped", None, cluster.port()),
+                    Status::Running { pid, port } => ("running", Some(pid), Some(port)),
+                };
+                output::json(
+                    &json!({ "status": state, "pid": pid, "port": port, "home": cluster.home() }),
+                );
+            } else {
+                match status {
+                    Status::NotInitialized => println!("not initialized (run `pplane db start`)"),
+                    Status::Stopped => {
+                        println!("stopped, data in {}", cluster.data_dir().display())
+                    }
+                    Status::Running { pid, port } => {
+                        println!("running (pid {pid}) on 127.0.0.1:{port}")
+                    }
+                }
+            }
+            if target::database_url_env().is_some() {
+                eprintln!("note: DATABASE_URL is set, so other commands use that server, not this cluster");
+            }
+        }
+        DbAction::Url => {
+            let url = cluster.url(EMBEDDED_DATABASE).ok_or_else(|| {
+                Failure::Operation(anyhow::anyhow!(
+                    "there is no embedded cluster yet: run `pplane db start`"
+                ))
+            })?;
+            if out.json {
+                output::json(&json!({ "url": url }));
+            } else {
+                println!("{url}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

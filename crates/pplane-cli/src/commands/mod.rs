@@ -1,0 +1,21 @@
+//! One module per command group; each returns the process exit code.
+
+mod check;
+mod db;
+mod migrate;
+mod tenant;
+
+use std::process::ExitCode;
+
+use crate::args::{Cli, Command, Output};
+use crate::failure::Failure;
+
+pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let output = Output { json: cli.json };
+    match cli.command {
+        Command::Db { action } => db::run(action, output).await,
+        Command::Migrate { action } => migrate::run(action, output).await,
+        Command::Check { gate } => check::run(gate, output).await,
+        Command::Tenant { action } => tenant::run(action, output).await,
+    }
+}

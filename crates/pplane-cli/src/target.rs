@@ -1,0 +1,67 @@
+//! Which database a command works on: `DATABASE_URL` when set, otherwise the
+//! embedded cluster under `$PPLANE_HOME`, started (or reused) on demand.
+
+use pplane_cluster::LocalCluster;
+use pplane_store::{Admin, Store};
+
+use crate::failure::Failure;
+
+/// The database the embedded default uses.
+pub const EMBEDDED_DATABASE: &str = "pplane";
+
+pub fn database_url_env() -> Option<String> {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+/// The URL to work on, starting the embedded cluster if that is the target.
+pub async fn resolve() -> Result<String, Failure> {
+    if let Some(url) = database_url_env() {
+        return Ok(url);
+    }
+    embedded_database(EMBEDDED_DATABASE).await
+}
+
+/// Starts (or reuses) the embedded cluster and makes sure `name` exists on it.
+pub async fn embedded_database(name: &str) -> Result<String, Failure> {
+    let cluster = LocalCluster::from_env();
+    let report = tokio::task::spawn_blocking({
+        let cluster = cluster.clone();
+        move || cluster.start()
+    })
+    .await
+    .map_err(anyhow::Error::from)??;
+    if report.initialized {
+        eprintln!(
+            "created the embedded PostgreSQL cluster in {}",
+            cluster.home().display()
+        );
+    }
+    for note in &report.notes {
+        eprintln!("note: {note}");
+    }
+    let missing = || {
+        Failure::Operation(anyhow::anyhow!(
+            "the embedded cluster has no credentials; remove {} and start again",
+            cluster.home().display()
+        ))
+    };
+    let mut admin = Admin::connect(&cluster.url("postgres").ok_or_else(missing)?).await?;
+    admin.database_ensure(name).await?;
+    admin.close().await?;
+    cluster.url(name).ok_or_else(missing)
+}
+
+/// The runtime store on the resolved database. A superuser login is accepted
+/// (runtime work still switches to pplane_app), but it deserves a warning.
+pub async fn runtime_store() -> Result<Store, Failure> {
+    let store = Store::connect(&resolve().await?).await?;
+    if store.login().superuser && database_url_env().is_some() {
+        eprintln!(
+            "warning: logged in as superuser {}; runtime work runs as pplane_app, but a dedicated login is safer",
+            store.login().user
+        );
+    }
+    Ok(store)
+}

@@ -1,0 +1,7 @@
+//! The `pplane` binary as users and scripts see it: commands, output and exit
+//! codes, against the embedded default and against an external server.
+
+mod embedded;
+mod external;
+mod support;
+mod usage;

@@ -1,0 +1,77 @@
+//! Running the real binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// `pplane ARGS` with DATABASE_URL set to `url`, or unset when None, and
+/// `$PPLANE_HOME` at `home`.
+pub fn pplane(home: &Path, url: Option<&str>, args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pplane"));
+    cmd.args(args).env("PPLANE_HOME", home).current_dir(home);
+    match url {
+        Some(url) => cmd.env("DATABASE_URL", url),
+        None => cmd.env_remove("DATABASE_URL"),
+    };
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run pplane");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// A `$PPLANE_HOME` that the `postgres` OS user can reach, whose embedded
+/// cluster (if any) is stopped when the test ends, pass or fail.
+pub struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        use std::os::unix::fs::PermissionsExt;
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let dir = tempfile::Builder::new()
+            .prefix("cli-home-")
+            .tempdir_in(base)
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        Home { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        pplane(self.path(), None, &["db", "stop"]);
+    }
+}
