@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection};
 
 use crate::admin::url_with_database;
+use crate::checks::probe::{fresh_row_ids, rows_of, RowIds};
 use crate::migrations::MigrationSet;
 use crate::{Admin, Store};
 
@@ -123,6 +124,19 @@ impl TestDb {
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         conn.close().await.ok();
+    }
+
+    /// Commits one row in each runtime table of `tenant`, written as
+    /// pplane_app by a member; returns their ids.
+    pub async fn seed_each_table(&self, tenant: TenantId, user: UserId) -> RowIds {
+        let ids = fresh_row_ids();
+        self.exec(&format!(
+            "BEGIN; SET LOCAL ROLE pplane_app; SET LOCAL app.tenant_id = '{tenant}'; SET LOCAL app.user_id = '{user}';
+             {} COMMIT;",
+            rows_of(tenant.as_uuid(), &ids)
+        ))
+        .await;
+        ids
     }
 
     /// A tenant with one member, made through the owner role as `pplane

@@ -56,10 +56,11 @@ pub struct Home {
 impl Home {
     pub fn new() -> Home {
         use std::os::unix::fs::PermissionsExt;
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        // The system temp dir, opened to other users: the `postgres` OS user
+        // must reach it whatever the checkout's own permissions are.
         let dir = tempfile::Builder::new()
-            .prefix("cli-home-")
-            .tempdir_in(base)
+            .prefix("pplane-cli-home-")
+            .tempdir()
             .unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         Home { dir }

@@ -6,12 +6,11 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use pplane_cluster::{ClusterError, LocalCluster, Status};
 
 fn fresh_home() -> tempfile::TempDir {
-    // Under the target directory rather than /tmp so that a root-owned private
-    // temp dir never hides the cluster from the `postgres` OS user.
-    let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    // In the system temp dir, opened to other users, so that the `postgres`
+    // OS user can reach it whatever the checkout's own permissions are.
     let dir = tempfile::Builder::new()
-        .prefix("home-")
-        .tempdir_in(base)
+        .prefix("pplane-home-")
+        .tempdir()
         .unwrap();
     make_traversable(dir.path());
     dir

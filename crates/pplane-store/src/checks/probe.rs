@@ -210,19 +210,37 @@ async fn count_all(
     Ok(counts)
 }
 
-struct RowIds {
-    signal: Uuid,
-    run: Uuid,
-    step: Uuid,
-    effect: Uuid,
-    tool_call: Uuid,
-    checkpoint: Uuid,
-    event: Uuid,
-    outbox: Uuid,
-    correlation: Uuid,
+/// The ids of one row in each runtime table, chained parent to child.
+#[derive(Debug, Clone, Copy)]
+pub struct RowIds {
+    pub signal: Uuid,
+    pub run: Uuid,
+    pub step: Uuid,
+    pub effect: Uuid,
+    pub tool_call: Uuid,
+    pub checkpoint: Uuid,
+    pub event: Uuid,
+    pub outbox: Uuid,
+    pub correlation: Uuid,
 }
 
-fn fresh_row_ids() -> RowIds {
+impl RowIds {
+    /// (table, id) for each of the eight runtime tables.
+    pub fn by_table(&self) -> [(&'static str, Uuid); 8] {
+        [
+            ("signals", self.signal),
+            ("runs", self.run),
+            ("steps", self.step),
+            ("effects", self.effect),
+            ("tool_calls", self.tool_call),
+            ("run_checkpoints", self.checkpoint),
+            ("orchestration_events", self.event),
+            ("outbox_events", self.outbox),
+        ]
+    }
+}
+
+pub fn fresh_row_ids() -> RowIds {
     RowIds {
         signal: Uuid::now_v7(),
         run: Uuid::now_v7(),
@@ -236,8 +254,9 @@ fn fresh_row_ids() -> RowIds {
     }
 }
 
-/// One row per runtime table, a complete chain signal -> run -> step -> ...
-fn rows_of(t: Uuid, r: &RowIds) -> String {
+/// INSERTs of one row per runtime table, a complete chain signal -> run ->
+/// step -> ...; to run as pplane_app in `t`'s context.
+pub fn rows_of(t: Uuid, r: &RowIds) -> String {
     let audit = format!("'{}', NULL, 'system:schema-probe'", r.correlation);
     let key = format!("probe-{}", r.effect);
     format!(

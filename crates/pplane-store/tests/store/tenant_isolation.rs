@@ -1,70 +1,14 @@
 //! Row-level security: tenant A never sees or writes tenant B's rows, and the
 //! event log cannot be rewritten by anyone.
 
-use pplane_domain::{TenantId, UserId};
+use pplane_domain::UserId;
+use pplane_store::checks::rules::TABLES;
 use pplane_store::repositories::tenants;
 use pplane_store::testing::TestDb;
-use pplane_store::{Admin, StoreError};
+use pplane_store::StoreError;
 use uuid::Uuid;
 
 use crate::support::{as_app, run_as, scalar_as};
-
-const TABLES: [&str; 10] = [
-    "tenants",
-    "user_tenants",
-    "signals",
-    "runs",
-    "steps",
-    "effects",
-    "tool_calls",
-    "run_checkpoints",
-    "orchestration_events",
-    "outbox_events",
-];
-
-/// Writes one row into each runtime table for `tenant`, as pplane_app, and
-/// commits. Returns the ids used, keyed by table.
-async fn seed(admin: &mut Admin, tenant: TenantId, user: UserId) -> [(String, Uuid); 8] {
-    use sqlx::Connection;
-    let ids: Vec<Uuid> = (0..9).map(|_| Uuid::now_v7()).collect();
-    let (s, r, st, e, tc, cp, ev, ob, corr) = (
-        ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[6], ids[7], ids[8],
-    );
-    let audit = format!("'{corr}', NULL, 'agent:test'");
-    let sql = format!(
-        "SET LOCAL ROLE pplane_app; SET LOCAL app.tenant_id = '{tenant}'; SET LOCAL app.user_id = '{user}';
-         INSERT INTO signals (tenant_id, id, source_channel, source_id, correlation_id, causation_id, actor)
-             VALUES ('{tenant}', '{s}', 'chat', '{s}', {audit});
-         INSERT INTO runs (tenant_id, id, signal_id, correlation_id, causation_id, actor)
-             VALUES ('{tenant}', '{r}', '{s}', {audit});
-         INSERT INTO steps (tenant_id, id, run_id, step_index, step_type, correlation_id, causation_id, actor)
-             VALUES ('{tenant}', '{st}', '{r}', 0, 'plan', {audit});
-         INSERT INTO effects (tenant_id, id, run_id, effect_type, effect_spec, idempotency_key, correlation_id, causation_id, actor)
-             VALUES ('{tenant}', '{e}', '{r}', 'EMAIL', '{{\"idempotency_key\": \"k-{e}\"}}', 'k-{e}', {audit});
-         INSERT INTO tool_calls (tenant_id, id, step_id, tool_name, correlation_id, causation_id, actor)
-             VALUES ('{tenant}', '{tc}', '{st}', 'search', {audit});
-         INSERT INTO run_checkpoints (tenant_id, id, run_id, event_sequence, state, correlation_id, causation_id, actor)
-             VALUES ('{tenant}', '{cp}', '{r}', 1, '{{}}', {audit});
-         INSERT INTO orchestration_events (tenant_id, id, sequence_number, event_type, aggregate_type, aggregate_id,
-                                           aggregate_version, correlation_id, causation_id, actor)
-             VALUES ('{tenant}', '{ev}', 1, 'SIGNAL_RECEIVED', 'SIGNAL', '{s}', 1, {audit});
-         INSERT INTO outbox_events (tenant_id, id, event_type, aggregate_id, payload, idempotency_key, correlation_id, causation_id, actor)
-             VALUES ('{tenant}', '{ob}', 'EMAIL', '{e}', '{{}}', 'k-{e}', {audit});"
-    );
-    let mut tx = admin.conn().begin().await.unwrap();
-    sqlx::raw_sql(&sql).execute(&mut *tx).await.unwrap();
-    tx.commit().await.unwrap();
-    [
-        ("signals".into(), s),
-        ("runs".into(), r),
-        ("steps".into(), st),
-        ("effects".into(), e),
-        ("tool_calls".into(), tc),
-        ("run_checkpoints".into(), cp),
-        ("orchestration_events".into(), ev),
-        ("outbox_events".into(), ob),
-    ]
-}
 
 /// With tenant A's context, no table shows a row of tenant B, while B sees
 /// its own: the filter is the policy, not an empty database.
@@ -75,7 +19,7 @@ async fn no_table_shows_another_tenants_rows() {
     let (a, user_a) = db.tenant(&store).await;
     let (b, user_b) = db.tenant(&store).await;
     let mut admin = db.admin().await;
-    seed(&mut admin, b, user_b).await;
+    db.seed_each_table(b, user_b).await;
 
     for table in TABLES {
         let sql = format!("SELECT count(*) FROM {table} WHERE tenant_id = '{b}'");
@@ -112,7 +56,7 @@ async fn writes_into_another_tenant_are_refused() {
     let (a, user_a) = db.tenant(&store).await;
     let (b, user_b) = db.tenant(&store).await;
     let mut admin = db.admin().await;
-    let ids = seed(&mut admin, b, user_b).await;
+    let ids = db.seed_each_table(b, user_b).await;
 
     let signal = format!(
         "INSERT INTO signals (tenant_id, id, source_channel, source_id, correlation_id, actor)
@@ -137,7 +81,7 @@ async fn writes_into_another_tenant_are_refused() {
         "no self-enrolment"
     );
 
-    for (table, id) in &ids {
+    for (table, id) in ids.by_table() {
         if table == "orchestration_events" {
             continue; // covered by the append-only test
         }
@@ -159,7 +103,7 @@ async fn writes_into_another_tenant_are_refused() {
             "{table}: rows cannot change tenant"
         );
     }
-    let delete = format!("DELETE FROM outbox_events WHERE id = '{}'", ids[7].1);
+    let delete = format!("DELETE FROM outbox_events WHERE id = '{}'", ids.outbox);
     assert_eq!(as_app(&mut admin, a, user_a, &delete).await, Ok(0));
 }
 
@@ -172,8 +116,8 @@ async fn references_cannot_cross_tenants() {
     let (a, user_a) = db.tenant(&store).await;
     let (b, user_b) = db.tenant(&store).await;
     let mut admin = db.admin().await;
-    let ids = seed(&mut admin, b, user_b).await;
-    let b_signal = ids[0].1;
+    let ids = db.seed_each_table(b, user_b).await;
+    let b_signal = ids.signal;
 
     let run = format!(
         "INSERT INTO runs (tenant_id, id, signal_id, correlation_id, actor)
@@ -196,7 +140,7 @@ async fn without_membership_or_context_nothing_is_visible() {
     let (_, user_a) = db.tenant(&store).await;
     let (b, user_b) = db.tenant(&store).await;
     let mut admin = db.admin().await;
-    seed(&mut admin, b, user_b).await;
+    db.seed_each_table(b, user_b).await;
 
     for table in TABLES {
         let sql = format!("SELECT count(*) FROM {table}");
@@ -232,7 +176,7 @@ async fn events_are_append_only_for_app_and_owner() {
     let store = db.store().await;
     let (b, user_b) = db.tenant(&store).await;
     let mut admin = db.admin().await;
-    seed(&mut admin, b, user_b).await;
+    db.seed_each_table(b, user_b).await;
 
     for role in ["pplane_app", "pplane_owner"] {
         for sql in [
