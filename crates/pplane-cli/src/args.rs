@@ -39,6 +39,11 @@ pub enum Command {
         #[command(subcommand)]
         gate: CheckGate,
     },
+    /// Benchmarks with a raw baseline measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        scenario: BenchScenario,
+    },
     /// Tenants and their members.
     Tenant {
         #[command(subcommand)]
@@ -89,5 +94,18 @@ pub enum TenantAction {
         /// The member's id (a user or service account); a new one when omitted.
         #[arg(long, value_name = "UUID")]
         user: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchScenario {
+    /// What row-level security costs a query, against the same query on an unprotected copy.
+    Rls {
+        #[arg(long, default_value_t = 20)]
+        tenants: u32,
+        #[arg(long, default_value_t = 10_000)]
+        rows_per_tenant: u32,
+        #[arg(long, default_value_t = 300)]
+        iterations: u32,
     },
 }

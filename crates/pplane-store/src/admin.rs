@@ -81,6 +81,15 @@ impl Admin {
         }
     }
 
+    /// Drops database `name`, disconnecting its sessions.
+    pub async fn database_drop(&mut self, name: &str) -> Result<()> {
+        database_name_check(name)?;
+        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+
     /// For tests and tools that must break a rule on purpose.
     pub fn conn(&mut self) -> &mut PgConnection {
         &mut self.conn

@@ -15,10 +15,12 @@
 //! - [`checks`]: `pplane check schema`, the production gate read from the live catalog.
 //! - [`migrations`]: the embedded, reversible, checksummed migration runner.
 //! - [`admin`]: work as the login role: creating databases, migrating them.
+//! - [`bench`]: benchmarks against a raw baseline, in a scratch database.
 //! - [`error`]: [`StoreError`], with constraint names mapped to meaningful variants.
 //! - `testing` (feature `testing`): an ephemeral cluster and a fresh database per test.
 
 pub mod admin;
+pub mod bench;
 pub mod checks;
 pub mod error;
 pub mod migrations;

@@ -1,5 +1,6 @@
 //! One module per command group; each returns the process exit code.
 
+mod bench;
 mod check;
 mod db;
 mod migrate;
@@ -16,6 +17,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Db { action } => db::run(action, output).await,
         Command::Migrate { action } => migrate::run(action, output).await,
         Command::Check { gate } => check::run(gate, output).await,
+        Command::Bench { scenario } => bench::run(scenario, output).await,
         Command::Tenant { action } => tenant::run(action, output).await,
     }
 }

@@ -1,6 +1,7 @@
 //! The `pplane` binary as users and scripts see it: commands, output and exit
 //! codes, against the embedded default and against an external server.
 
+mod bench;
 mod embedded;
 mod external;
 mod support;

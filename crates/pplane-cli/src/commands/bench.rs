@@ -1,0 +1,73 @@
+//! `pplane bench NAME`: one row per scenario with its raw baseline and the
+//! ratio; progress on stderr, results on stdout.
+
+use std::process::ExitCode;
+
+use pplane_store::bench::{rls, BenchRow};
+
+use crate::args::{BenchScenario, Output};
+use crate::failure::Failure;
+use crate::{output, target};
+
+pub async fn run(scenario: BenchScenario, out: Output) -> Result<ExitCode, Failure> {
+    let url = target::resolve().await?;
+    let progress = |msg: &str| eprintln!("bench: {msg}");
+    let rows = match scenario {
+        BenchScenario::Rls {
+            tenants,
+            rows_per_tenant,
+            iterations,
+        } => {
+            if tenants == 0 || rows_per_tenant == 0 || iterations == 0 {
+                return Err(Failure::Usage(
+                    "--tenants, --rows-per-tenant and --iterations must be at least 1".into(),
+                ));
+            }
+            let cfg = rls::RlsBench {
+                tenants,
+                rows_per_tenant,
+                iterations,
+            };
+            rls::run(&url, cfg, progress).await?
+        }
+    };
+    print(&rows, out);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print(rows: &[BenchRow], out: Output) {
+    if out.json {
+        output::json(&rows);
+        return;
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.scenario.clone(),
+                r.concurrency.to_string(),
+                format!("{:.3}", r.p50_ms),
+                format!("{:.3}", r.p99_ms),
+                format!("{:.0}", r.per_s),
+                format!("{:.3}", r.raw_p50_ms),
+                format!("{:.3}", r.raw_p99_ms),
+                format!("{:.0}", r.raw_per_s),
+                format!("{:.2}", r.ratio),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "SCENARIO",
+            "CONC",
+            "P50 MS",
+            "P99 MS",
+            "PER S",
+            "RAW P50",
+            "RAW P99",
+            "RAW PER S",
+            "RATIO",
+        ],
+        &table,
+    );
+}

@@ -1,0 +1,122 @@
+//! Benchmarks that measure the plane against a raw baseline on the same
+//! server in the same run, and report the ratio. They work in a scratch
+//! database of their own, created next to the target database and dropped
+//! afterwards, so they never touch real data.
+
+pub mod rls;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::admin::url_with_database;
+use crate::migrations::MigrationSet;
+use crate::{Admin, Result};
+
+/// One scenario: our figures, the raw baseline's, and their ratio.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    pub scenario: String,
+    pub concurrency: u32,
+    pub tenants: Option<u32>,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub per_s: f64,
+    pub raw_p50_ms: f64,
+    pub raw_p99_ms: f64,
+    pub raw_per_s: f64,
+    /// Our throughput over the raw baseline's (1.0 = as fast as raw).
+    pub ratio: f64,
+}
+
+impl BenchRow {
+    pub fn new(
+        scenario: impl Into<String>,
+        concurrency: u32,
+        tenants: Option<u32>,
+        ours: &Samples,
+        raw: &Samples,
+    ) -> Self {
+        BenchRow {
+            scenario: scenario.into(),
+            concurrency,
+            tenants,
+            p50_ms: ours.percentile_ms(50.0),
+            p99_ms: ours.percentile_ms(99.0),
+            per_s: ours.per_second(),
+            raw_p50_ms: raw.percentile_ms(50.0),
+            raw_p99_ms: raw.percentile_ms(99.0),
+            raw_per_s: raw.per_second(),
+            ratio: ours.per_second() / raw.per_second(),
+        }
+    }
+}
+
+/// Latencies of one side of a scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Samples {
+    latencies: Vec<Duration>,
+}
+
+impl Samples {
+    pub fn push(&mut self, d: Duration) {
+        self.latencies.push(d);
+    }
+
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+        sorted[rank].as_secs_f64() * 1000.0
+    }
+
+    /// Operations per second of busy time (one at a time).
+    pub fn per_second(&self) -> f64 {
+        let total: Duration = self.latencies.iter().sum();
+        if total.is_zero() {
+            0.0
+        } else {
+            self.latencies.len() as f64 / total.as_secs_f64()
+        }
+    }
+}
+
+/// A migrated scratch database that is dropped by [`ScratchDb::drop_now`].
+pub struct ScratchDb {
+    server_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl ScratchDb {
+    /// Creates `pplane_bench_<random>` on the server of `url` and migrates it.
+    pub async fn create(url: &str) -> Result<ScratchDb> {
+        let name = format!(
+            "pplane_bench_{}",
+            &uuid::Uuid::now_v7().simple().to_string()[20..]
+        );
+        let mut admin = Admin::connect(url).await?;
+        admin.database_ensure(&name).await?;
+        admin.close().await?;
+        let db_url = url_with_database(url, &name)?;
+        let mut admin = Admin::connect(&db_url).await?;
+        admin
+            .migrate_up(&MigrationSet::embedded(), None, |_| {})
+            .await?;
+        admin.close().await?;
+        Ok(ScratchDb {
+            server_url: url.to_owned(),
+            name,
+            url: db_url,
+        })
+    }
+
+    pub async fn drop_now(self) -> Result<()> {
+        let mut admin = Admin::connect(&self.server_url).await?;
+        admin.database_drop(&self.name).await?;
+        admin.close().await
+    }
+}
