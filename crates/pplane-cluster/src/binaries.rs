@@ -17,11 +17,15 @@ impl Binaries {
     /// Looks, in order, at `$PPLANE_PG_BINDIR`, `pg_config --bindir`, the `PATH`,
     /// and the newest `/usr/lib/postgresql/*/bin`. A `PATH` entry must hold a real
     /// `pg_ctl` too, which rules out Debian's `pg_wrapper` shims in /usr/bin.
+    /// An explicit `$PPLANE_PG_BINDIR` is used alone: a wrong setting is an
+    /// error, not a silent fall-back to other binaries.
     pub fn locate() -> Result<Binaries, ClusterError> {
-        let mut candidates: Vec<PathBuf> = Vec::new();
         if let Some(dir) = std::env::var_os("PPLANE_PG_BINDIR") {
-            candidates.push(dir.into());
+            let dir = PathBuf::from(dir);
+            return Binaries::first_of(vec![dir.clone()])
+                .map_err(|_| ClusterError::BinDirInvalid { dir });
         }
+        let mut candidates: Vec<PathBuf> = Vec::new();
         if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
             if out.status.success() {
                 candidates.push(String::from_utf8_lossy(&out.stdout).trim().into());
@@ -31,6 +35,10 @@ impl Binaries {
             candidates.extend(std::env::split_paths(&path));
         }
         candidates.extend(debian_bindirs());
+        Binaries::first_of(candidates)
+    }
+
+    fn first_of(candidates: Vec<PathBuf>) -> Result<Binaries, ClusterError> {
         candidates
             .into_iter()
             .find(|dir| is_server_bindir(dir))
@@ -87,5 +95,15 @@ mod tests {
         let bins = Binaries::locate().expect("PostgreSQL is installed on this machine");
         assert!(bins.tool("initdb").is_file());
         assert!(bins.major.parse::<u32>().expect("numeric major") >= 13);
+    }
+
+    #[test]
+    fn no_binaries_says_how_to_install_them() {
+        let err = Binaries::first_of(vec![PathBuf::from("/nonexistent")]).unwrap_err();
+        assert!(matches!(err, ClusterError::BinariesNotFound));
+        assert!(
+            err.to_string().contains("apt-get install postgresql"),
+            "{err}"
+        );
     }
 }

@@ -13,6 +13,13 @@ pub enum ClusterError {
     BinariesNotFound,
 
     #[error(
+        "PPLANE_PG_BINDIR={} holds no initdb, pg_ctl and postgres; point it at a PostgreSQL \
+         bin directory (e.g. /usr/lib/postgresql/15/bin) or unset it",
+        dir.display()
+    )]
+    BinDirInvalid { dir: PathBuf },
+
+    #[error(
         "data directory {data_dir} was made by PostgreSQL {found} but the binaries in {bindir} \
          are PostgreSQL {expected}; nothing was changed. Point PPLANE_PG_BINDIR at the \
          PostgreSQL {found} binaries, upgrade the cluster with pg_upgrade, or move the \

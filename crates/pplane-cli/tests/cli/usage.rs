@@ -46,3 +46,23 @@ fn an_unreachable_server_exits_1_with_the_reason() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.starts_with("error:"), "{run:?}");
 }
+
+#[test]
+fn wrong_postgres_binaries_are_named() {
+    let home = Home::new();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pplane"));
+    let out = cmd
+        .args(["db", "start"])
+        .env("PPLANE_HOME", home.path())
+        .env("PPLANE_PG_BINDIR", "/nonexistent/bin")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("PPLANE_PG_BINDIR=/nonexistent/bin holds no initdb"),
+        "{stderr}"
+    );
+    assert!(!home.path().join("pg").exists(), "nothing was created");
+}

@@ -276,22 +276,36 @@ async fn context_never_outlives_its_transaction() {
     let (b, user_b) = db.tenant(&setup).await;
     db.seed_each_table(b, user_b).await;
     let options = pplane_store::StoreOptions { max_connections: 1 };
-    let store = pplane_store::Store::connect_with(db.url(), options).await.unwrap();
+    let store = pplane_store::Store::connect_with(db.url(), options)
+        .await
+        .unwrap();
     let count = "SELECT count(*) FROM signals";
 
     let mut tx = store.tenant_tx(b, user_b).await.unwrap();
-    let n: i64 = sqlx::query_scalar(count).fetch_one(tx.conn()).await.unwrap();
+    let n: i64 = sqlx::query_scalar(count)
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     drop(tx); // rolled back, connection returned to the pool
 
     let mut tx = store.tenant_tx(a, user_a).await.unwrap();
-    let n: i64 = sqlx::query_scalar(count).fetch_one(tx.conn()).await.unwrap();
+    let n: i64 = sqlx::query_scalar(count)
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
     assert_eq!(n, 0, "B's context did not survive on the shared connection");
     tx.commit().await.unwrap();
 
     let mut tx = store.tenant_tx(b, user_a).await.unwrap();
-    let n: i64 = sqlx::query_scalar(count).fetch_one(tx.conn()).await.unwrap();
+    let n: i64 = sqlx::query_scalar(count)
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
     assert_eq!(n, 0, "a non-member in B's context sees nothing");
-    let role: String = sqlx::query_scalar("SELECT current_user::text").fetch_one(tx.conn()).await.unwrap();
+    let role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
     assert_eq!(role, "pplane_app");
 }
