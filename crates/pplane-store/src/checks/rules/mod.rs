@@ -1,0 +1,132 @@
+//! The rules of the schema gate, each a pure function of a catalog snapshot.
+//! The expected model (tables, keys, cascades, state sets) is written here
+//! once; docs/schema.md explains each choice.
+//!
+//! # Layout
+//! - [`schema`]: Schema Compliance (columns, keys, cascades, state sets).
+//! - [`tenancy`]: Multi-Tenancy (row-level security, policies, roles, views).
+//! - [`integrity`]: Append-Only, Idempotency, Migrations and Performance.
+
+mod integrity;
+mod schema;
+mod tenancy;
+
+use super::catalog::Catalog;
+use super::CheckResult;
+use crate::migrations::{AppliedMigration, MigrationSet};
+
+/// Every table of the contract.
+pub const TABLES: [&str; 10] = [
+    "tenants",
+    "user_tenants",
+    "signals",
+    "runs",
+    "steps",
+    "effects",
+    "tool_calls",
+    "run_checkpoints",
+    "orchestration_events",
+    "outbox_events",
+];
+
+/// The orchestration (runtime) tables: keyed (tenant_id, id), audited.
+pub const ORCHESTRATION_TABLES: [&str; 8] = [
+    "signals",
+    "runs",
+    "steps",
+    "effects",
+    "tool_calls",
+    "run_checkpoints",
+    "orchestration_events",
+    "outbox_events",
+];
+
+pub(super) struct ForeignKey {
+    pub(super) table: &'static str,
+    pub(super) columns: &'static [&'static str],
+    pub(super) parent: &'static str,
+    /// The designed ON DELETE action: r (restrict) or c (cascade).
+    pub(super) on_delete: &'static str,
+}
+
+const fn fk(
+    table: &'static str,
+    columns: &'static [&'static str],
+    parent: &'static str,
+    on_delete: &'static str,
+) -> ForeignKey {
+    ForeignKey {
+        table,
+        columns,
+        parent,
+        on_delete,
+    }
+}
+
+/// The designed references. RESTRICT wherever a delete would erase history;
+/// CASCADE only for memberships of a deleted tenant and the outbox entry of a
+/// deleted effect.
+pub(super) const FOREIGN_KEYS: &[ForeignKey] = &[
+    fk("user_tenants", &["tenant_id"], "tenants", "c"),
+    fk("signals", &["tenant_id"], "tenants", "r"),
+    fk("runs", &["tenant_id"], "tenants", "r"),
+    fk("runs", &["tenant_id", "signal_id"], "signals", "r"),
+    fk("steps", &["tenant_id"], "tenants", "r"),
+    fk("steps", &["tenant_id", "run_id"], "runs", "r"),
+    fk("effects", &["tenant_id"], "tenants", "r"),
+    fk("effects", &["tenant_id", "run_id"], "runs", "r"),
+    fk("effects", &["tenant_id", "step_id"], "steps", "r"),
+    fk("tool_calls", &["tenant_id"], "tenants", "r"),
+    fk("tool_calls", &["tenant_id", "step_id"], "steps", "r"),
+    fk("run_checkpoints", &["tenant_id"], "tenants", "r"),
+    fk("run_checkpoints", &["tenant_id", "run_id"], "runs", "r"),
+    fk("orchestration_events", &["tenant_id"], "tenants", "r"),
+    fk("outbox_events", &["tenant_id"], "tenants", "r"),
+    fk(
+        "outbox_events",
+        &["tenant_id", "aggregate_id"],
+        "effects",
+        "c",
+    ),
+];
+
+/// Keys that make ingestion and delivery idempotent.
+pub(super) const UNIQUE_KEYS: &[(&str, &[&str])] = &[
+    ("signals", &["tenant_id", "source_channel", "source_id"]),
+    ("outbox_events", &["tenant_id", "idempotency_key"]),
+    ("effects", &["tenant_id", "idempotency_key"]),
+    ("steps", &["tenant_id", "run_id", "step_index"]),
+];
+
+pub fn evaluate(
+    cat: &Catalog,
+    set: &MigrationSet,
+    history: &[AppliedMigration],
+) -> Vec<CheckResult> {
+    vec![
+        schema::tables_present(cat),
+        schema::tenant_id_column(cat),
+        schema::timestamps(cat),
+        schema::updated_at_triggers(cat),
+        schema::audit_columns(cat),
+        schema::uuid_primary_keys(cat),
+        schema::foreign_keys(cat),
+        schema::status_sets(cat),
+        tenancy::rls_enabled_forced(cat),
+        tenancy::tenant_fences(cat),
+        tenancy::membership_policies(cat),
+        tenancy::runtime_role(cat),
+        tenancy::owner_role(cat),
+        tenancy::views_respect_rls(cat),
+        tenancy::app_least_privilege(cat),
+        integrity::events_privileges(cat),
+        integrity::events_triggers(cat),
+        integrity::unique_keys(cat),
+        integrity::effect_spec_key(cat),
+        integrity::migrations_applied(set, history),
+        integrity::migration_versions(set),
+        integrity::migration_rollbacks(set),
+        integrity::migration_atomic(set),
+        integrity::debugging_indexes(cat),
+    ]
+}
