@@ -13,7 +13,7 @@ use pplane_domain::{TenantId, UserId};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
-use super::rules::TABLES;
+use super::rules::{ORCHESTRATION_TABLES, TABLES};
 use super::{Area, CheckResult};
 
 pub async fn run(conn: &mut PgConnection) -> Vec<CheckResult> {
@@ -304,17 +304,7 @@ fn single_rows(tenant: Uuid) -> Vec<(&'static str, String)> {
         ),
     ];
     let statements = rows_of(tenant, &fresh_row_ids());
-    let runtime = [
-        "signals",
-        "runs",
-        "steps",
-        "effects",
-        "tool_calls",
-        "run_checkpoints",
-        "orchestration_events",
-        "outbox_events",
-    ];
-    for (table, stmt) in runtime
+    for (table, stmt) in ORCHESTRATION_TABLES
         .iter()
         .zip(statements.split(";\n").filter(|s| !s.trim().is_empty()))
     {

@@ -58,22 +58,15 @@ pub async fn as_app(
     run_as(admin, "pplane_app", Some((tenant, user)), sql).await
 }
 
+/// Runs `sql` as `role` (with a tenant context, if given) in a transaction
+/// that is rolled back; returns the rows affected or the SQLSTATE.
 pub async fn run_as(
     admin: &mut Admin,
     role: &str,
     ctx: Option<(TenantId, UserId)>,
     sql: &str,
 ) -> Result<u64, String> {
-    use sqlx::Connection;
-    let conn = admin.conn();
-    let mut tx = conn.begin().await.unwrap();
-    let mut setup = format!("SET LOCAL ROLE {role};");
-    if let Some((t, u)) = ctx {
-        setup.push_str(&format!(
-            "SET LOCAL app.tenant_id = '{t}'; SET LOCAL app.user_id = '{u}';"
-        ));
-    }
-    sqlx::raw_sql(&setup).execute(&mut *tx).await.unwrap();
+    let mut tx = begin_as(admin, role, ctx).await;
     let result = sqlx::raw_sql(sql).execute(&mut *tx).await;
     tx.rollback().await.unwrap();
     result.map(|r| r.rows_affected()).map_err(|e| {
@@ -92,16 +85,29 @@ pub async fn exec(admin: &mut Admin, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
-/// A number from the first column of the first row.
+/// A number from the first column of the first row, read as `role`.
 pub async fn scalar_as(
     admin: &mut Admin,
     role: &str,
     ctx: Option<(TenantId, UserId)>,
     sql: &str,
 ) -> i64 {
+    let mut tx = begin_as(admin, role, ctx).await;
+    let n: i64 = sqlx::query_scalar(sql)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    tx.rollback().await.unwrap();
+    n
+}
+
+async fn begin_as<'c>(
+    admin: &'c mut Admin,
+    role: &str,
+    ctx: Option<(TenantId, UserId)>,
+) -> sqlx::Transaction<'c, sqlx::Postgres> {
     use sqlx::Connection;
-    let conn = admin.conn();
-    let mut tx = conn.begin().await.unwrap();
+    let mut tx = admin.conn().begin().await.unwrap();
     let mut setup = format!("SET LOCAL ROLE {role};");
     if let Some((t, u)) = ctx {
         setup.push_str(&format!(
@@ -109,10 +115,5 @@ pub async fn scalar_as(
         ));
     }
     sqlx::raw_sql(&setup).execute(&mut *tx).await.unwrap();
-    let n: i64 = sqlx::query_scalar(sql)
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    tx.rollback().await.unwrap();
-    n
+    tx
 }

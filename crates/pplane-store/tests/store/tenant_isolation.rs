@@ -1,7 +1,8 @@
 //! Row-level security: tenant A never sees or writes tenant B's rows, and the
 //! event log cannot be rewritten by anyone.
 
-use pplane_domain::UserId;
+use pplane_domain::{TenantId, UserId};
+use pplane_store::checks::probe::RowIds;
 use pplane_store::checks::rules::TABLES;
 use pplane_store::repositories::tenants;
 use pplane_store::testing::TestDb;
@@ -10,16 +11,45 @@ use uuid::Uuid;
 
 use crate::support::{as_app, run_as, scalar_as};
 
-/// With tenant A's context, no table shows a row of tenant B, while B sees
-/// its own: the filter is the policy, not an empty database.
-#[tokio::test]
-async fn no_table_shows_another_tenants_rows() {
+/// Two tenants, each with one member, and B's rows in every runtime table.
+struct TwoTenants {
+    db: TestDb,
+    a: TenantId,
+    user_a: UserId,
+    b: TenantId,
+    user_b: UserId,
+    b_rows: RowIds,
+}
+
+async fn two_tenants() -> TwoTenants {
     let db = TestDb::migrated().await;
     let store = db.store().await;
     let (a, user_a) = db.tenant(&store).await;
     let (b, user_b) = db.tenant(&store).await;
+    let b_rows = db.seed_each_table(b, user_b).await;
+    TwoTenants {
+        db,
+        a,
+        user_a,
+        b,
+        user_b,
+        b_rows,
+    }
+}
+
+/// With tenant A's context, no table shows a row of tenant B, while B sees
+/// its own: the filter is the policy, not an empty database.
+#[tokio::test]
+async fn no_table_shows_another_tenants_rows() {
+    let TwoTenants {
+        db,
+        a,
+        user_a,
+        b,
+        user_b,
+        ..
+    } = two_tenants().await;
     let mut admin = db.admin().await;
-    db.seed_each_table(b, user_b).await;
 
     for table in TABLES {
         let sql = format!("SELECT count(*) FROM {table} WHERE tenant_id = '{b}'");
@@ -51,12 +81,15 @@ async fn no_table_shows_another_tenants_rows() {
 /// on every table; so do UPDATE and DELETE of B's rows (they are invisible).
 #[tokio::test]
 async fn writes_into_another_tenant_are_refused() {
-    let db = TestDb::migrated().await;
-    let store = db.store().await;
-    let (a, user_a) = db.tenant(&store).await;
-    let (b, user_b) = db.tenant(&store).await;
+    let TwoTenants {
+        db,
+        a,
+        user_a,
+        b,
+        user_b,
+        b_rows: ids,
+    } = two_tenants().await;
     let mut admin = db.admin().await;
-    let ids = db.seed_each_table(b, user_b).await;
 
     let signal = format!(
         "INSERT INTO signals (tenant_id, id, source_channel, source_id, correlation_id, actor)
@@ -111,12 +144,14 @@ async fn writes_into_another_tenant_are_refused() {
 /// parent, even though constraint checks ignore row-level security.
 #[tokio::test]
 async fn references_cannot_cross_tenants() {
-    let db = TestDb::migrated().await;
-    let store = db.store().await;
-    let (a, user_a) = db.tenant(&store).await;
-    let (b, user_b) = db.tenant(&store).await;
+    let TwoTenants {
+        db,
+        a,
+        user_a,
+        b_rows: ids,
+        ..
+    } = two_tenants().await;
     let mut admin = db.admin().await;
-    let ids = db.seed_each_table(b, user_b).await;
     let b_signal = ids.signal;
 
     let run = format!(
@@ -135,12 +170,8 @@ async fn references_cannot_cross_tenants() {
 /// sees nothing at all.
 #[tokio::test]
 async fn without_membership_or_context_nothing_is_visible() {
-    let db = TestDb::migrated().await;
-    let store = db.store().await;
-    let (_, user_a) = db.tenant(&store).await;
-    let (b, user_b) = db.tenant(&store).await;
+    let TwoTenants { db, user_a, b, .. } = two_tenants().await;
     let mut admin = db.admin().await;
-    db.seed_each_table(b, user_b).await;
 
     for table in TABLES {
         let sql = format!("SELECT count(*) FROM {table}");
@@ -172,11 +203,8 @@ async fn without_membership_or_context_nothing_is_visible() {
 /// its owner, pplane_owner; so does the trigger alone once privileges are back.
 #[tokio::test]
 async fn events_are_append_only_for_app_and_owner() {
-    let db = TestDb::migrated().await;
-    let store = db.store().await;
-    let (b, user_b) = db.tenant(&store).await;
+    let TwoTenants { db, b, user_b, .. } = two_tenants().await;
     let mut admin = db.admin().await;
-    db.seed_each_table(b, user_b).await;
 
     for role in ["pplane_app", "pplane_owner"] {
         for sql in [
