@@ -6,11 +6,67 @@
 //! # Layout
 //! - [`ids`]: typed UUIDv7 identifiers (`TenantId`, `RunId`, ...), made by the application.
 //! - [`actor`]: who acted: `agent:{id}`, `user:{id}`, `system:{component}`, `external:{name}`.
+//! - [`lifecycle`]: the state machines (legal transitions) and the retry policy.
+//! - [`events`]: the event taxonomy and its schema version.
 //! - [`status`]: the lifecycle state sets of runs, steps, tool calls, effects and outbox
 //!   entries, and the aggregate types of the event log, as the database spells them.
 
+/// A value was not one of its enum's spellings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} must be one of {allowed}, got {input:?}")]
+pub struct StatusParseError {
+    pub kind: &'static str,
+    pub allowed: String,
+    pub input: String,
+}
+
+/// An enum whose values are spelled as the database stores them, with
+/// `ALL`, `as_str`, `Display` and `FromStr`.
+macro_rules! state_set {
+    ($(#[$doc:meta])* $name:ident => $label:literal { $($variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($variant),*
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),*
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::StatusParseError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)*
+                    _ => Err($crate::StatusParseError {
+                        kind: $label,
+                        allowed: [$($text),*].join(", "),
+                        input: s.to_owned(),
+                    }),
+                }
+            }
+        }
+    };
+}
+
 pub mod actor;
+pub mod events;
 pub mod ids;
+pub mod lifecycle;
 pub mod status;
 
 pub use actor::{Actor, ActorError};

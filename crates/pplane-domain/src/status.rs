@@ -2,58 +2,7 @@
 //! The schema's CHECK constraints hold exactly these values; `pplane check
 //! schema` compares the two, so they cannot drift apart.
 
-use std::fmt;
-use std::str::FromStr;
-
-/// The value was not one of the set.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} must be one of {allowed}, got {input:?}")]
-pub struct StatusParseError {
-    pub kind: &'static str,
-    pub allowed: String,
-    pub input: String,
-}
-
-macro_rules! state_set {
-    ($(#[$doc:meta])* $name:ident => $label:literal { $($variant:ident = $text:literal),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($variant),*
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),*];
-
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),*
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = StatusParseError;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($text => Ok($name::$variant),)*
-                    _ => Err(StatusParseError {
-                        kind: $label,
-                        allowed: [$($text),*].join(", "),
-                        input: s.to_owned(),
-                    }),
-                }
-            }
-        }
-    };
-}
+pub use crate::StatusParseError;
 
 state_set! {
     /// A run of an agent workflow.

@@ -1,0 +1,81 @@
+//! The event taxonomy (the role of CANON-EVENTS-001 §3.2): every state change
+//! of every aggregate has exactly one event type. Names are upper case and
+//! never change once released: replays depend on them. docs/events.md lists
+//! each type with its aggregate and the fields of its `event_data`.
+
+use crate::status::AggregateType;
+
+/// The version of the `event_data` layouts written by this build. A layout
+/// changes only by adding optional fields (same version); any other change is
+/// a new version, and readers keep understanding every older one.
+pub const EVENT_SCHEMA_VERSION: i16 = 1;
+
+state_set! {
+    /// What happened.
+    EventType => "event type" {
+        SignalReceived = "SIGNAL_RECEIVED",
+        RunCreated = "RUN_CREATED",
+        RunStarted = "RUN_STARTED",
+        RunCompleted = "RUN_COMPLETED",
+        RunFailed = "RUN_FAILED",
+        RunCancelled = "RUN_CANCELLED",
+        StepScheduled = "STEP_SCHEDULED",
+        StepStarted = "STEP_STARTED",
+        StepCompleted = "STEP_COMPLETED",
+        StepFailed = "STEP_FAILED",
+        StepRetryScheduled = "STEP_RETRY_SCHEDULED",
+        StepSkipped = "STEP_SKIPPED",
+        StepCancelled = "STEP_CANCELLED",
+        ToolCallStarted = "TOOL_CALL_STARTED",
+        ToolCallCompleted = "TOOL_CALL_COMPLETED",
+        ToolCallFailed = "TOOL_CALL_FAILED",
+        ToolCallCancelled = "TOOL_CALL_CANCELLED",
+        CheckpointSaved = "CHECKPOINT_SAVED",
+        EffectRequested = "EFFECT_REQUESTED",
+        EffectDispatched = "EFFECT_DISPATCHED",
+        EffectSucceeded = "EFFECT_SUCCEEDED",
+        EffectFailed = "EFFECT_FAILED",
+        EffectDeadLettered = "EFFECT_DEAD_LETTERED",
+        EffectRequeued = "EFFECT_REQUEUED",
+        EffectCancelled = "EFFECT_CANCELLED",
+    }
+}
+
+impl EventType {
+    /// The aggregate an event of this type is about.
+    pub fn aggregate(self) -> AggregateType {
+        let name = self.as_str();
+        if name.starts_with("SIGNAL_") {
+            AggregateType::Signal
+        } else if name.starts_with("RUN_") {
+            AggregateType::Run
+        } else if name.starts_with("STEP_") {
+            AggregateType::Step
+        } else if name.starts_with("TOOL_CALL_") {
+            AggregateType::ToolCall
+        } else if name.starts_with("CHECKPOINT_") {
+            AggregateType::Checkpoint
+        } else {
+            AggregateType::Effect
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_type_names_its_aggregate() {
+        assert_eq!(EventType::SignalReceived.aggregate(), AggregateType::Signal);
+        assert_eq!(
+            EventType::ToolCallFailed.aggregate(),
+            AggregateType::ToolCall
+        );
+        assert_eq!(EventType::EffectRequeued.aggregate(), AggregateType::Effect);
+        for t in EventType::ALL {
+            assert!(t.as_str().starts_with(t.aggregate().as_str()), "{t}");
+            assert_eq!(t.as_str().parse::<EventType>().unwrap(), *t);
+        }
+    }
+}
