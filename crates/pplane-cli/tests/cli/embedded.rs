@@ -21,7 +21,7 @@ fn quickstart_on_the_embedded_default() {
     );
     assert_eq!(
         up.stdout.lines().filter(|l| l.starts_with("up ")).count(),
-        4,
+        pplane_store::MigrationSet::embedded().migrations.len(),
         "each step is printed: {up:?}"
     );
 

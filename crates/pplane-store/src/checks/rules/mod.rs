@@ -82,12 +82,27 @@ pub(super) const FOREIGN_KEYS: &[ForeignKey] = &[
     fk("run_checkpoints", &["tenant_id", "run_id"], "runs", "r"),
     fk("orchestration_events", &["tenant_id"], "tenants", "r"),
     fk("outbox_events", &["tenant_id"], "tenants", "r"),
+    fk("tenant_event_heads", &["tenant_id"], "tenants", "r"),
     fk(
         "outbox_events",
         &["tenant_id", "aggregate_id"],
         "effects",
         "c",
     ),
+];
+
+/// Tables that only members of the active tenant may read and write: the
+/// runtime tables and the per-tenant event heads.
+pub const MEMBER_TABLES: [&str; 9] = [
+    "signals",
+    "runs",
+    "steps",
+    "effects",
+    "tool_calls",
+    "run_checkpoints",
+    "orchestration_events",
+    "outbox_events",
+    "tenant_event_heads",
 ];
 
 /// Keys that make ingestion and delivery idempotent.

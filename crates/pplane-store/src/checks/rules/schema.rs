@@ -142,7 +142,7 @@ pub(super) fn uuid_primary_keys(cat: &Catalog) -> CheckResult {
             ));
         }
         let expected: &[&str] = match t.name.as_str() {
-            "tenants" => &["tenant_id"],
+            "tenants" | "tenant_event_heads" => &["tenant_id"],
             "user_tenants" => &["tenant_id", "user_id"],
             _ => &["tenant_id", "id"],
         };

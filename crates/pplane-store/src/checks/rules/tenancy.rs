@@ -1,6 +1,6 @@
 //! Multi-Tenancy: row-level security, its policies, and the two roles.
 
-use super::ORCHESTRATION_TABLES;
+use super::MEMBER_TABLES;
 use crate::checks::catalog::Catalog;
 use crate::checks::{Area, CheckResult};
 
@@ -65,7 +65,7 @@ pub(super) fn membership_policies(cat: &Catalog) -> CheckResult {
                 && e.contains("current_user_id()")
         })
     };
-    let failures = ORCHESTRATION_TABLES
+    let failures = MEMBER_TABLES
         .iter()
         .filter(|t| {
             !cat.policies.iter().any(|p| {
@@ -85,7 +85,7 @@ pub(super) fn membership_policies(cat: &Catalog) -> CheckResult {
         Area::MultiTenancy,
         "reads and writes need membership of the active tenant",
         failures,
-        "8 runtime tables",
+        "9 runtime tables",
     )
 }
 
