@@ -70,7 +70,9 @@ pub mod lifecycle;
 pub mod status;
 
 pub use actor::{Actor, ActorError};
+pub use events::{EventType, EVENT_SCHEMA_VERSION};
 pub use ids::*;
+pub use lifecycle::{Lifecycle, RetryPolicy, TransitionError};
 pub use status::{
     AggregateType, EffectStatus, OutboxStatus, RunStatus, StepStatus, ToolCallStatus,
 };

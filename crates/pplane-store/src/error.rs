@@ -21,6 +21,40 @@ pub enum StoreError {
     #[error("invalid value: {constraint} refused it")]
     Invalid { constraint: String },
 
+    /// No row with this id in the active tenant (or not visible to this principal).
+    #[error("{entity} {id} not found in this tenant")]
+    NotFound { entity: &'static str, id: String },
+
+    /// The state machine does not allow the move; nothing was written.
+    #[error(transparent)]
+    Transition(#[from] pplane_domain::TransitionError),
+
+    /// Another writer changed the aggregate first (optimistic concurrency).
+    #[error(
+        "{entity} {id} was changed concurrently (expected version {expected}); reload and retry"
+    )]
+    VersionConflict {
+        entity: &'static str,
+        id: String,
+        expected: i32,
+    },
+
+    /// The idempotency key was used before with different content.
+    #[error("{what} {key:?} was already used with different content; nothing was written")]
+    IdempotencyConflict { what: &'static str, key: String },
+
+    /// A failed step has used all its retries.
+    #[error("step {step} has used all {max_retries} of its retries")]
+    RetriesExhausted { step: String, max_retries: u32 },
+
+    /// An opaque payload is larger than its limit.
+    #[error("{field} is {actual} bytes, over its limit of {limit} bytes")]
+    PayloadTooLarge {
+        field: &'static str,
+        limit: usize,
+        actual: usize,
+    },
+
     /// Input the store refuses before it reaches the database.
     #[error("invalid input: {0}")]
     InvalidInput(String),

@@ -11,6 +11,9 @@
 //!   and tenant context.
 //! - [`repositories`]: noun-first functions per aggregate, each joining the caller's
 //!   transaction (`tenant_create`, `membership_add`, ...).
+//! - [`operations`]: the plane's state changes: ingestion, run/step/tool-call lifecycles,
+//!   checkpoints, effect requests; each checks the state machine and emits its event.
+//! - [`limits`]: explicit payload size limits.
 //! - [`queries`]: read-side queries, starting with the walkthrough's debugging procedure.
 //! - [`checks`]: `pplane check schema`, the production gate read from the live catalog.
 //! - [`migrations`]: the embedded, reversible, checksummed migration runner.
@@ -23,7 +26,9 @@ pub mod admin;
 pub mod bench;
 pub mod checks;
 pub mod error;
+pub mod limits;
 pub mod migrations;
+pub mod operations;
 pub mod queries;
 pub mod repositories;
 pub mod store;

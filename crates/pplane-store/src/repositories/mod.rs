@@ -1,8 +1,35 @@
 //! Repositories: one module per aggregate, each a set of noun-first functions
-//! (`tenant_create`, `membership_add`) that take `&mut PgConnection`, so they
+//! (`run_insert`, `event_append`, ...) that take `&mut PgConnection`, so they
 //! join whatever transaction the caller holds. Every query filters by
 //! `tenant_id` explicitly even though row-level security would: it keeps the
 //! tenant index in use, it is a second line of defence, and on Citus it is
-//! what routes a query to one shard.
+//! what routes a query to one shard. Repositories only read and write rows;
+//! the rules (legal transitions, which event a change emits) live in
+//! `operations`.
 
+pub mod checkpoints;
+pub mod effects;
+pub mod events;
+pub mod runs;
+pub mod signals;
+pub mod steps;
 pub mod tenants;
+pub mod tool_calls;
+
+use chrono::{DateTime, Utc};
+use pplane_domain::{Actor, EventId};
+
+/// A versioned status change: applied only if the row is still at
+/// `expected_version`, and then recorded as caused by `causation`.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusChange<'a> {
+    pub expected_version: i32,
+    pub status: &'a str,
+    /// Output or result, where the entity has one.
+    pub output: Option<&'a serde_json::Value>,
+    pub error: Option<&'a serde_json::Value>,
+    /// For a step going back to PENDING: when the retry is due.
+    pub next_retry_at: Option<DateTime<Utc>>,
+    pub causation: EventId,
+    pub actor: &'a Actor,
+}

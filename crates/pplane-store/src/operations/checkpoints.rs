@@ -1,0 +1,62 @@
+//! Checkpoints: save and load what a resume needs.
+
+use pplane_domain::{CheckpointId, CorrelationId, EventType, RunId};
+use serde_json::{json, Value};
+
+use super::runs::run_get;
+use super::{record, Origin};
+use crate::limits::{check_size, CHECKPOINT_STATE_MAX};
+use crate::repositories::checkpoints::{
+    checkpoint_insert, checkpoint_latest, Checkpoint, NewCheckpoint,
+};
+use crate::{Result, StoreError, TenantTx};
+
+/// Saves the run's state. The checkpoint's position is that of its own
+/// CHECKPOINT_SAVED event: a resume loads it and replays what came after.
+pub async fn checkpoint_save(
+    tx: &mut TenantTx,
+    run_id: RunId,
+    state: &Value,
+    last_step_index: Option<i32>,
+    origin: &Origin,
+) -> Result<Checkpoint> {
+    check_size("checkpoint state", state, CHECKPOINT_STATE_MAX)?;
+    if last_step_index.is_some_and(|i| i < 0) {
+        return Err(StoreError::InvalidInput(
+            "last_step_index must be 0 or more".into(),
+        ));
+    }
+    let run = run_get(tx, run_id).await?;
+    let id = CheckpointId::new();
+    let correlation = CorrelationId::from_uuid(run.correlation_id);
+    let data = json!({ "run_id": run_id, "last_step_index": last_step_index, "state_bytes": state.to_string().len() });
+    let recorded = record(
+        tx,
+        correlation,
+        origin,
+        EventType::CheckpointSaved,
+        ("checkpoint", id.as_uuid(), 1),
+        data,
+    )
+    .await?;
+    let new = NewCheckpoint {
+        id,
+        run: run_id,
+        last_step_index,
+        event_sequence: recorded.sequence_number,
+        state,
+        correlation,
+        causation: recorded.event_id,
+        actor: &origin.actor,
+    };
+    let tenant = tx.tenant();
+    checkpoint_insert(tx.conn(), tenant, &new).await?;
+    checkpoint_load(tx, run_id)
+        .await?
+        .ok_or_else(|| super::not_found("checkpoint", id))
+}
+
+pub async fn checkpoint_load(tx: &mut TenantTx, run_id: RunId) -> Result<Option<Checkpoint>> {
+    let tenant = tx.tenant();
+    checkpoint_latest(tx.conn(), tenant, run_id).await
+}

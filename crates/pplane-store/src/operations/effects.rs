@@ -1,0 +1,131 @@
+//! Requesting an external effect: never performed inline. The effect row, its
+//! outbox entry and EFFECT_REQUESTED are written in the caller's transaction;
+//! the outbox worker delivers it later. The idempotency key is unique per
+//! tenant: asking again with the same key and spec returns the existing
+//! effect and adds nothing; the same key with another spec is a conflict.
+
+use pplane_domain::{
+    CorrelationId, EffectId, EventType, Lifecycle, OutboxId, RunId, RunStatus, StepId,
+};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::runs::run_get;
+use super::{check_text, record, Origin};
+use crate::limits::{check_size, EFFECT_SPEC_MAX};
+use crate::repositories::effects::{
+    effect_fetch, effect_find_by_key, effect_insert_with_outbox, Effect, NewEffect,
+};
+use crate::{Result, StoreError, TenantTx};
+
+#[derive(Debug, Clone)]
+pub struct EffectInput {
+    pub run: RunId,
+    pub step: Option<StepId>,
+    pub effect_type: String,
+    pub idempotency_key: String,
+    /// A JSON object; `idempotency_key` is added to it (or must match).
+    pub spec: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Requested {
+    pub effect: Effect,
+    pub duplicate: bool,
+}
+
+pub async fn effect_request(
+    tx: &mut TenantTx,
+    input: &EffectInput,
+    origin: &Origin,
+) -> Result<Requested> {
+    check_text("effect_type", &input.effect_type, 100)?;
+    check_text("idempotency_key", &input.idempotency_key, 255)?;
+    let spec = spec_with_key(&input.spec, &input.idempotency_key)?;
+    check_size("effect_spec", &spec, EFFECT_SPEC_MAX)?;
+    let tenant = tx.tenant();
+
+    if let Some(existing) = effect_find_by_key(tx.conn(), tenant, &input.idempotency_key).await? {
+        if existing.effect_spec != spec
+            || existing.effect_type != input.effect_type
+            || existing.run_id != input.run.as_uuid()
+        {
+            return Err(StoreError::IdempotencyConflict {
+                what: "effect idempotency key",
+                key: input.idempotency_key.clone(),
+            });
+        }
+        return Ok(Requested {
+            effect: existing,
+            duplicate: true,
+        });
+    }
+
+    let run = run_get(tx, input.run).await?;
+    let status: RunStatus = run
+        .status
+        .parse()
+        .map_err(|e| StoreError::InvalidInput(format!("{e}")))?;
+    if status.is_terminal() {
+        return Err(StoreError::InvalidInput(format!(
+            "run {} is {status}: it requests no more effects",
+            input.run
+        )));
+    }
+    let id = EffectId::new();
+    let outbox_id = OutboxId::new();
+    let correlation = CorrelationId::from_uuid(run.correlation_id);
+    let data = json!({
+        "run_id": input.run, "step_id": input.step, "effect_type": input.effect_type,
+        "idempotency_key": input.idempotency_key, "outbox_id": outbox_id,
+    });
+    let recorded = record(
+        tx,
+        correlation,
+        origin,
+        EventType::EffectRequested,
+        ("effect", id.as_uuid(), 1),
+        data,
+    )
+    .await?;
+    let new = NewEffect {
+        id,
+        outbox_id,
+        run: input.run,
+        step: input.step,
+        effect_type: &input.effect_type,
+        spec: &spec,
+        key: &input.idempotency_key,
+        correlation,
+        causation: recorded.event_id,
+        actor: &origin.actor,
+    };
+    effect_insert_with_outbox(tx.conn(), tenant, &new).await?;
+    let effect = effect_fetch(tx.conn(), tenant, id)
+        .await?
+        .ok_or_else(|| super::not_found("effect", id))?;
+    Ok(Requested {
+        effect,
+        duplicate: false,
+    })
+}
+
+/// The spec as stored: an object that carries its idempotency key.
+fn spec_with_key(spec: &Value, key: &str) -> Result<Value> {
+    let Value::Object(map) = spec else {
+        return Err(StoreError::InvalidInput(
+            "effect spec must be a JSON object".into(),
+        ));
+    };
+    match map.get("idempotency_key") {
+        Some(Value::String(k)) if k == key => Ok(spec.clone()),
+        Some(other) => Err(StoreError::InvalidInput(format!(
+            "effect spec carries idempotency_key {other} but the request says {key:?}"
+        ))),
+        None => {
+            let mut map = map.clone();
+            map.insert("idempotency_key".into(), Value::String(key.to_owned()));
+            Ok(Value::Object(map))
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Signal ingestion: the start of every trace.
+//!
+//! Idempotent on (tenant, source_channel, source_id). A new signal gets a new
+//! correlation id, its SIGNAL_RECEIVED (the root of the causation chain,
+//! with no cause) and a run with RUN_CREATED, in one transaction. A duplicate
+//! returns the original signal, correlation id and run, writes nothing, and
+//! says `duplicate`; the same key with different content is a conflict.
+//! Concurrent identical ingestions race on `signals_source_key`: the losers'
+//! transactions roll back (events and head increment included) and retry,
+//! finding the winner's signal.
+
+use pplane_domain::{Actor, CorrelationId, EventType, RunId, SignalId, TenantId, UserId};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{check_text, record, Origin};
+use crate::limits::{check_size, SIGNAL_PAYLOAD_MAX};
+use crate::repositories::runs::{run_insert, run_of_signal, NewRun};
+use crate::repositories::signals::{
+    signal_find_by_source, signal_insert, signal_payload_matches, NewSignal, Signal,
+};
+use crate::{Result, Store, StoreError, TenantTx};
+
+#[derive(Debug, Clone)]
+pub struct SignalInput {
+    pub channel: String,
+    pub source_id: String,
+    pub payload: serde_json::Value,
+    /// Stable ids of the domain entities the run works on (rule 1).
+    pub domain_refs: serde_json::Value,
+    pub actor: Actor,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ingested {
+    pub signal_id: SignalId,
+    pub correlation_id: CorrelationId,
+    pub run_id: RunId,
+    pub duplicate: bool,
+}
+
+const ATTEMPTS: usize = 3;
+
+pub async fn signal_ingest(
+    store: &Store,
+    tenant: TenantId,
+    user: UserId,
+    input: &SignalInput,
+) -> Result<Ingested> {
+    check_text("source_channel", &input.channel, 100)?;
+    check_text("source_id", &input.source_id, 255)?;
+    check_size("payload", &input.payload, SIGNAL_PAYLOAD_MAX)?;
+    if !input.domain_refs.is_object() {
+        return Err(StoreError::InvalidInput(
+            "domain_refs must be a JSON object".into(),
+        ));
+    }
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let mut tx = store.tenant_tx(tenant, user).await?;
+        match ingest_once(&mut tx, input).await {
+            Ok(ingested) => {
+                if ingested.duplicate {
+                    tx.rollback().await?;
+                } else {
+                    tx.commit().await?;
+                }
+                return Ok(ingested);
+            }
+            Err(StoreError::Conflict { constraint }) if constraint == "signals_source_key" => {
+                last = Some(StoreError::Conflict { constraint });
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Err(last.expect("at least one attempt"))
+}
+
+async fn ingest_once(tx: &mut TenantTx, input: &SignalInput) -> Result<Ingested> {
+    let tenant = tx.tenant();
+    if let Some(existing) =
+        signal_find_by_source(tx.conn(), tenant, &input.channel, &input.source_id).await?
+    {
+        return duplicate_of(tx, existing, input).await;
+    }
+    let signal_id = SignalId::new();
+    let run_id = RunId::new();
+    let correlation = CorrelationId::new();
+    let root = Origin::by(input.actor.clone());
+    let received = record(
+        tx,
+        correlation,
+        &root,
+        EventType::SignalReceived,
+        ("signal", signal_id.as_uuid(), 1),
+        json!({ "source_channel": input.channel, "source_id": input.source_id,
+                "payload_bytes": input.payload.to_string().len() }),
+    )
+    .await?;
+    let signal = NewSignal {
+        id: signal_id,
+        channel: &input.channel,
+        source_id: &input.source_id,
+        payload: &input.payload,
+        correlation,
+        actor: &input.actor,
+    };
+    signal_insert(tx.conn(), tenant, &signal).await?;
+
+    let created = Origin {
+        actor: input.actor.clone(),
+        caused_by: Some(received.event_id),
+    };
+    let run_event = record(
+        tx,
+        correlation,
+        &created,
+        EventType::RunCreated,
+        ("run", run_id.as_uuid(), 1),
+        json!({ "signal_id": signal_id, "domain_refs": input.domain_refs }),
+    )
+    .await?;
+    let run = NewRun {
+        id: run_id,
+        signal: signal_id,
+        domain_refs: &input.domain_refs,
+        correlation,
+        causation: run_event.event_id,
+        actor: &input.actor,
+    };
+    run_insert(tx.conn(), tenant, &run).await?;
+    Ok(Ingested {
+        signal_id,
+        correlation_id: correlation,
+        run_id,
+        duplicate: false,
+    })
+}
+
+async fn duplicate_of(
+    tx: &mut TenantTx,
+    existing: Signal,
+    input: &SignalInput,
+) -> Result<Ingested> {
+    let signal_id = SignalId::from_uuid(existing.id);
+    let tenant = tx.tenant();
+    if !signal_payload_matches(tx.conn(), tenant, signal_id, &input.payload).await? {
+        return Err(StoreError::IdempotencyConflict {
+            what: "signal source key",
+            key: format!("{}/{}", input.channel, input.source_id),
+        });
+    }
+    let run = run_of_signal(tx.conn(), tenant, signal_id)
+        .await?
+        .ok_or_else(|| super::not_found("run of signal", existing.id))?;
+    Ok(Ingested {
+        signal_id,
+        correlation_id: CorrelationId::from_uuid(existing.correlation_id),
+        run_id: RunId::from_uuid(run.id),
+        duplicate: true,
+    })
+}

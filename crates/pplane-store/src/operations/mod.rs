@@ -1,0 +1,126 @@
+//! Operations: the state changes of the plane, each one a unit of rules over
+//! the repositories. Every operation checks the move against the domain's
+//! state machine (an illegal move writes nothing), appends its event before
+//! it changes the state row, and does both in the caller's transaction, so
+//! they commit or vanish together.
+//!
+//! Causation: unless the caller names the event that caused a change
+//! (`Origin::caused_by`), it is the newest event of the same correlation, so
+//! the events of a run form one chain back to its SIGNAL_RECEIVED.
+//!
+//! # Layout
+//! - [`ingest`]: idempotent signal ingestion, which starts a run.
+//! - [`runs`]: run, step and tool-call lifecycles.
+//! - [`checkpoints`]: save and load what a resume needs.
+//! - [`effects`]: requesting external effects through the outbox.
+
+pub mod checkpoints;
+pub mod effects;
+pub mod ingest;
+pub mod runs;
+
+use pplane_domain::{Actor, CorrelationId, EventId, EventType};
+use uuid::Uuid;
+
+use crate::repositories::events::{event_append, event_latest_in_correlation, NewEvent};
+use crate::unit_of_work::TenantTx;
+use crate::{Result, StoreError};
+
+/// Who makes a change, and (optionally) which event caused it.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub actor: Actor,
+    pub caused_by: Option<EventId>,
+}
+
+impl Origin {
+    pub fn by(actor: Actor) -> Origin {
+        Origin {
+            actor,
+            caused_by: None,
+        }
+    }
+}
+
+/// What a recorded change appended.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Recorded {
+    pub event_id: EventId,
+    pub sequence_number: i64,
+}
+
+/// Appends the event of one change of one aggregate. A second writer that
+/// reaches the same aggregate version loses here, on the unique
+/// (aggregate_id, aggregate_version) key, and gets a version conflict.
+pub(crate) async fn record(
+    tx: &mut TenantTx,
+    correlation: CorrelationId,
+    origin: &Origin,
+    event_type: EventType,
+    aggregate: (&'static str, Uuid, i32),
+    data: serde_json::Value,
+) -> Result<Recorded> {
+    let (entity, aggregate_id, version) = aggregate;
+    let tenant = tx.tenant();
+    let causation = match origin.caused_by {
+        Some(id) => Some(id),
+        None => event_latest_in_correlation(tx.conn(), tenant, correlation).await?,
+    };
+    let event = NewEvent {
+        id: EventId::new(),
+        event_type,
+        aggregate_id,
+        aggregate_version: version,
+        data,
+        correlation,
+        causation,
+        actor: origin.actor.clone(),
+    };
+    match event_append(tx.conn(), tenant, std::slice::from_ref(&event)).await {
+        Ok(seqs) => Ok(Recorded {
+            event_id: event.id,
+            sequence_number: seqs[0],
+        }),
+        Err(StoreError::Conflict { constraint })
+            if constraint == "orchestration_events_aggregate_version_key" =>
+        {
+            Err(StoreError::VersionConflict {
+                entity,
+                id: aggregate_id.to_string(),
+                expected: version - 1,
+            })
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Turns "the versioned update matched no row" into a version conflict.
+pub(crate) fn applied(updated: bool, entity: &'static str, id: Uuid, expected: i32) -> Result<()> {
+    if updated {
+        Ok(())
+    } else {
+        Err(StoreError::VersionConflict {
+            entity,
+            id: id.to_string(),
+            expected,
+        })
+    }
+}
+
+pub(crate) fn not_found(entity: &'static str, id: impl ToString) -> StoreError {
+    StoreError::NotFound {
+        entity,
+        id: id.to_string(),
+    }
+}
+
+/// Text fields with a length limit in the schema.
+pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
+    if value.trim().is_empty() || value.chars().count() > max {
+        Err(StoreError::InvalidInput(format!(
+            "{field} must be 1 to {max} characters, got {value:?}"
+        )))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,453 @@
+//! The lifecycles of runs, steps and tool calls.
+
+use chrono::Utc;
+use pplane_domain::{
+    CorrelationId, EventType, Lifecycle, RetryPolicy, RunId, RunStatus, StepId, StepStatus,
+    ToolCallId, ToolCallStatus,
+};
+use serde_json::{json, Value};
+
+use super::{applied, check_text, not_found, record, Origin, Recorded};
+use crate::limits::{check_size, DETAIL_MAX, ERROR_MAX};
+use crate::repositories::runs::{run_fetch, run_update_status, Run};
+use crate::repositories::steps::{
+    step_fetch, step_insert, step_next_index, step_update_status, NewStep, Step,
+};
+use crate::repositories::tool_calls::{
+    tool_call_fetch, tool_call_insert, tool_call_update_status, NewToolCall, ToolCall,
+};
+use crate::repositories::StatusChange;
+use crate::{Result, StoreError, TenantTx};
+
+/// How a run ends.
+#[derive(Debug, Clone)]
+pub enum RunOutcome {
+    Completed,
+    Failed { error: Value },
+    Cancelled { reason: String },
+}
+
+pub async fn run_get(tx: &mut TenantTx, id: RunId) -> Result<Run> {
+    let tenant = tx.tenant();
+    run_fetch(tx.conn(), tenant, id)
+        .await?
+        .ok_or_else(|| not_found("run", id))
+}
+
+pub async fn run_start(tx: &mut TenantTx, id: RunId, origin: &Origin) -> Result<Run> {
+    let run = run_get(tx, id).await?;
+    run_move(
+        tx,
+        &run,
+        RunStatus::Running,
+        EventType::RunStarted,
+        None,
+        json!({}),
+        origin,
+    )
+    .await
+}
+
+pub async fn run_finish(
+    tx: &mut TenantTx,
+    id: RunId,
+    outcome: &RunOutcome,
+    origin: &Origin,
+) -> Result<Run> {
+    let run = run_get(tx, id).await?;
+    match outcome {
+        RunOutcome::Completed => {
+            run_move(
+                tx,
+                &run,
+                RunStatus::Completed,
+                EventType::RunCompleted,
+                None,
+                json!({}),
+                origin,
+            )
+            .await
+        }
+        RunOutcome::Failed { error } => {
+            check_size("error_details", error, ERROR_MAX)?;
+            let data = json!({ "error_details": error });
+            run_move(
+                tx,
+                &run,
+                RunStatus::Failed,
+                EventType::RunFailed,
+                Some(error),
+                data,
+                origin,
+            )
+            .await
+        }
+        RunOutcome::Cancelled { reason } => {
+            let details = json!({ "reason": reason });
+            run_move(
+                tx,
+                &run,
+                RunStatus::Cancelled,
+                EventType::RunCancelled,
+                Some(&details),
+                details.clone(),
+                origin,
+            )
+            .await
+        }
+    }
+}
+
+async fn run_move(
+    tx: &mut TenantTx,
+    run: &Run,
+    to: RunStatus,
+    event: EventType,
+    error: Option<&Value>,
+    data: Value,
+    origin: &Origin,
+) -> Result<Run> {
+    let from: RunStatus = run
+        .status
+        .parse()
+        .map_err(|e| StoreError::InvalidInput(format!("{e}")))?;
+    from.check(to)?;
+    let correlation = CorrelationId::from_uuid(run.correlation_id);
+    let recorded = record(
+        tx,
+        correlation,
+        origin,
+        event,
+        ("run", run.id, run.version + 1),
+        data,
+    )
+    .await?;
+    let change = StatusChange {
+        expected_version: run.version,
+        status: to.as_str(),
+        output: None,
+        error,
+        next_retry_at: None,
+        causation: recorded.event_id,
+        actor: &origin.actor,
+    };
+    let tenant = tx.tenant();
+    applied(
+        run_update_status(tx.conn(), tenant, RunId::from_uuid(run.id), &change).await?,
+        "run",
+        run.id,
+        run.version,
+    )?;
+    run_get(tx, RunId::from_uuid(run.id)).await
+}
+
+/// A new step for a run, at `step_index` or after the last one.
+#[derive(Debug, Clone)]
+pub struct StepInput {
+    pub step_type: String,
+    pub step_index: Option<i32>,
+    pub input: Option<Value>,
+}
+
+pub async fn step_add(
+    tx: &mut TenantTx,
+    run_id: RunId,
+    step: &StepInput,
+    origin: &Origin,
+) -> Result<Step> {
+    check_text("step_type", &step.step_type, 100)?;
+    if let Some(input) = &step.input {
+        check_size("input", input, DETAIL_MAX)?;
+    }
+    let run = run_get(tx, run_id).await?;
+    let status: RunStatus = run
+        .status
+        .parse()
+        .map_err(|e| StoreError::InvalidInput(format!("{e}")))?;
+    if status.is_terminal() {
+        return Err(StoreError::InvalidInput(format!(
+            "run {run_id} is {status}: it takes no more steps"
+        )));
+    }
+    let tenant = tx.tenant();
+    let index = match step.step_index {
+        Some(i) if i < 0 => {
+            return Err(StoreError::InvalidInput(
+                "step_index must be 0 or more".into(),
+            ))
+        }
+        Some(i) => i,
+        None => step_next_index(tx.conn(), tenant, run_id).await?,
+    };
+    let id = StepId::new();
+    let correlation = CorrelationId::from_uuid(run.correlation_id);
+    let data = json!({ "run_id": run_id, "step_index": index, "step_type": step.step_type });
+    let recorded = record(
+        tx,
+        correlation,
+        origin,
+        EventType::StepScheduled,
+        ("step", id.as_uuid(), 1),
+        data,
+    )
+    .await?;
+    let new = NewStep {
+        id,
+        run: run_id,
+        step_index: index,
+        step_type: &step.step_type,
+        input: step.input.as_ref(),
+        correlation,
+        causation: recorded.event_id,
+        actor: &origin.actor,
+    };
+    step_insert(tx.conn(), tenant, &new).await?;
+    step_get(tx, id).await
+}
+
+pub async fn step_get(tx: &mut TenantTx, id: StepId) -> Result<Step> {
+    let tenant = tx.tenant();
+    step_fetch(tx.conn(), tenant, id)
+        .await?
+        .ok_or_else(|| not_found("step", id))
+}
+
+/// What happens to a step.
+#[derive(Debug, Clone)]
+pub enum StepMove {
+    Start,
+    Complete {
+        output: Option<Value>,
+    },
+    Fail {
+        error: Value,
+    },
+    /// FAILED -> PENDING, due after the policy's delay for this attempt.
+    Retry {
+        policy: RetryPolicy,
+    },
+    Skip {
+        reason: String,
+    },
+    Cancel {
+        reason: String,
+    },
+}
+
+pub async fn step_move(
+    tx: &mut TenantTx,
+    id: StepId,
+    how: &StepMove,
+    origin: &Origin,
+) -> Result<Step> {
+    let step = step_get(tx, id).await?;
+    let from: StepStatus = step
+        .status
+        .parse()
+        .map_err(|e| StoreError::InvalidInput(format!("{e}")))?;
+    let base = json!({ "run_id": step.run_id, "step_index": step.step_index });
+    let (mut output, mut error, mut next_retry_at) = (None, None, None);
+    let skip_details;
+    let (to, event, data) = match how {
+        StepMove::Start => (StepStatus::Running, EventType::StepStarted, base),
+        StepMove::Complete { output: result } => {
+            if let Some(o) = result {
+                check_size("output_result", o, DETAIL_MAX)?;
+            }
+            output = result.as_ref();
+            let bytes = result.as_ref().map(|o| o.to_string().len()).unwrap_or(0);
+            (
+                StepStatus::Completed,
+                EventType::StepCompleted,
+                merge(base, json!({ "output_bytes": bytes })),
+            )
+        }
+        StepMove::Fail { error: details } => {
+            check_size("error_details", details, ERROR_MAX)?;
+            error = Some(details);
+            (
+                StepStatus::Failed,
+                EventType::StepFailed,
+                merge(base, json!({ "error_details": details })),
+            )
+        }
+        StepMove::Retry { policy } => {
+            let attempt = step.retry_count as u32 + 1;
+            let delay = policy
+                .delay_ms(attempt)
+                .ok_or(StoreError::RetriesExhausted {
+                    step: id.to_string(),
+                    max_retries: policy.max_retries,
+                })?;
+            let due = Utc::now() + chrono::Duration::milliseconds(delay as i64);
+            next_retry_at = Some(due);
+            let data = merge(
+                base,
+                json!({ "retry_count": attempt, "next_retry_at": due, "delay_ms": delay }),
+            );
+            (StepStatus::Pending, EventType::StepRetryScheduled, data)
+        }
+        StepMove::Skip { reason } | StepMove::Cancel { reason } => {
+            skip_details = json!({ "reason": reason });
+            error = Some(&skip_details);
+            let (to, event) = match how {
+                StepMove::Skip { .. } => (StepStatus::Skipped, EventType::StepSkipped),
+                _ => (StepStatus::Cancelled, EventType::StepCancelled),
+            };
+            (to, event, merge(base, skip_details.clone()))
+        }
+    };
+    from.check(to)?;
+    let correlation = CorrelationId::from_uuid(step.correlation_id);
+    let recorded = record(
+        tx,
+        correlation,
+        origin,
+        event,
+        ("step", step.id, step.version + 1),
+        data,
+    )
+    .await?;
+    let change = StatusChange {
+        expected_version: step.version,
+        status: to.as_str(),
+        output,
+        error,
+        next_retry_at,
+        causation: recorded.event_id,
+        actor: &origin.actor,
+    };
+    let tenant = tx.tenant();
+    applied(
+        step_update_status(tx.conn(), tenant, id, &change).await?,
+        "step",
+        step.id,
+        step.version,
+    )?;
+    step_get(tx, id).await
+}
+
+/// A tool call that a running step has just started.
+pub async fn tool_call_start(
+    tx: &mut TenantTx,
+    step_id: StepId,
+    tool_name: &str,
+    args: &Value,
+    origin: &Origin,
+) -> Result<(ToolCall, Recorded)> {
+    check_text("tool_name", tool_name, 200)?;
+    check_size("tool_args", args, DETAIL_MAX)?;
+    let step = step_get(tx, step_id).await?;
+    if step.status != StepStatus::Running.as_str() {
+        return Err(StoreError::InvalidInput(format!(
+            "step {step_id} is {}: tool calls belong to a RUNNING step",
+            step.status
+        )));
+    }
+    let id = ToolCallId::new();
+    let correlation = CorrelationId::from_uuid(step.correlation_id);
+    let data =
+        json!({ "step_id": step_id, "tool_name": tool_name, "args_bytes": args.to_string().len() });
+    let recorded = record(
+        tx,
+        correlation,
+        origin,
+        EventType::ToolCallStarted,
+        ("tool call", id.as_uuid(), 1),
+        data,
+    )
+    .await?;
+    let new = NewToolCall {
+        id,
+        step: step_id,
+        tool_name,
+        tool_args: args,
+        correlation,
+        causation: recorded.event_id,
+        actor: &origin.actor,
+    };
+    let tenant = tx.tenant();
+    tool_call_insert(tx.conn(), tenant, &new).await?;
+    Ok((tool_call_get(tx, id).await?, recorded))
+}
+
+pub async fn tool_call_get(tx: &mut TenantTx, id: ToolCallId) -> Result<ToolCall> {
+    let tenant = tx.tenant();
+    tool_call_fetch(tx.conn(), tenant, id)
+        .await?
+        .ok_or_else(|| not_found("tool call", id))
+}
+
+/// Finishes a tool call with its result (Ok) or its error (Err).
+pub async fn tool_call_finish(
+    tx: &mut TenantTx,
+    id: ToolCallId,
+    outcome: Result<&Value, &Value>,
+    origin: &Origin,
+) -> Result<ToolCall> {
+    let call = tool_call_get(tx, id).await?;
+    let from: ToolCallStatus = call
+        .status
+        .parse()
+        .map_err(|e| StoreError::InvalidInput(format!("{e}")))?;
+    let base = json!({ "step_id": call.step_id, "tool_name": call.tool_name });
+    let (to, event, data, output, error) = match outcome {
+        Ok(result) => {
+            check_size("result", result, DETAIL_MAX)?;
+            let data = merge(base, json!({ "result_bytes": result.to_string().len() }));
+            (
+                ToolCallStatus::Completed,
+                EventType::ToolCallCompleted,
+                data,
+                Some(result),
+                None,
+            )
+        }
+        Err(error) => {
+            check_size("error_details", error, ERROR_MAX)?;
+            let data = merge(base, json!({ "error_details": error }));
+            (
+                ToolCallStatus::Failed,
+                EventType::ToolCallFailed,
+                data,
+                None,
+                Some(error),
+            )
+        }
+    };
+    from.check(to)?;
+    let correlation = CorrelationId::from_uuid(call.correlation_id);
+    let recorded = record(
+        tx,
+        correlation,
+        origin,
+        event,
+        ("tool call", call.id, call.version + 1),
+        data,
+    )
+    .await?;
+    let change = StatusChange {
+        expected_version: call.version,
+        status: to.as_str(),
+        output,
+        error,
+        next_retry_at: None,
+        causation: recorded.event_id,
+        actor: &origin.actor,
+    };
+    let tenant = tx.tenant();
+    applied(
+        tool_call_update_status(tx.conn(), tenant, id, &change).await?,
+        "tool call",
+        call.id,
+        call.version,
+    )?;
+    tool_call_get(tx, id).await
+}
+
+fn merge(mut base: Value, extra: Value) -> Value {
+    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+        b.extend(e);
+    }
+    base
+}

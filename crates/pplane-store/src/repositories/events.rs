@@ -1,0 +1,209 @@
+//! The event log: append and read. There is deliberately no update or delete
+//! here (and the database refuses both for every role).
+
+use chrono::{DateTime, Utc};
+use pplane_domain::{Actor, CorrelationId, EventId, EventType, TenantId, EVENT_SCHEMA_VERSION};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::limits::{check_size, EVENT_DATA_MAX};
+use crate::Result;
+
+/// An event to append. Its position is assigned by [`event_append`].
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: EventId,
+    pub event_type: EventType,
+    pub aggregate_id: Uuid,
+    /// The aggregate's version after this change.
+    pub aggregate_version: i32,
+    pub data: serde_json::Value,
+    pub correlation: CorrelationId,
+    pub causation: Option<EventId>,
+    pub actor: Actor,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Event {
+    pub id: Uuid,
+    pub sequence_number: i64,
+    pub event_type: String,
+    pub aggregate_type: String,
+    pub aggregate_id: Uuid,
+    pub aggregate_version: i32,
+    pub schema_version: i16,
+    pub event_data: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+    pub correlation_id: Uuid,
+    pub causation_id: Option<Uuid>,
+    pub actor: String,
+}
+
+const EVENT_COLUMNS: &str =
+    "id, sequence_number, event_type, aggregate_type, aggregate_id, aggregate_version, \
+     schema_version, event_data, occurred_at, correlation_id, causation_id, actor::text AS actor";
+
+/// Appends `events` for `tenant` and returns their sequence numbers, which
+/// are consecutive. One statement: the tenant's head row is incremented by the
+/// batch size (its lock lasts until commit, which is what makes positions
+/// gap-free and commit-ordered), and the rows are inserted from arrays.
+pub async fn event_append(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    events: &[NewEvent],
+) -> Result<Vec<i64>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut cols = EventColumns::default();
+    for e in events {
+        check_size("event_data", &e.data, EVENT_DATA_MAX)?;
+        cols.id.push(e.id.as_uuid());
+        cols.event_type.push(e.event_type.as_str().to_owned());
+        cols.aggregate_type
+            .push(e.event_type.aggregate().as_str().to_owned());
+        cols.aggregate_id.push(e.aggregate_id);
+        cols.aggregate_version.push(e.aggregate_version);
+        cols.data.push(e.data.clone());
+        cols.correlation.push(e.correlation.as_uuid());
+        cols.causation.push(e.causation.map(|c| c.as_uuid()));
+        cols.actor.push(e.actor.to_string());
+    }
+    let sequences = sqlx::query_scalar(
+        "WITH head AS (
+             INSERT INTO tenant_event_heads AS h (tenant_id, last_sequence) VALUES ($1, $2)
+             ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = h.last_sequence + EXCLUDED.last_sequence
+             RETURNING h.last_sequence - $2 AS base
+         )
+         INSERT INTO orchestration_events (tenant_id, id, sequence_number, event_type, aggregate_type,
+                                           aggregate_id, aggregate_version, schema_version, event_data,
+                                           correlation_id, causation_id, actor)
+         SELECT $1, e.id, head.base + e.ord, e.event_type, e.aggregate_type, e.aggregate_id,
+                e.aggregate_version, $3, e.event_data, e.correlation_id, e.causation_id, e.actor
+         FROM head, unnest($4::uuid[], $5::text[], $6::text[], $7::uuid[], $8::int[], $9::jsonb[],
+                           $10::uuid[], $11::uuid[], $12::text[])
+              WITH ORDINALITY AS e(id, event_type, aggregate_type, aggregate_id, aggregate_version,
+                                   event_data, correlation_id, causation_id, actor, ord)
+         ORDER BY e.ord
+         RETURNING sequence_number",
+    )
+    .bind(tenant.as_uuid())
+    .bind(events.len() as i64)
+    .bind(EVENT_SCHEMA_VERSION)
+    .bind(&cols.id)
+    .bind(&cols.event_type)
+    .bind(&cols.aggregate_type)
+    .bind(&cols.aggregate_id)
+    .bind(&cols.aggregate_version)
+    .bind(&cols.data)
+    .bind(&cols.correlation)
+    .bind(&cols.causation)
+    .bind(&cols.actor)
+    .fetch_all(conn)
+    .await?;
+    let mut sequences: Vec<i64> = sequences;
+    sequences.sort_unstable();
+    Ok(sequences)
+}
+
+#[derive(Default)]
+struct EventColumns {
+    id: Vec<Uuid>,
+    event_type: Vec<String>,
+    aggregate_type: Vec<String>,
+    aggregate_id: Vec<Uuid>,
+    aggregate_version: Vec<i32>,
+    data: Vec<serde_json::Value>,
+    correlation: Vec<Uuid>,
+    causation: Vec<Option<Uuid>>,
+    actor: Vec<String>,
+}
+
+/// Events of `tenant` after position `after`, in order: what a consumer
+/// tailing the log reads.
+pub async fn events_after(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Event>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {EVENT_COLUMNS} FROM orchestration_events
+         WHERE tenant_id = $1 AND sequence_number > $2 ORDER BY sequence_number LIMIT $3"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Every event of one correlation, in order (debugging procedure, step 4).
+pub async fn events_by_correlation(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    correlation: CorrelationId,
+) -> Result<Vec<Event>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {EVENT_COLUMNS} FROM orchestration_events
+         WHERE tenant_id = $1 AND correlation_id = $2 ORDER BY sequence_number"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(correlation.as_uuid())
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The newest event of a correlation: the default cause of the next change.
+pub async fn event_latest_in_correlation(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    correlation: CorrelationId,
+) -> Result<Option<EventId>> {
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM orchestration_events WHERE tenant_id = $1 AND correlation_id = $2
+         ORDER BY sequence_number DESC LIMIT 1",
+    )
+    .bind(tenant.as_uuid())
+    .bind(correlation.as_uuid())
+    .fetch_optional(conn)
+    .await?;
+    Ok(id.map(EventId::from_uuid))
+}
+
+/// One link of a causation chain.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct CausalLink {
+    pub id: Uuid,
+    pub event_type: String,
+    pub causation_id: Option<Uuid>,
+    pub depth: i32,
+}
+
+/// The walkthrough's recursive causation query (section 8, step 7), from the
+/// root event of a correlation down every chain, with the tenant filter that
+/// keeps it on one shard.
+pub async fn event_causal_chain(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    correlation: CorrelationId,
+) -> Result<Vec<CausalLink>> {
+    Ok(sqlx::query_as(
+        "WITH RECURSIVE causal_chain AS (
+             SELECT id, event_type::text, causation_id, 0 AS depth
+             FROM orchestration_events
+             WHERE tenant_id = $1 AND correlation_id = $2 AND causation_id IS NULL
+             UNION ALL
+             SELECT e.id, e.event_type::text, e.causation_id, c.depth + 1
+             FROM orchestration_events e
+             JOIN causal_chain c ON e.causation_id = c.id
+             WHERE e.tenant_id = $1
+         )
+         SELECT * FROM causal_chain ORDER BY depth ASC",
+    )
+    .bind(tenant.as_uuid())
+    .bind(correlation.as_uuid())
+    .fetch_all(conn)
+    .await?)
+}

@@ -1,0 +1,110 @@
+//! Runs: one execution of an agent workflow, versioned for optimistic concurrency.
+
+use chrono::{DateTime, Utc};
+use pplane_domain::{Actor, CorrelationId, EventId, RunId, SignalId, TenantId};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::StatusChange;
+use crate::Result;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Run {
+    pub id: Uuid,
+    pub signal_id: Uuid,
+    pub status: String,
+    pub version: i32,
+    pub domain_refs: serde_json::Value,
+    pub error_details: Option<serde_json::Value>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub correlation_id: Uuid,
+    pub actor: String,
+}
+
+const COLUMNS: &str =
+    "id, signal_id, status, version, domain_refs, error_details, started_at, finished_at, \
+     correlation_id, actor::text AS actor";
+
+pub struct NewRun<'a> {
+    pub id: RunId,
+    pub signal: SignalId,
+    pub domain_refs: &'a serde_json::Value,
+    pub correlation: CorrelationId,
+    pub causation: EventId,
+    pub actor: &'a Actor,
+}
+
+pub async fn run_insert(conn: &mut PgConnection, tenant: TenantId, r: &NewRun<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO runs (tenant_id, id, signal_id, domain_refs, correlation_id, causation_id, actor)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(tenant.as_uuid())
+    .bind(r.id.as_uuid())
+    .bind(r.signal.as_uuid())
+    .bind(r.domain_refs)
+    .bind(r.correlation.as_uuid())
+    .bind(r.causation.as_uuid())
+    .bind(r.actor.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn run_fetch(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: RunId,
+) -> Result<Option<Run>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM runs WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The run a signal started.
+pub async fn run_of_signal(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    signal: SignalId,
+) -> Result<Option<Run>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM runs WHERE tenant_id = $1 AND signal_id = $2 ORDER BY id LIMIT 1"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(signal.as_uuid())
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Moves a run as `change` says, if it is still at the expected version;
+/// returns whether it did. Timestamps follow the status.
+pub async fn run_update_status(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: RunId,
+    change: &StatusChange<'_>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE runs SET status = $4, version = version + 1,
+                started_at = CASE WHEN $4 = 'RUNNING' THEN now() ELSE started_at END,
+                finished_at = CASE WHEN $4 IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now() ELSE finished_at END,
+                error_details = coalesce($5, error_details), causation_id = $6, actor = $7
+         WHERE tenant_id = $1 AND id = $2 AND version = $3",
+    )
+    .bind(tenant.as_uuid())
+    .bind(id.as_uuid())
+    .bind(change.expected_version)
+    .bind(change.status)
+    .bind(change.error)
+    .bind(change.causation.as_uuid())
+    .bind(change.actor.to_string())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

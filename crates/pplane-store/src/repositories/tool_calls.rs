@@ -1,0 +1,103 @@
+//! Tool calls made by steps.
+
+use chrono::{DateTime, Utc};
+use pplane_domain::{Actor, CorrelationId, EventId, StepId, TenantId, ToolCallId};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::StatusChange;
+use crate::Result;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ToolCall {
+    pub id: Uuid,
+    pub step_id: Uuid,
+    pub tool_name: String,
+    pub tool_args: serde_json::Value,
+    pub result: Option<serde_json::Value>,
+    pub status: String,
+    pub version: i32,
+    pub error_details: Option<serde_json::Value>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub correlation_id: Uuid,
+    pub actor: String,
+}
+
+const COLUMNS: &str = "id, step_id, tool_name, tool_args, result, status, version, error_details, \
+     started_at, finished_at, correlation_id, actor::text AS actor";
+
+pub struct NewToolCall<'a> {
+    pub id: ToolCallId,
+    pub step: StepId,
+    pub tool_name: &'a str,
+    pub tool_args: &'a serde_json::Value,
+    pub correlation: CorrelationId,
+    pub causation: EventId,
+    pub actor: &'a Actor,
+}
+
+/// Inserts a tool call that has started (status RUNNING, version 1).
+pub async fn tool_call_insert(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    t: &NewToolCall<'_>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO tool_calls (tenant_id, id, step_id, tool_name, tool_args, status, started_at,
+                                 correlation_id, causation_id, actor)
+         VALUES ($1, $2, $3, $4, $5, 'RUNNING', now(), $6, $7, $8)",
+    )
+    .bind(tenant.as_uuid())
+    .bind(t.id.as_uuid())
+    .bind(t.step.as_uuid())
+    .bind(t.tool_name)
+    .bind(t.tool_args)
+    .bind(t.correlation.as_uuid())
+    .bind(t.causation.as_uuid())
+    .bind(t.actor.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn tool_call_fetch(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: ToolCallId,
+) -> Result<Option<ToolCall>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM tool_calls WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn tool_call_update_status(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: ToolCallId,
+    change: &StatusChange<'_>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE tool_calls SET status = $4, version = version + 1,
+                finished_at = CASE WHEN $4 IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now() ELSE finished_at END,
+                result = coalesce($5, result), error_details = coalesce($6, error_details),
+                causation_id = $7, actor = $8
+         WHERE tenant_id = $1 AND id = $2 AND version = $3",
+    )
+    .bind(tenant.as_uuid())
+    .bind(id.as_uuid())
+    .bind(change.expected_version)
+    .bind(change.status)
+    .bind(change.output)
+    .bind(change.error)
+    .bind(change.causation.as_uuid())
+    .bind(change.actor.to_string())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
