@@ -108,8 +108,8 @@ async fn ingest_once(tx: &mut TenantTx, input: &SignalInput) -> Result<Ingested>
     signal_insert(tx.conn(), tenant, &signal).await?;
 
     let created = Origin {
-        actor: input.actor.clone(),
         caused_by: Some(received.event_id),
+        ..Origin::by(input.actor.clone())
     };
     let run_event = record(
         tx,

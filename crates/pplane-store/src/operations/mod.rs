@@ -26,11 +26,16 @@ use crate::repositories::events::{event_append, event_latest_in_correlation, New
 use crate::unit_of_work::TenantTx;
 use crate::{Result, StoreError};
 
-/// Who makes a change, and (optionally) which event caused it.
+/// Who makes a change, which event caused it, and which version of the
+/// aggregate the caller saw.
 #[derive(Debug, Clone)]
 pub struct Origin {
     pub actor: Actor,
     pub caused_by: Option<EventId>,
+    /// Optimistic concurrency: the change applies only to this version (the
+    /// one the caller read); another version is a conflict. None: whatever
+    /// version is current when the change is made.
+    pub expected_version: Option<i32>,
 }
 
 impl Origin {
@@ -38,6 +43,7 @@ impl Origin {
         Origin {
             actor,
             caused_by: None,
+            expected_version: None,
         }
     }
 }
@@ -91,6 +97,23 @@ pub(crate) async fn record(
             })
         }
         Err(other) => Err(other),
+    }
+}
+
+/// Fails when the caller expected another version than the current one.
+pub(crate) fn expect_version(
+    origin: &Origin,
+    entity: &'static str,
+    id: Uuid,
+    current: i32,
+) -> Result<()> {
+    match origin.expected_version {
+        Some(expected) if expected != current => Err(StoreError::VersionConflict {
+            entity,
+            id: id.to_string(),
+            expected,
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -7,7 +7,7 @@ use pplane_domain::{
 };
 use serde_json::{json, Value};
 
-use super::{applied, check_text, not_found, record, Origin, Recorded};
+use super::{applied, check_text, expect_version, not_found, record, Origin, Recorded};
 use crate::limits::{check_size, DETAIL_MAX, ERROR_MAX};
 use crate::repositories::runs::{run_fetch, run_update_status, Run};
 use crate::repositories::steps::{
@@ -107,6 +107,7 @@ async fn run_move(
     data: Value,
     origin: &Origin,
 ) -> Result<Run> {
+    expect_version(origin, "run", run.id, run.version)?;
     let from: RunStatus = run
         .status
         .parse()
@@ -241,6 +242,7 @@ pub async fn step_move(
     origin: &Origin,
 ) -> Result<Step> {
     let step = step_get(tx, id).await?;
+    expect_version(origin, "step", step.id, step.version)?;
     let from: StepStatus = step
         .status
         .parse()
@@ -386,6 +388,7 @@ pub async fn tool_call_finish(
     origin: &Origin,
 ) -> Result<ToolCall> {
     let call = tool_call_get(tx, id).await?;
+    expect_version(origin, "tool call", call.id, call.version)?;
     let from: ToolCallStatus = call
         .status
         .parse()

@@ -3,7 +3,9 @@
 
 mod check_schema;
 mod debugging_indexes;
+mod ingestion;
 mod layering;
+mod lifecycles;
 mod migrations;
 mod runtime_guard;
 mod support;
