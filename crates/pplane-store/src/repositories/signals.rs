@@ -92,12 +92,12 @@ pub async fn signal_payload_matches(
     id: SignalId,
     payload: &serde_json::Value,
 ) -> Result<bool> {
-    Ok(
+    let same: Option<bool> =
         sqlx::query_scalar("SELECT payload = $3 FROM signals WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.as_uuid())
             .bind(id.as_uuid())
             .bind(payload)
-            .fetch_one(conn)
-            .await?,
-    )
+            .fetch_optional(conn)
+            .await?;
+    Ok(same == Some(true))
 }

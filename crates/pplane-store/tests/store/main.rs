@@ -2,7 +2,9 @@
 //! per feature, a fresh database per test.
 
 mod check_schema;
+mod cross_tenant;
 mod debugging_indexes;
+mod event_log;
 mod ingestion;
 mod layering;
 mod lifecycles;
