@@ -44,6 +44,16 @@ pub enum Command {
         #[command(subcommand)]
         scenario: BenchScenario,
     },
+    /// Inbound signals: the start of every run.
+    Signal {
+        #[command(subcommand)]
+        action: SignalAction,
+    },
+    /// Drive a run from the shell: start, steps, tool calls, checkpoints, effects, finish.
+    Run {
+        #[command(subcommand)]
+        action: RunAction,
+    },
     /// Tenants and their members.
     Tenant {
         #[command(subcommand)]
@@ -107,5 +117,220 @@ pub enum BenchScenario {
         rows_per_tenant: u32,
         #[arg(long, default_value_t = 300)]
         iterations: u32,
+    },
+}
+
+/// Who acts, where: on every signal and run command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Acting {
+    /// The tenant (UUID).
+    #[arg(long, value_name = "UUID")]
+    pub tenant: String,
+    /// The acting principal (UUID), a member of the tenant.
+    #[arg(long, value_name = "UUID")]
+    pub user: String,
+    /// Recorded on every row and event: agent:ID, user:ID, system:COMPONENT or external:NAME
+    /// (default user:<user>).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// The event that caused this change (default: the newest event of the run's trace).
+    #[arg(long, value_name = "EVENT_ID")]
+    pub caused_by: Option<String>,
+    /// Apply only if the entity is still at this version (optimistic concurrency).
+    #[arg(long, value_name = "N")]
+    pub expect_version: Option<i32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SignalAction {
+    /// Record a signal, idempotently on (tenant, channel, source id), and create its run.
+    Ingest {
+        #[command(flatten)]
+        acting: Acting,
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        source_id: String,
+        /// The signal's content (JSON).
+        #[arg(long, default_value = "{}")]
+        payload: String,
+        /// Ids of the domain entities the run works on (a JSON object).
+        #[arg(long, default_value = "{}")]
+        refs: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunAction {
+    /// PENDING -> RUNNING.
+    Start {
+        run: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// The run, its steps and its latest checkpoint.
+    Show {
+        run: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// RUNNING -> COMPLETED.
+    Complete {
+        run: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// RUNNING -> FAILED, with the error (JSON).
+    Fail {
+        run: String,
+        #[arg(long)]
+        error: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// PENDING or RUNNING -> CANCELLED.
+    Cancel {
+        run: String,
+        #[arg(long, default_value = "cancelled by operator")]
+        reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Steps of a run.
+    Step {
+        #[command(subcommand)]
+        action: StepAction,
+    },
+    /// Tool calls of a running step.
+    Tool {
+        #[command(subcommand)]
+        action: ToolAction,
+    },
+    /// Save or load what a resume needs.
+    Checkpoint {
+        #[command(subcommand)]
+        action: CheckpointAction,
+    },
+    /// Request an external effect, delivered later through the outbox.
+    Effect {
+        run: String,
+        #[arg(long = "type")]
+        effect_type: String,
+        /// Unique per tenant: asking again with the same key returns the first effect.
+        #[arg(long)]
+        key: String,
+        /// What to deliver (a JSON object).
+        #[arg(long, default_value = "{}")]
+        spec: String,
+        /// The step that asks for it.
+        #[arg(long, value_name = "STEP_ID")]
+        step: Option<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StepAction {
+    /// Schedule a step (PENDING) at --index or after the last one.
+    Add {
+        run: String,
+        #[arg(long = "type")]
+        step_type: String,
+        #[arg(long)]
+        index: Option<i32>,
+        /// The step's input (JSON).
+        #[arg(long)]
+        input: Option<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// PENDING -> RUNNING.
+    Start {
+        step: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// RUNNING -> COMPLETED, with its output (JSON).
+    Complete {
+        step: String,
+        #[arg(long)]
+        output: Option<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// RUNNING -> FAILED, with the error (JSON).
+    Fail {
+        step: String,
+        #[arg(long)]
+        error: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// FAILED -> PENDING, due after an exponential delay; refused once retries run out.
+    Retry {
+        step: String,
+        #[arg(long, default_value_t = 3)]
+        max_retries: u32,
+        #[arg(long, default_value_t = 1000)]
+        base_delay_ms: u64,
+        #[arg(long, default_value_t = 60000)]
+        max_delay_ms: u64,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// PENDING -> SKIPPED.
+    Skip {
+        step: String,
+        #[arg(long, default_value = "skipped")]
+        reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolAction {
+    /// A tool call of a RUNNING step begins.
+    Start {
+        step: String,
+        #[arg(long)]
+        name: String,
+        /// The call's arguments (JSON).
+        #[arg(long, default_value = "{}")]
+        args: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// The tool call ends with --result (COMPLETED) or --error (FAILED).
+    Finish {
+        call: String,
+        #[arg(long, conflicts_with = "error", required_unless_present = "error")]
+        result: Option<String>,
+        #[arg(long)]
+        error: Option<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CheckpointAction {
+    /// Save the run's state (JSON, up to 1 MiB).
+    Save {
+        run: String,
+        #[arg(long)]
+        state: String,
+        /// The last completed step.
+        #[arg(long)]
+        last_step: Option<i32>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// The run's latest checkpoint.
+    Load {
+        run: String,
+        #[command(flatten)]
+        acting: Acting,
     },
 }

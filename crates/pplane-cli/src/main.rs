@@ -2,6 +2,7 @@
 //! It parses arguments, resolves the database, calls a library function and
 //! prints the result; every decision lives in the libraries.
 
+mod acting;
 mod args;
 mod commands;
 mod failure;

@@ -126,6 +126,18 @@ impl TestDb {
         conn.close().await.ok();
     }
 
+    /// A number read as the login role (which bypasses row-level security
+    /// when it is a superuser): for tests that inspect a whole database.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+        let n = sqlx::query_scalar(sql)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        conn.close().await.ok();
+        n
+    }
+
     /// Commits one row in each runtime table of `tenant`, written as
     /// pplane_app by a member; returns their ids.
     pub async fn seed_each_table(&self, tenant: TenantId, user: UserId) -> RowIds {

@@ -4,6 +4,8 @@ mod bench;
 mod check;
 mod db;
 mod migrate;
+mod run;
+mod signal;
 mod tenant;
 
 use std::process::ExitCode;
@@ -18,6 +20,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Migrate { action } => migrate::run(action, output).await,
         Command::Check { gate } => check::run(gate, output).await,
         Command::Bench { scenario } => bench::run(scenario, output).await,
+        Command::Signal { action } => signal::run(action, output).await,
+        Command::Run { action } => run::run(action, output).await,
         Command::Tenant { action } => tenant::run(action, output).await,
     }
 }

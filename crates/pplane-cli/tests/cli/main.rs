@@ -4,5 +4,7 @@
 mod bench;
 mod embedded;
 mod external;
+mod runs;
+mod script;
 mod support;
 mod usage;

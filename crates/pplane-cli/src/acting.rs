@@ -1,0 +1,62 @@
+//! Turning `--tenant/--user/--actor/--caused-by/--expect-version` and JSON
+//! arguments into checked values; anything malformed is bad input (exit 2).
+
+use std::str::FromStr;
+
+use pplane_domain::{Actor, EventId, TenantId, UserId};
+use pplane_store::operations::Origin;
+use pplane_store::{Store, TenantTx};
+
+use crate::args::Acting;
+use crate::failure::Failure;
+use crate::target;
+
+pub fn id<T: FromStr>(text: &str) -> Result<T, Failure>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse::<T>().map_err(|e| Failure::Usage(e.to_string()))
+}
+
+pub fn json(field: &str, text: &str) -> Result<serde_json::Value, Failure> {
+    serde_json::from_str(text).map_err(|e| Failure::Usage(format!("--{field} must be JSON: {e}")))
+}
+
+pub fn json_opt(field: &str, text: Option<&str>) -> Result<Option<serde_json::Value>, Failure> {
+    text.map(|t| json(field, t)).transpose()
+}
+
+/// The parsed acting context.
+pub struct Context {
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub origin: Origin,
+}
+
+impl Context {
+    pub fn parse(acting: &Acting) -> Result<Context, Failure> {
+        let tenant: TenantId = id(&acting.tenant)?;
+        let user: UserId = id(&acting.user)?;
+        let actor: Actor = match &acting.actor {
+            Some(text) => id(text)?,
+            None => Actor::User(user.to_string()),
+        };
+        let caused_by = acting.caused_by.as_deref().map(id::<EventId>).transpose()?;
+        Ok(Context {
+            tenant,
+            user,
+            origin: Origin {
+                actor,
+                caused_by,
+                expected_version: acting.expect_version,
+            },
+        })
+    }
+
+    /// The store and a unit of work in this tenant, for this principal.
+    pub async fn begin(&self) -> Result<(Store, TenantTx), Failure> {
+        let store = target::runtime_store().await?;
+        let tx = store.tenant_tx(self.tenant, self.user).await?;
+        Ok((store, tx))
+    }
+}

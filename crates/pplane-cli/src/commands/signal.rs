@@ -1,0 +1,32 @@
+//! `pplane signal ingest`.
+
+use std::process::ExitCode;
+
+use pplane_store::operations::ingest::{signal_ingest, SignalInput};
+
+use crate::acting::{json, Context};
+use crate::args::{Output, SignalAction};
+use crate::failure::Failure;
+use crate::{output, target};
+
+pub async fn run(action: SignalAction, _out: Output) -> Result<ExitCode, Failure> {
+    let SignalAction::Ingest {
+        acting,
+        channel,
+        source_id,
+        payload,
+        refs,
+    } = action;
+    let ctx = Context::parse(&acting)?;
+    let input = SignalInput {
+        channel,
+        source_id,
+        payload: json("payload", &payload)?,
+        domain_refs: json("refs", &refs)?,
+        actor: ctx.origin.actor.clone(),
+    };
+    let store = target::runtime_store().await?;
+    let ingested = signal_ingest(&store, ctx.tenant, ctx.user, &input).await?;
+    output::json(&ingested);
+    Ok(ExitCode::SUCCESS)
+}
