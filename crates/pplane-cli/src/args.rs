@@ -109,6 +109,12 @@ pub enum TenantAction {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchScenario {
+    /// Event append through the full path, against a plain INSERT of the same shape.
+    Append {
+        /// Seconds each side of each scenario runs.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
     /// What row-level security costs a query, against the same query on an unprotected copy.
     Rls {
         #[arg(long, default_value_t = 20)]

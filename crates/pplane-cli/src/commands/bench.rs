@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use pplane_store::bench::{rls, BenchRow};
+use pplane_store::bench::{append, rls, BenchRow};
 
 use crate::args::{BenchScenario, Output};
 use crate::failure::Failure;
@@ -13,6 +13,16 @@ pub async fn run(scenario: BenchScenario, out: Output) -> Result<ExitCode, Failu
     let url = target::resolve().await?;
     let progress = |msg: &str| eprintln!("bench: {msg}");
     let rows = match scenario {
+        BenchScenario::Append { seconds } => {
+            if !(seconds > 0.0 && seconds <= 600.0) {
+                return Err(Failure::Usage("--seconds must be more than 0 and at most 600".into()));
+            }
+            let cfg = append::AppendBench {
+                seconds,
+                ..Default::default()
+            };
+            append::run(&url, &cfg, progress).await?
+        }
         BenchScenario::Rls {
             tenants,
             rows_per_tenant,
@@ -48,6 +58,7 @@ fn print(rows: &[BenchRow], out: Output) {
                 r.concurrency.to_string(),
                 format!("{:.3}", r.p50_ms),
                 format!("{:.3}", r.p99_ms),
+                format!("{:.3}", r.p999_ms),
                 format!("{:.0}", r.per_s),
                 format!("{:.3}", r.raw_p50_ms),
                 format!("{:.3}", r.raw_p99_ms),

@@ -3,6 +3,7 @@
 //! database of their own, created next to the target database and dropped
 //! afterwards, so they never touch real data.
 
+pub mod append;
 pub mod rls;
 
 use std::time::Duration;
@@ -21,9 +22,11 @@ pub struct BenchRow {
     pub tenants: Option<u32>,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    pub p999_ms: f64,
     pub per_s: f64,
     pub raw_p50_ms: f64,
     pub raw_p99_ms: f64,
+    pub raw_p999_ms: f64,
     pub raw_per_s: f64,
     /// Our throughput over the raw baseline's (1.0 = as fast as raw).
     pub ratio: f64,
@@ -43,24 +46,40 @@ impl BenchRow {
             tenants,
             p50_ms: ours.percentile_ms(50.0),
             p99_ms: ours.percentile_ms(99.0),
+            p999_ms: ours.percentile_ms(99.9),
             per_s: ours.per_second(),
             raw_p50_ms: raw.percentile_ms(50.0),
             raw_p99_ms: raw.percentile_ms(99.0),
+            raw_p999_ms: raw.percentile_ms(99.9),
             raw_per_s: raw.per_second(),
             ratio: ours.per_second() / raw.per_second(),
         }
     }
 }
 
-/// Latencies of one side of a scenario.
+/// Latencies of one side of a scenario, and the wall-clock time they took
+/// when they ran concurrently.
 #[derive(Debug, Clone, Default)]
 pub struct Samples {
     latencies: Vec<Duration>,
+    wall: Option<Duration>,
 }
 
 impl Samples {
     pub fn push(&mut self, d: Duration) {
         self.latencies.push(d);
+    }
+
+    /// Samples of concurrent work that took `wall` from first start to last end.
+    pub fn concurrent(latencies: Vec<Duration>, wall: Duration) -> Samples {
+        Samples {
+            latencies,
+            wall: Some(wall),
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.latencies.len()
     }
 
     pub fn percentile_ms(&self, p: f64) -> f64 {
@@ -73,9 +92,10 @@ impl Samples {
         sorted[rank].as_secs_f64() * 1000.0
     }
 
-    /// Operations per second of busy time (one at a time).
+    /// Operations per second: over the wall-clock time for concurrent work,
+    /// over the busy time for work done one at a time.
     pub fn per_second(&self) -> f64 {
-        let total: Duration = self.latencies.iter().sum();
+        let total: Duration = self.wall.unwrap_or_else(|| self.latencies.iter().sum());
         if total.is_zero() {
             0.0
         } else {

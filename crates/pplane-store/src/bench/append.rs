@@ -1,0 +1,163 @@
+//! `pplane bench append`: appending one event through the full path (a unit
+//! of work with its tenant context, RLS, the per-tenant head, the triggers)
+//! against a plain single-row INSERT of the same shape into an unconstrained
+//! table, at the same concurrency, on the same server, in the same run.
+
+use std::time::{Duration, Instant};
+
+use pplane_domain::{Actor, CorrelationId, EventId, EventType, TenantId, UserId};
+use serde_json::json;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+use super::{BenchRow, Samples, ScratchDb};
+use crate::repositories::events::{event_append, NewEvent};
+use crate::{Admin, Result, Store, StoreOptions};
+
+#[derive(Debug, Clone)]
+pub struct AppendBench {
+    /// Scenarios as (writers, tenants).
+    pub scenarios: Vec<(u32, u32)>,
+    /// How long each side of each scenario runs.
+    pub seconds: f64,
+}
+
+impl Default for AppendBench {
+    fn default() -> Self {
+        AppendBench {
+            scenarios: vec![(1, 50), (8, 50), (32, 50), (1, 1), (8, 1), (16, 1), (32, 1)],
+            seconds: 3.0,
+        }
+    }
+}
+
+pub async fn run(url: &str, cfg: &AppendBench, progress: impl Fn(&str)) -> Result<Vec<BenchRow>> {
+    progress("creating a scratch database");
+    let scratch = ScratchDb::create(url).await?;
+    let result = measure(&scratch.url, cfg, &progress).await;
+    scratch.drop_now().await?;
+    result
+}
+
+async fn measure(url: &str, cfg: &AppendBench, progress: &impl Fn(&str)) -> Result<Vec<BenchRow>> {
+    let max_writers = cfg.scenarios.iter().map(|s| s.0).max().unwrap_or(1);
+    let max_tenants = cfg.scenarios.iter().map(|s| s.1).max().unwrap_or(1);
+    let store = Store::connect_with(url, StoreOptions { max_connections: max_writers + 2 }).await?;
+    let mut tenants = Vec::new();
+    for i in 0..max_tenants {
+        let user = UserId::new();
+        tenants.push((store.tenant_create(&format!("bench {i}"), user).await?, user));
+    }
+    let mut admin = Admin::connect(url).await?;
+    sqlx::raw_sql(
+        "CREATE TABLE bench_events_raw (
+             tenant_id uuid, id uuid, sequence_number bigint, event_type varchar(100), aggregate_type varchar(20),
+             aggregate_id uuid, aggregate_version integer, schema_version smallint, event_data jsonb,
+             occurred_at timestamptz DEFAULT now(), correlation_id uuid, causation_id uuid, actor varchar(100),
+             created_at timestamptz DEFAULT now(), updated_at timestamptz DEFAULT now())",
+    )
+    .execute(admin.conn())
+    .await?;
+    admin.close().await?;
+    let raw_pool = PgPoolOptions::new().max_connections(max_writers + 2).connect(url).await?;
+    let duration = Duration::from_secs_f64(cfg.seconds);
+
+    let mut rows = Vec::new();
+    for &(writers, tenant_count) in &cfg.scenarios {
+        let spread = if tenant_count == 1 { "one tenant".to_owned() } else { format!("{tenant_count} tenants") };
+        let name = format!("append: {writers} writers, {spread}");
+        progress(&name);
+        let used: std::sync::Arc<Vec<(TenantId, UserId)>> = std::sync::Arc::new(tenants[..tenant_count as usize].to_vec());
+        let (store2, used2) = (store.clone(), used.clone());
+        let ours = drive(writers, duration, move |w, i| {
+            let store = store2.clone();
+            let (tenant, user) = used2[(w as usize + i) % used2.len()];
+            async move { append_one(&store, tenant, user, i).await }
+        })
+        .await?;
+        let pool2 = raw_pool.clone();
+        let raw = drive(writers, duration, move |w, i| {
+            let pool = pool2.clone();
+            let (tenant, _) = used[(w as usize + i) % used.len()];
+            async move { insert_raw(&pool, tenant, i).await }
+        })
+        .await?;
+        rows.push(BenchRow::new(name, writers, Some(tenant_count), &ours, &raw));
+    }
+    raw_pool.close().await;
+    store.close().await;
+    Ok(rows)
+}
+
+/// Runs `writers` concurrent loops of `op(writer, iteration)` for `duration`.
+async fn drive<F, Fut>(writers: u32, duration: Duration, op: F) -> Result<Samples>
+where
+    F: Fn(u32, usize) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    let started = Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut i = 0usize;
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    op(w, i).await?;
+                    latencies.push(t.elapsed());
+                    i += 1;
+                }
+                Ok::<_, crate::StoreError>(latencies)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("writer task")?);
+    }
+    Ok(Samples::concurrent(all, started.elapsed()))
+}
+
+fn bench_event(i: usize) -> NewEvent {
+    NewEvent {
+        id: EventId::new(),
+        event_type: EventType::StepCompleted,
+        aggregate_id: uuid::Uuid::now_v7(),
+        aggregate_version: 1,
+        data: json!({ "step_index": i % 16, "output_bytes": 120 }),
+        correlation: CorrelationId::new(),
+        causation: None,
+        actor: Actor::Agent("bench".into()),
+    }
+}
+
+async fn append_one(store: &Store, tenant: TenantId, user: UserId, i: usize) -> Result<()> {
+    let mut tx = store.tenant_tx(tenant, user).await?;
+    event_append(tx.conn(), tenant, &[bench_event(i)]).await?;
+    tx.commit().await
+}
+
+async fn insert_raw(pool: &PgPool, tenant: TenantId, i: usize) -> Result<()> {
+    let e = bench_event(i);
+    sqlx::query(
+        "INSERT INTO bench_events_raw (tenant_id, id, sequence_number, event_type, aggregate_type, aggregate_id,
+                                       aggregate_version, schema_version, event_data, correlation_id, causation_id, actor)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11)",
+    )
+    .bind(tenant.as_uuid())
+    .bind(e.id.as_uuid())
+    .bind(i as i64)
+    .bind(e.event_type.as_str())
+    .bind(e.event_type.aggregate().as_str())
+    .bind(e.aggregate_id)
+    .bind(e.aggregate_version)
+    .bind(&e.data)
+    .bind(e.correlation.as_uuid())
+    .bind(e.causation.map(|c| c.as_uuid()))
+    .bind(e.actor.to_string())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
