@@ -9,6 +9,7 @@
 //!   or an outdated schema.
 //! - [`unit_of_work`]: [`TenantTx`] and [`OwnerTx`], transactions that carry their role
 //!   and tenant context.
+//! - [`appender`]: group commit for event appends across concurrent callers.
 //! - [`repositories`]: noun-first functions per aggregate, each joining the caller's
 //!   transaction (`tenant_create`, `membership_add`, ...).
 //! - [`operations`]: the plane's state changes: ingestion, run/step/tool-call lifecycles,
@@ -23,6 +24,7 @@
 //! - `testing` (feature `testing`): an ephemeral cluster and a fresh database per test.
 
 pub mod admin;
+pub mod appender;
 pub mod bench;
 pub mod checks;
 pub mod error;

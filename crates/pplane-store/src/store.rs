@@ -11,12 +11,15 @@
 //! binary was built for.
 
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
 use pplane_domain::{TenantId, UserId};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
+use crate::appender::Appender;
 use crate::migrations::{migration_history, verify_history, MigrationSet};
+use crate::repositories::events::NewEvent;
 use crate::unit_of_work::{OwnerTx, TenantTx};
 use crate::{Result, StoreError};
 
@@ -36,6 +39,8 @@ pub struct Login {
 pub struct Store {
     pool: PgPool,
     login: Login,
+    /// Started on the first grouped append; shared by every clone.
+    appender: Arc<OnceLock<Appender>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +68,11 @@ impl Store {
             .connect_with(connect)
             .await?;
         let login = login_of(&pool).await?;
-        let store = Store { pool, login };
+        let store = Store {
+            pool,
+            login,
+            appender: Arc::new(OnceLock::new()),
+        };
         store.guard().await?;
         Ok(store)
     }
@@ -106,6 +115,22 @@ impl Store {
             tenant.as_uuid()
         );
         Ok(OwnerTx::new(self.pool.begin_with(begin).await?))
+    }
+
+    /// Appends events outside any other change, grouped with other callers'
+    /// appends into shared commits (see [`crate::appender`]). Returns their
+    /// sequence numbers. For events that belong to a state change, append in
+    /// that change's [`TenantTx`] instead.
+    pub async fn events_append(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<i64>> {
+        let appender = self
+            .appender
+            .get_or_init(|| Appender::start(self.pool.clone(), self.login.switches_role));
+        appender.append(tenant, user, events).await
     }
 
     pub async fn close(&self) {

@@ -15,7 +15,9 @@ pub async fn run(scenario: BenchScenario, out: Output) -> Result<ExitCode, Failu
     let rows = match scenario {
         BenchScenario::Append { seconds } => {
             if !(seconds > 0.0 && seconds <= 600.0) {
-                return Err(Failure::Usage("--seconds must be more than 0 and at most 600".into()));
+                return Err(Failure::Usage(
+                    "--seconds must be more than 0 and at most 600".into(),
+                ));
             }
             let cfg = append::AppendBench {
                 seconds,

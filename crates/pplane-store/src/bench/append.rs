@@ -11,7 +11,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 use super::{BenchRow, Samples, ScratchDb};
-use crate::repositories::events::{event_append, NewEvent};
+use crate::repositories::events::NewEvent;
 use crate::{Admin, Result, Store, StoreOptions};
 
 #[derive(Debug, Clone)]
@@ -42,11 +42,20 @@ pub async fn run(url: &str, cfg: &AppendBench, progress: impl Fn(&str)) -> Resul
 async fn measure(url: &str, cfg: &AppendBench, progress: &impl Fn(&str)) -> Result<Vec<BenchRow>> {
     let max_writers = cfg.scenarios.iter().map(|s| s.0).max().unwrap_or(1);
     let max_tenants = cfg.scenarios.iter().map(|s| s.1).max().unwrap_or(1);
-    let store = Store::connect_with(url, StoreOptions { max_connections: max_writers + 2 }).await?;
+    let store = Store::connect_with(
+        url,
+        StoreOptions {
+            max_connections: max_writers + 2,
+        },
+    )
+    .await?;
     let mut tenants = Vec::new();
     for i in 0..max_tenants {
         let user = UserId::new();
-        tenants.push((store.tenant_create(&format!("bench {i}"), user).await?, user));
+        tenants.push((
+            store.tenant_create(&format!("bench {i}"), user).await?,
+            user,
+        ));
     }
     let mut admin = Admin::connect(url).await?;
     sqlx::raw_sql(
@@ -59,15 +68,23 @@ async fn measure(url: &str, cfg: &AppendBench, progress: &impl Fn(&str)) -> Resu
     .execute(admin.conn())
     .await?;
     admin.close().await?;
-    let raw_pool = PgPoolOptions::new().max_connections(max_writers + 2).connect(url).await?;
+    let raw_pool = PgPoolOptions::new()
+        .max_connections(max_writers + 2)
+        .connect(url)
+        .await?;
     let duration = Duration::from_secs_f64(cfg.seconds);
 
     let mut rows = Vec::new();
     for &(writers, tenant_count) in &cfg.scenarios {
-        let spread = if tenant_count == 1 { "one tenant".to_owned() } else { format!("{tenant_count} tenants") };
+        let spread = if tenant_count == 1 {
+            "one tenant".to_owned()
+        } else {
+            format!("{tenant_count} tenants")
+        };
         let name = format!("append: {writers} writers, {spread}");
         progress(&name);
-        let used: std::sync::Arc<Vec<(TenantId, UserId)>> = std::sync::Arc::new(tenants[..tenant_count as usize].to_vec());
+        let used: std::sync::Arc<Vec<(TenantId, UserId)>> =
+            std::sync::Arc::new(tenants[..tenant_count as usize].to_vec());
         let (store2, used2) = (store.clone(), used.clone());
         let ours = drive(writers, duration, move |w, i| {
             let store = store2.clone();
@@ -82,7 +99,13 @@ async fn measure(url: &str, cfg: &AppendBench, progress: &impl Fn(&str)) -> Resu
             async move { insert_raw(&pool, tenant, i).await }
         })
         .await?;
-        rows.push(BenchRow::new(name, writers, Some(tenant_count), &ours, &raw));
+        rows.push(BenchRow::new(
+            name,
+            writers,
+            Some(tenant_count),
+            &ours,
+            &raw,
+        ));
     }
     raw_pool.close().await;
     store.close().await;
@@ -134,9 +157,10 @@ fn bench_event(i: usize) -> NewEvent {
 }
 
 async fn append_one(store: &Store, tenant: TenantId, user: UserId, i: usize) -> Result<()> {
-    let mut tx = store.tenant_tx(tenant, user).await?;
-    event_append(tx.conn(), tenant, &[bench_event(i)]).await?;
-    tx.commit().await
+    store
+        .events_append(tenant, user, vec![bench_event(i)])
+        .await?;
+    Ok(())
 }
 
 async fn insert_raw(pool: &PgPool, tenant: TenantId, i: usize) -> Result<()> {

@@ -5,6 +5,7 @@ mod check_schema;
 mod cross_tenant;
 mod debugging_indexes;
 mod event_log;
+mod group_commit;
 mod ingestion;
 mod layering;
 mod lifecycles;
