@@ -29,10 +29,11 @@ use crate::{Result, StoreError};
 
 /// The most requests one batch takes.
 pub const MAX_BATCH: usize = 256;
-/// One appender task. Measured on 2 cores: a second task halves the batches
-/// (each takes what is waiting when it becomes free) and makes batches of one
-/// hot tenant wait on each other's head row, for no gain; four were worse.
-const WORKERS: usize = 1;
+/// Appender tasks, each with its own queue and a fixed share of the tenants:
+/// two batches can run (and wait on their commits) at once, while one
+/// tenant's appends still meet in one queue and so never wait on each
+/// other's head row across batches.
+const WORKERS: usize = 2;
 
 struct Request {
     tenant: TenantId,
@@ -43,17 +44,20 @@ struct Request {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Appender {
-    queue: mpsc::Sender<Request>,
+    /// One queue per task; a tenant always goes to the same one.
+    queues: Vec<mpsc::Sender<Request>>,
 }
 
 impl Appender {
     pub(crate) fn start(pool: PgPool, switch_role: bool) -> Appender {
-        let (queue, receiver) = mpsc::channel::<Request>(MAX_BATCH * 4);
-        let receiver = Arc::new(Mutex::new(receiver));
-        for _ in 0..WORKERS {
-            tokio::spawn(worker(pool.clone(), switch_role, receiver.clone()));
-        }
-        Appender { queue }
+        let queues = (0..WORKERS)
+            .map(|_| {
+                let (queue, receiver) = mpsc::channel::<Request>(MAX_BATCH * 4);
+                tokio::spawn(worker(pool.clone(), switch_role, Arc::new(Mutex::new(receiver))));
+                queue
+            })
+            .collect();
+        Appender { queues }
     }
 
     pub(crate) async fn append(
@@ -70,7 +74,8 @@ impl Appender {
         }
         let (reply, answer) = oneshot::channel();
         let closed = || StoreError::InvalidInput("the event appender has stopped".into());
-        self.queue
+        let shard = (tenant.as_uuid().as_u128() % self.queues.len() as u128) as usize;
+        self.queues[shard]
             .send(Request {
                 tenant,
                 user,
