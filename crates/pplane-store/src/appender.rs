@@ -53,7 +53,11 @@ impl Appender {
         let queues = (0..WORKERS)
             .map(|_| {
                 let (queue, receiver) = mpsc::channel::<Request>(MAX_BATCH * 4);
-                tokio::spawn(worker(pool.clone(), switch_role, Arc::new(Mutex::new(receiver))));
+                tokio::spawn(worker(
+                    pool.clone(),
+                    switch_role,
+                    Arc::new(Mutex::new(receiver)),
+                ));
                 queue
             })
             .collect();

@@ -415,3 +415,62 @@ async fn concurrent_transitions_one_wins() {
         10
     );
 }
+
+/// Checkpoints: the latest one wins; an oversized state is refused by name,
+/// and neither the checkpoint nor its event is written.
+#[tokio::test]
+async fn checkpoints_load_the_latest_and_refuse_oversized_state() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    let (tenant, user) = db.tenant(&store).await;
+    let got = ingested(&store, tenant, user).await;
+    let by = agent();
+    let mut tx = store.tenant_tx(tenant, user).await.unwrap();
+    assert!(checkpoint_load(&mut tx, got.run_id)
+        .await
+        .unwrap()
+        .is_none());
+    let first = checkpoint_save(&mut tx, got.run_id, &json!({ "n": 1 }), None, &by)
+        .await
+        .unwrap();
+    let second = checkpoint_save(&mut tx, got.run_id, &json!({ "n": 2 }), Some(3), &by)
+        .await
+        .unwrap();
+    assert!(second.event_sequence > first.event_sequence);
+    let latest = checkpoint_load(&mut tx, got.run_id).await.unwrap().unwrap();
+    assert_eq!(
+        (latest.state.clone(), latest.last_step_index),
+        (json!({ "n": 2 }), Some(3))
+    );
+
+    let huge = json!({ "blob": "x".repeat(1024 * 1024) });
+    let err = checkpoint_save(&mut tx, got.run_id, &huge, None, &by)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::PayloadTooLarge {
+                field: "checkpoint state",
+                limit: 1048576,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    tx.commit().await.unwrap();
+    let mut admin = db.admin().await;
+    let ctx = Some((tenant, user));
+    assert_eq!(
+        scalar_as(
+            &mut admin,
+            "pplane_app",
+            ctx,
+            "SELECT count(*) FROM run_checkpoints"
+        )
+        .await,
+        2
+    );
+    let saved = "SELECT count(*) FROM orchestration_events WHERE event_type = 'CHECKPOINT_SAVED'";
+    assert_eq!(scalar_as(&mut admin, "pplane_app", ctx, saved).await, 2);
+}
