@@ -15,12 +15,11 @@
 //! conflict, a non-member) never fails its neighbours.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use pplane_domain::{TenantId, UserId, EVENT_SCHEMA_VERSION};
 use serde_json::{json, Value};
 use sqlx::{Executor, PgPool, Row};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::limits::{check_size, EVENT_DATA_MAX};
@@ -29,11 +28,15 @@ use crate::{Result, StoreError};
 
 /// The most requests one batch takes.
 pub const MAX_BATCH: usize = 256;
-/// Appender tasks, each with its own queue and a fixed share of the tenants:
-/// two batches can run (and wait on their commits) at once, while one
-/// tenant's appends still meet in one queue and so never wait on each
-/// other's head row across batches.
-const WORKERS: usize = 2;
+/// Scheduler yields without a new request before a batch goes.
+const LINGER_ROUNDS: u32 = 2;
+/// Appender tasks, each with its own queue and a fixed share of the tenants
+/// (so one tenant's appends always meet in one queue and never wait on each
+/// other's head row across batches). Measured on 2 cores with
+/// `pplane bench append`: one task gives the larger batches that matter at 8
+/// writers over 50 tenants (0.56-0.60 of raw INSERT against 0.49-0.53 with
+/// two); two tasks win at 32 writers over 50 tenants (1.1 against 0.7).
+const WORKERS: usize = 1;
 
 struct Request {
     tenant: TenantId,
@@ -53,11 +56,7 @@ impl Appender {
         let queues = (0..WORKERS)
             .map(|_| {
                 let (queue, receiver) = mpsc::channel::<Request>(MAX_BATCH * 4);
-                tokio::spawn(worker(
-                    pool.clone(),
-                    switch_role,
-                    Arc::new(Mutex::new(receiver)),
-                ));
+                tokio::spawn(worker(pool.clone(), switch_role, receiver));
                 queue
             })
             .collect();
@@ -92,22 +91,27 @@ impl Appender {
     }
 }
 
-async fn worker(pool: PgPool, switch_role: bool, receiver: Arc<Mutex<mpsc::Receiver<Request>>>) {
+async fn worker(pool: PgPool, switch_role: bool, mut receiver: mpsc::Receiver<Request>) {
     loop {
-        let mut batch = {
-            let mut rx = receiver.lock().await;
-            let Some(first) = rx.recv().await else {
-                return;
-            };
-            let mut batch = vec![first];
+        let Some(first) = receiver.recv().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        // Callers whose previous append just finished are about to send
+        // their next one: yield a few times to let them, rather than commit a
+        // batch of one and make them wait for a whole round.
+        let mut idle_rounds = 0;
+        while batch.len() < MAX_BATCH && idle_rounds < LINGER_ROUNDS {
+            let before = batch.len();
             while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
+                match receiver.try_recv() {
                     Ok(next) => batch.push(next),
                     Err(_) => break,
                 }
             }
-            batch
-        };
+            idle_rounds = if batch.len() == before { idle_rounds + 1 } else { 0 };
+            tokio::task::yield_now().await;
+        }
         if batch.len() == 1 {
             let request = batch.pop().expect("one request");
             let result = append_batch(&pool, switch_role, std::slice::from_ref(&request)).await;
