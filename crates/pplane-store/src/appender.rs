@@ -109,7 +109,11 @@ async fn worker(pool: PgPool, switch_role: bool, mut receiver: mpsc::Receiver<Re
                     Err(_) => break,
                 }
             }
-            idle_rounds = if batch.len() == before { idle_rounds + 1 } else { 0 };
+            idle_rounds = if batch.len() == before {
+                idle_rounds + 1
+            } else {
+                0
+            };
             tokio::task::yield_now().await;
         }
         if batch.len() == 1 {

@@ -11,6 +11,7 @@ use pplane_store::operations::runs::{
     StepInput, StepMove,
 };
 use pplane_store::operations::Origin;
+use pplane_store::queries::debugging::DEBUG_QUERIES;
 use pplane_store::repositories::events::event_causal_chain;
 use pplane_store::testing::TestDb;
 use pplane_store::{Store, StoreError};
@@ -177,6 +178,24 @@ async fn a_run_from_signal_to_completion() {
     let chain = event_causal_chain(tx.conn(), tenant, got.correlation_id)
         .await
         .unwrap();
+    // The walkthrough's query exactly as written (section 8, step 7), with
+    // only row-level security scoping it, finds the same chain.
+    let literal = DEBUG_QUERIES
+        .iter()
+        .find(|q| q.name.starts_with("reconstruct 7"))
+        .unwrap();
+    let walked: Vec<(uuid::Uuid, String, Option<uuid::Uuid>, i32)> = sqlx::query_as(literal.sql)
+        .bind(got.correlation_id.as_uuid())
+        .fetch_all(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(
+        walked,
+        chain
+            .iter()
+            .map(|l| (l.id, l.event_type.clone(), l.causation_id, l.depth))
+            .collect::<Vec<_>>()
+    );
     drop(tx);
 
     let mut admin = db.admin().await;
