@@ -15,9 +15,10 @@
 -- unlike set_config), and the policies then check that group's principal is
 -- a member. The values are cast to uuid before they are quoted into SET.
 --
--- Input: [{"tenant_id", "user_id", "events": [{"id", "event_type",
--- "aggregate_type", "aggregate_id", "aggregate_version", "schema_version",
--- "event_data", "correlation_id", "causation_id", "actor"}, ...]}, ...]
+-- Input: [{"tenant_id", "user_id", "events": [{"ordinal" (1, 2, ... within
+-- the group), "id", "event_type", "aggregate_type", "aggregate_id",
+-- "aggregate_version", "schema_version", "event_data", "correlation_id",
+-- "causation_id", "actor"}, ...]}, ...]
 -- Output: one row per group: its position in the input and the sequence
 -- number just before its first event (the events take base + 1, base + 2, ...).
 SET LOCAL ROLE pplane_owner;
@@ -60,11 +61,11 @@ BEGIN
         INSERT INTO orchestration_events (tenant_id, id, sequence_number, event_type, aggregate_type,
                                           aggregate_id, aggregate_version, schema_version, event_data,
                                           correlation_id, causation_id, actor)
-        SELECT tenant, (e ->> 'id')::uuid, base_sequence + i, e ->> 'event_type', e ->> 'aggregate_type',
-               (e ->> 'aggregate_id')::uuid, (e ->> 'aggregate_version')::integer,
-               (e ->> 'schema_version')::smallint, e -> 'event_data', (e ->> 'correlation_id')::uuid,
-               (e ->> 'causation_id')::uuid, e ->> 'actor'
-        FROM jsonb_array_elements(grp -> 'events') WITH ORDINALITY AS x(e, i);
+        SELECT tenant, e.id, base_sequence + e.ordinal, e.event_type, e.aggregate_type, e.aggregate_id,
+               e.aggregate_version, e.schema_version, e.event_data, e.correlation_id, e.causation_id, e.actor
+        FROM jsonb_to_recordset(grp -> 'events') AS e(ordinal integer, id uuid, event_type text,
+             aggregate_type text, aggregate_id uuid, aggregate_version integer, schema_version smallint,
+             event_data jsonb, correlation_id uuid, causation_id uuid, actor text);
 
         group_ordinal := ord;
         RETURN NEXT;

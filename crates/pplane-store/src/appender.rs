@@ -165,7 +165,9 @@ async fn append_batch(
         let mut events = Vec::new();
         for &i in members {
             placement[i] = (g, events.len());
-            events.extend(batch[i].events.iter().map(event_json));
+            for e in &batch[i].events {
+                events.push(event_json(e, events.len() + 1));
+            }
         }
         document.push(json!({ "tenant_id": tenant, "user_id": user, "events": events }));
     }
@@ -222,8 +224,10 @@ async fn execute(pool: &PgPool, switch_role: bool, document: &str) -> Result<Vec
     }
 }
 
-fn event_json(e: &NewEvent) -> Value {
+/// One event of a group; `ordinal` (from 1) is its place in the group.
+fn event_json(e: &NewEvent, ordinal: usize) -> Value {
     json!({
+        "ordinal": ordinal,
         "id": e.id,
         "event_type": e.event_type.as_str(),
         "aggregate_type": e.event_type.aggregate().as_str(),
