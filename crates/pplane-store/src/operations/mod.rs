@@ -19,10 +19,11 @@ pub mod effects;
 pub mod ingest;
 pub mod runs;
 
-use pplane_domain::{Actor, CorrelationId, EventId, EventType};
+use pplane_domain::{Actor, CorrelationId, EventId, EventType, RunId, StepId, ToolCallId};
 use uuid::Uuid;
 
 use crate::repositories::events::{event_append, event_latest_in_correlation, NewEvent};
+use crate::repositories::{self, StatusChange};
 use crate::unit_of_work::TenantTx;
 use crate::{Result, StoreError};
 
@@ -100,6 +101,85 @@ pub(crate) async fn record(
     }
 }
 
+/// A versioned entity whose status changes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Versioned {
+    Run,
+    Step,
+    ToolCall,
+}
+
+impl Versioned {
+    fn entity(self) -> &'static str {
+        match self {
+            Versioned::Run => "run",
+            Versioned::Step => "step",
+            Versioned::ToolCall => "tool call",
+        }
+    }
+}
+
+/// A status change as the state machine approved it, before it is recorded.
+pub(crate) struct Move<'a> {
+    pub kind: Versioned,
+    pub id: Uuid,
+    pub version: i32,
+    pub correlation: Uuid,
+    pub to: &'static str,
+    pub event: EventType,
+    pub data: serde_json::Value,
+    pub output: Option<&'a serde_json::Value>,
+    pub error: Option<&'a serde_json::Value>,
+    pub next_retry_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Records the move's event, then applies it to the row at the version it
+/// was read at; a row changed in between is a version conflict.
+pub(crate) async fn apply_move(tx: &mut TenantTx, origin: &Origin, m: Move<'_>) -> Result<()> {
+    let entity = m.kind.entity();
+    let correlation = CorrelationId::from_uuid(m.correlation);
+    let recorded = record(
+        tx,
+        correlation,
+        origin,
+        m.event,
+        (entity, m.id, m.version + 1),
+        m.data,
+    )
+    .await?;
+    let change = StatusChange {
+        expected_version: m.version,
+        status: m.to,
+        output: m.output,
+        error: m.error,
+        next_retry_at: m.next_retry_at,
+        causation: recorded.event_id,
+        actor: &origin.actor,
+    };
+    let tenant = tx.tenant();
+    let conn = tx.conn();
+    let updated = match m.kind {
+        Versioned::Run => {
+            repositories::runs::run_update_status(conn, tenant, RunId::from_uuid(m.id), &change)
+                .await?
+        }
+        Versioned::Step => {
+            repositories::steps::step_update_status(conn, tenant, StepId::from_uuid(m.id), &change)
+                .await?
+        }
+        Versioned::ToolCall => {
+            repositories::tool_calls::tool_call_update_status(
+                conn,
+                tenant,
+                ToolCallId::from_uuid(m.id),
+                &change,
+            )
+            .await?
+        }
+    };
+    applied(updated, entity, m.id, m.version)
+}
+
 /// Fails when the caller expected another version than the current one.
 pub(crate) fn expect_version(
     origin: &Origin,
@@ -118,7 +198,7 @@ pub(crate) fn expect_version(
 }
 
 /// Turns "the versioned update matched no row" into a version conflict.
-pub(crate) fn applied(updated: bool, entity: &'static str, id: Uuid, expected: i32) -> Result<()> {
+fn applied(updated: bool, entity: &'static str, id: Uuid, expected: i32) -> Result<()> {
     if updated {
         Ok(())
     } else {

@@ -7,16 +7,13 @@ use pplane_domain::{
 };
 use serde_json::{json, Value};
 
-use super::{applied, check_text, expect_version, not_found, record, Origin, Recorded};
+use super::{
+    apply_move, check_text, expect_version, not_found, record, Move, Origin, Recorded, Versioned,
+};
 use crate::limits::{check_size, DETAIL_MAX, ERROR_MAX};
-use crate::repositories::runs::{run_fetch, run_update_status, Run};
-use crate::repositories::steps::{
-    step_fetch, step_insert, step_next_index, step_update_status, NewStep, Step,
-};
-use crate::repositories::tool_calls::{
-    tool_call_fetch, tool_call_insert, tool_call_update_status, NewToolCall, ToolCall,
-};
-use crate::repositories::StatusChange;
+use crate::repositories::runs::{run_fetch, Run};
+use crate::repositories::steps::{step_fetch, step_insert, step_next_index, NewStep, Step};
+use crate::repositories::tool_calls::{tool_call_fetch, tool_call_insert, NewToolCall, ToolCall};
 use crate::{Result, StoreError, TenantTx};
 
 /// How a run ends.
@@ -113,32 +110,19 @@ async fn run_move(
         .parse()
         .map_err(|e| StoreError::InvalidInput(format!("{e}")))?;
     from.check(to)?;
-    let correlation = CorrelationId::from_uuid(run.correlation_id);
-    let recorded = record(
-        tx,
-        correlation,
-        origin,
+    let m = Move {
+        kind: Versioned::Run,
+        id: run.id,
+        version: run.version,
+        correlation: run.correlation_id,
+        to: to.as_str(),
         event,
-        ("run", run.id, run.version + 1),
         data,
-    )
-    .await?;
-    let change = StatusChange {
-        expected_version: run.version,
-        status: to.as_str(),
         output: None,
         error,
         next_retry_at: None,
-        causation: recorded.event_id,
-        actor: &origin.actor,
     };
-    let tenant = tx.tenant();
-    applied(
-        run_update_status(tx.conn(), tenant, RunId::from_uuid(run.id), &change).await?,
-        "run",
-        run.id,
-        run.version,
-    )?;
+    apply_move(tx, origin, m).await?;
     run_get(tx, RunId::from_uuid(run.id)).await
 }
 
@@ -300,32 +284,19 @@ pub async fn step_move(
         }
     };
     from.check(to)?;
-    let correlation = CorrelationId::from_uuid(step.correlation_id);
-    let recorded = record(
-        tx,
-        correlation,
-        origin,
+    let m = Move {
+        kind: Versioned::Step,
+        id: step.id,
+        version: step.version,
+        correlation: step.correlation_id,
+        to: to.as_str(),
         event,
-        ("step", step.id, step.version + 1),
         data,
-    )
-    .await?;
-    let change = StatusChange {
-        expected_version: step.version,
-        status: to.as_str(),
         output,
         error,
         next_retry_at,
-        causation: recorded.event_id,
-        actor: &origin.actor,
     };
-    let tenant = tx.tenant();
-    applied(
-        step_update_status(tx.conn(), tenant, id, &change).await?,
-        "step",
-        step.id,
-        step.version,
-    )?;
+    apply_move(tx, origin, m).await?;
     step_get(tx, id).await
 }
 
@@ -419,32 +390,19 @@ pub async fn tool_call_finish(
         }
     };
     from.check(to)?;
-    let correlation = CorrelationId::from_uuid(call.correlation_id);
-    let recorded = record(
-        tx,
-        correlation,
-        origin,
+    let m = Move {
+        kind: Versioned::ToolCall,
+        id: call.id,
+        version: call.version,
+        correlation: call.correlation_id,
+        to: to.as_str(),
         event,
-        ("tool call", call.id, call.version + 1),
         data,
-    )
-    .await?;
-    let change = StatusChange {
-        expected_version: call.version,
-        status: to.as_str(),
         output,
         error,
         next_retry_at: None,
-        causation: recorded.event_id,
-        actor: &origin.actor,
     };
-    let tenant = tx.tenant();
-    applied(
-        tool_call_update_status(tx.conn(), tenant, id, &change).await?,
-        "tool call",
-        call.id,
-        call.version,
-    )?;
+    apply_move(tx, origin, m).await?;
     tool_call_get(tx, id).await
 }
 
