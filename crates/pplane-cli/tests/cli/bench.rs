@@ -52,3 +52,53 @@ async fn bench_rls_reports_each_scenario_against_its_baseline() {
     );
     assert_eq!(zero.code, 2, "{zero:?}");
 }
+
+#[tokio::test]
+async fn bench_append_reports_every_scenario_with_p999() {
+    let db = TestDb::migrated().await;
+    let home = Home::new();
+    let run = pplane(
+        home.path(),
+        Some(db.url()),
+        &["bench", "append", "--seconds", "0.2", "--json"],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let rows = run.json();
+    let rows = rows.as_array().unwrap();
+    let scenarios: Vec<(u64, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["concurrency"].as_u64().unwrap(),
+                r["tenants"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        scenarios,
+        [(1, 50), (8, 50), (32, 50), (1, 1), (8, 1), (16, 1), (32, 1)]
+    );
+    for row in rows {
+        for field in [
+            "p50_ms",
+            "p99_ms",
+            "p999_ms",
+            "per_s",
+            "raw_p99_ms",
+            "raw_per_s",
+            "ratio",
+        ] {
+            assert!(row[field].as_f64().unwrap() > 0.0, "{field} in {row}");
+        }
+        assert!(
+            row["p50_ms"].as_f64() <= row["p99_ms"].as_f64()
+                && row["p99_ms"].as_f64() <= row["p999_ms"].as_f64()
+        );
+    }
+    let bad = pplane(
+        home.path(),
+        Some(db.url()),
+        &["bench", "append", "--seconds", "-1"],
+    );
+    assert_eq!(bad.code, 2, "{bad:?}");
+}

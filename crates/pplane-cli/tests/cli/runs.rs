@@ -86,6 +86,16 @@ async fn ingest_is_idempotent_and_run_commands_report_errors() {
         "a non-member sees no run: {hidden:?}"
     );
 
+    let show: Vec<&str> = ["run", "show", run]
+        .iter()
+        .copied()
+        .chain(as_user)
+        .collect();
+    let shown = pplane(home.path(), url, &show).json();
+    assert_eq!(shown["run"]["status"], "PENDING");
+    assert_eq!(shown["steps"], serde_json::json!([]));
+    assert_eq!(shown["checkpoint"], serde_json::Value::Null);
+
     let start: Vec<&str> = ["run", "start", run, "--expect-version", "1"]
         .iter()
         .copied()
