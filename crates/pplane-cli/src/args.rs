@@ -114,6 +114,12 @@ pub enum BenchScenario {
         /// Seconds each side of each scenario runs.
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
+        /// Run only this many writers (with --tenants) instead of every scenario.
+        #[arg(long, requires = "tenants")]
+        writers: Option<u32>,
+        /// Spread the writers over this many tenants (with --writers).
+        #[arg(long, requires = "writers")]
+        tenants: Option<u32>,
     },
     /// What row-level security costs a query, against the same query on an unprotected copy.
     Rls {

@@ -13,16 +13,28 @@ pub async fn run(scenario: BenchScenario, out: Output) -> Result<ExitCode, Failu
     let url = target::resolve().await?;
     let progress = |msg: &str| eprintln!("bench: {msg}");
     let rows = match scenario {
-        BenchScenario::Append { seconds } => {
+        BenchScenario::Append {
+            seconds,
+            writers,
+            tenants,
+        } => {
             if !(seconds > 0.0 && seconds <= 600.0) {
                 return Err(Failure::Usage(
                     "--seconds must be more than 0 and at most 600".into(),
                 ));
             }
-            let cfg = append::AppendBench {
+            let mut cfg = append::AppendBench {
                 seconds,
                 ..Default::default()
             };
+            if let (Some(w), Some(t)) = (writers, tenants) {
+                if w == 0 || t == 0 || w > 256 || t > 1000 {
+                    return Err(Failure::Usage(
+                        "--writers must be 1 to 256 and --tenants 1 to 1000".into(),
+                    ));
+                }
+                cfg.scenarios = vec![(w, t)];
+            }
             append::run(&url, &cfg, progress).await?
         }
         BenchScenario::Rls {
