@@ -5,14 +5,18 @@
 //! are waiting (up to [`MAX_BATCH`]), merges those of the same tenant and
 //! principal, orders the groups by tenant (a fixed lock order, so concurrent
 //! batches cannot deadlock on the head rows), and appends them all in one
-//! transaction through `event_append_batch` (migration 6): three round trips
-//! and one commit for the whole batch instead of per event. Positions stay
-//! gap-free and in commit order, because each tenant's head row is still
-//! incremented inside the committing transaction.
+//! transaction through `event_append_batch` (migration 6): one round trip and
+//! one commit for the whole batch instead of three round trips and a commit
+//! per event. Positions stay gap-free and in commit order, because each
+//! tenant's head row is still incremented inside the committing transaction.
 //!
 //! A batch fails as a whole; when it does, its requests are retried one by
 //! one, so each caller gets its own result and one bad request (a version
-//! conflict, a non-member) never fails its neighbours.
+//! conflict, a non-member) never fails its neighbours. Retrying cannot store
+//! an event twice: event ids are primary keys.
+//!
+//! The tasks run on the Tokio runtime of the first call and end when every
+//! clone of the `Store` is dropped.
 
 use std::collections::BTreeMap;
 
