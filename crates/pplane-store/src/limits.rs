@@ -1,6 +1,8 @@
 //! Explicit size limits on opaque payloads. The store checks them before
 //! writing and names the field; migration 5 enforces the same limits in the
-//! database as a backstop.
+//! database as a backstop. The store measures compact JSON, while PostgreSQL
+//! measures jsonb's text form (a space after each `:` and `,`), so a value
+//! just under a limit here can still be refused there, by constraint name.
 
 use crate::{Result, StoreError};
 

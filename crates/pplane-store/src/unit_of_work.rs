@@ -5,6 +5,11 @@
 //! and tenant context are already set, and they end it explicitly. Dropping
 //! one without `commit` rolls it back, so a failed operation leaves nothing
 //! half-written.
+//!
+//! The trace context travels with each operation rather than with the
+//! transaction: the actor and the cause in `operations::Origin`, the
+//! correlation id with the entity being changed (minted once, at ingestion).
+//! One unit of work may so touch several runs, each keeping its own trace.
 
 use pplane_domain::{TenantId, UserId};
 use sqlx::{PgConnection, Postgres, Transaction};
