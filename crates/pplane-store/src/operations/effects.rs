@@ -4,13 +4,11 @@
 //! tenant: asking again with the same key and spec returns the existing
 //! effect and adds nothing; the same key with another spec is a conflict.
 
-use pplane_domain::{
-    CorrelationId, EffectId, EventType, Lifecycle, OutboxId, RunId, RunStatus, StepId,
-};
+use pplane_domain::{CorrelationId, EffectId, EventType, OutboxId, RunId, StepId};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::runs::run_get;
+use super::runs::run_open;
 use super::{check_text, record, Origin};
 use crate::limits::{check_size, EFFECT_SPEC_MAX};
 use crate::repositories::effects::{
@@ -61,17 +59,7 @@ pub async fn effect_request(
         });
     }
 
-    let run = run_get(tx, input.run).await?;
-    let status: RunStatus = run
-        .status
-        .parse()
-        .map_err(|e| StoreError::InvalidInput(format!("{e}")))?;
-    if status.is_terminal() {
-        return Err(StoreError::InvalidInput(format!(
-            "run {} is {status}: it requests no more effects",
-            input.run
-        )));
-    }
+    let run = run_open(tx, input.run, "effects").await?;
     let id = EffectId::new();
     let outbox_id = OutboxId::new();
     let correlation = CorrelationId::from_uuid(run.correlation_id);

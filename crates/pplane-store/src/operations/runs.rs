@@ -31,6 +31,22 @@ pub async fn run_get(tx: &mut TenantTx, id: RunId) -> Result<Run> {
         .ok_or_else(|| not_found("run", id))
 }
 
+/// The run, if it has not ended: only a PENDING or RUNNING run takes more
+/// `what` (steps, effects).
+pub(crate) async fn run_open(tx: &mut TenantTx, id: RunId, what: &str) -> Result<Run> {
+    let run = run_get(tx, id).await?;
+    let status: RunStatus = run
+        .status
+        .parse()
+        .map_err(|e| StoreError::InvalidInput(format!("{e}")))?;
+    if status.is_terminal() {
+        return Err(StoreError::InvalidInput(format!(
+            "run {id} is {status}: it takes no more {what}"
+        )));
+    }
+    Ok(run)
+}
+
 pub async fn run_start(tx: &mut TenantTx, id: RunId, origin: &Origin) -> Result<Run> {
     let run = run_get(tx, id).await?;
     run_move(
@@ -144,16 +160,7 @@ pub async fn step_add(
     if let Some(input) = &step.input {
         check_size("input", input, DETAIL_MAX)?;
     }
-    let run = run_get(tx, run_id).await?;
-    let status: RunStatus = run
-        .status
-        .parse()
-        .map_err(|e| StoreError::InvalidInput(format!("{e}")))?;
-    if status.is_terminal() {
-        return Err(StoreError::InvalidInput(format!(
-            "run {run_id} is {status}: it takes no more steps"
-        )));
-    }
+    let run = run_open(tx, run_id, "steps").await?;
     let tenant = tx.tenant();
     let index = match step.step_index {
         Some(i) if i < 0 => {
