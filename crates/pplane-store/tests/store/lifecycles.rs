@@ -167,6 +167,14 @@ async fn a_run_from_signal_to_completion() {
         .await
         .unwrap();
     assert_eq!(finished.status, "COMPLETED");
+    let late = step_add(&mut tx, got.run_id, &step("late"), &by)
+        .await
+        .unwrap_err();
+    assert!(
+        late.to_string()
+            .contains("is COMPLETED: it takes no more steps"),
+        "{late}"
+    );
     tx.commit().await.unwrap();
 
     let mut tx = store.tenant_tx(tenant, user).await.unwrap();
