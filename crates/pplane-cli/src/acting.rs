@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use pplane_domain::{Actor, EventId, TenantId, UserId};
 use pplane_store::operations::Origin;
-use pplane_store::{Store, TenantTx};
+use pplane_store::TenantTx;
 
 use crate::args::Acting;
 use crate::failure::Failure;
@@ -53,10 +53,10 @@ impl Context {
         })
     }
 
-    /// The store and a unit of work in this tenant, for this principal.
-    pub async fn begin(&self) -> Result<(Store, TenantTx), Failure> {
+    /// A unit of work in this tenant, for this principal. The transaction
+    /// keeps its pooled connection alive on its own.
+    pub async fn begin(&self) -> Result<TenantTx, Failure> {
         let store = target::runtime_store().await?;
-        let tx = store.tenant_tx(self.tenant, self.user).await?;
-        Ok((store, tx))
+        Ok(store.tenant_tx(self.tenant, self.user).await?)
     }
 }

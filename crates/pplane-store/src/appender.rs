@@ -1,10 +1,10 @@
 //! Group commit for event appends.
 //!
 //! Callers of [`Store::events_append`](crate::Store::events_append) hand their
-//! events to a small pool of appender tasks. Each task takes whatever requests
-//! are waiting (up to [`MAX_BATCH`]), merges those of the same tenant and
-//! principal, orders the groups by tenant (a fixed lock order, so concurrent
-//! batches cannot deadlock on the head rows), and appends them all in one
+//! events to an appender task. It takes whatever requests are waiting (up to
+//! [`MAX_BATCH`]), merges those of the same tenant and principal, orders the
+//! groups by tenant (one fixed order in which a batch locks head rows), and
+//! appends them all in one
 //! transaction through `event_append_batch` (migration 6): one round trip and
 //! one commit for the whole batch instead of three round trips and a commit
 //! per event. Positions stay gap-free and in commit order, because each
@@ -15,7 +15,7 @@
 //! conflict, a non-member) never fails its neighbours. Retrying cannot store
 //! an event twice: event ids are primary keys.
 //!
-//! The tasks run on the Tokio runtime of the first call and end when every
+//! The task runs on the Tokio runtime of the first call and ends when every
 //! clone of the `Store` is dropped.
 
 use std::collections::BTreeMap;
@@ -34,13 +34,6 @@ use crate::{Result, StoreError};
 pub const MAX_BATCH: usize = 256;
 /// Scheduler yields without a new request before a batch goes.
 const LINGER_ROUNDS: u32 = 2;
-/// Appender tasks, each with its own queue and a fixed share of the tenants
-/// (so one tenant's appends always meet in one queue and never wait on each
-/// other's head row across batches). Measured on 2 cores with
-/// `pplane bench append`: one task gives the larger batches that matter at 8
-/// writers over 50 tenants (0.56-0.60 of raw INSERT against 0.49-0.53 with
-/// two); two tasks win at 32 writers over 50 tenants (1.1 against 0.7).
-const WORKERS: usize = 1;
 
 struct Request {
     tenant: TenantId,
@@ -49,22 +42,22 @@ struct Request {
     reply: oneshot::Sender<Result<Vec<i64>>>,
 }
 
+/// One appender task. Measured on 2 cores with `pplane bench append` (8
+/// writers over 50 tenants, ratio to raw INSERT): two tasks with tenant-sharded
+/// queues 0.49-0.53, two sharing one queue 0.55-0.66, each batch split into two
+/// tenant-disjoint transactions 0.56-0.61, one task 0.55-0.69. With one task a
+/// batch gathers nearly every waiting writer, and one tenant's appends never
+/// wait on its head row across batches.
 #[derive(Debug, Clone)]
 pub(crate) struct Appender {
-    /// One queue per task; a tenant always goes to the same one.
-    queues: Vec<mpsc::Sender<Request>>,
+    queue: mpsc::Sender<Request>,
 }
 
 impl Appender {
     pub(crate) fn start(pool: PgPool, switch_role: bool) -> Appender {
-        let queues = (0..WORKERS)
-            .map(|_| {
-                let (queue, receiver) = mpsc::channel::<Request>(MAX_BATCH * 4);
-                tokio::spawn(worker(pool.clone(), switch_role, receiver));
-                queue
-            })
-            .collect();
-        Appender { queues }
+        let (queue, receiver) = mpsc::channel::<Request>(MAX_BATCH * 4);
+        tokio::spawn(worker(pool, switch_role, receiver));
+        Appender { queue }
     }
 
     pub(crate) async fn append(
@@ -81,8 +74,7 @@ impl Appender {
         }
         let (reply, answer) = oneshot::channel();
         let closed = || StoreError::InvalidInput("the event appender has stopped".into());
-        let shard = (tenant.as_uuid().as_u128() % self.queues.len() as u128) as usize;
-        self.queues[shard]
+        self.queue
             .send(Request {
                 tenant,
                 user,

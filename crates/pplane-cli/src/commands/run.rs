@@ -22,7 +22,7 @@ pub async fn run(action: RunAction, _out: Output) -> Result<ExitCode, Failure> {
         RunAction::Start { run, acting } => {
             let ctx = Context::parse(&acting)?;
             let run: RunId = id(&run)?;
-            let (_store, mut tx) = ctx.begin().await?;
+            let mut tx = ctx.begin().await?;
             let r = run_start(&mut tx, run, &ctx.origin).await?;
             tx.commit().await?;
             json!(r)
@@ -30,7 +30,7 @@ pub async fn run(action: RunAction, _out: Output) -> Result<ExitCode, Failure> {
         RunAction::Show { run, acting } => {
             let ctx = Context::parse(&acting)?;
             let run: RunId = id(&run)?;
-            let (_store, mut tx) = ctx.begin().await?;
+            let mut tx = ctx.begin().await?;
             let r = run_get(&mut tx, run).await?;
             let steps = steps_of_run(tx.conn(), ctx.tenant, run).await?;
             let checkpoint = checkpoint_load(&mut tx, run).await?;
@@ -66,7 +66,7 @@ pub async fn run(action: RunAction, _out: Output) -> Result<ExitCode, Failure> {
                 idempotency_key: key,
                 spec: json("spec", &spec)?,
             };
-            let (_store, mut tx) = ctx.begin().await?;
+            let mut tx = ctx.begin().await?;
             let requested = effect_request(&mut tx, &input, &ctx.origin).await?;
             tx.commit().await?;
             json!(requested)
@@ -83,7 +83,7 @@ async fn finish(
 ) -> Result<serde_json::Value, Failure> {
     let ctx = Context::parse(acting)?;
     let run: RunId = id(run)?;
-    let (_store, mut tx) = ctx.begin().await?;
+    let mut tx = ctx.begin().await?;
     let r = run_finish(&mut tx, run, &outcome, &ctx.origin).await?;
     tx.commit().await?;
     Ok(json!(r))
@@ -105,7 +105,7 @@ async fn step(action: StepAction) -> Result<serde_json::Value, Failure> {
                 step_index: index,
                 input: json_opt("input", input.as_deref())?,
             };
-            let (_store, mut tx) = ctx.begin().await?;
+            let mut tx = ctx.begin().await?;
             let s = step_add(&mut tx, run, &input, &ctx.origin).await?;
             tx.commit().await?;
             return Ok(json!(s));
@@ -149,7 +149,7 @@ async fn step(action: StepAction) -> Result<serde_json::Value, Failure> {
     };
     let ctx = Context::parse(&acting)?;
     let step: StepId = id(&step)?;
-    let (_store, mut tx) = ctx.begin().await?;
+    let mut tx = ctx.begin().await?;
     let s = step_move(&mut tx, step, &how, &ctx.origin).await?;
     tx.commit().await?;
     Ok(json!(s))
@@ -166,8 +166,8 @@ async fn tool(action: ToolAction) -> Result<serde_json::Value, Failure> {
             let ctx = Context::parse(&acting)?;
             let step: StepId = id(&step)?;
             let args = json("args", &args)?;
-            let (_store, mut tx) = ctx.begin().await?;
-            let (call, _) = tool_call_start(&mut tx, step, &name, &args, &ctx.origin).await?;
+            let mut tx = ctx.begin().await?;
+            let call = tool_call_start(&mut tx, step, &name, &args, &ctx.origin).await?;
             tx.commit().await?;
             Ok(json!(call))
         }
@@ -191,7 +191,7 @@ async fn tool(action: ToolAction) -> Result<serde_json::Value, Failure> {
                     ))
                 }
             };
-            let (_store, mut tx) = ctx.begin().await?;
+            let mut tx = ctx.begin().await?;
             let c = tool_call_finish(&mut tx, call, outcome.as_ref(), &ctx.origin).await?;
             tx.commit().await?;
             Ok(json!(c))
@@ -210,7 +210,7 @@ async fn checkpoint(action: CheckpointAction) -> Result<serde_json::Value, Failu
             let ctx = Context::parse(&acting)?;
             let run: RunId = id(&run)?;
             let state = json("state", &state)?;
-            let (_store, mut tx) = ctx.begin().await?;
+            let mut tx = ctx.begin().await?;
             let c = checkpoint_save(&mut tx, run, &state, last_step, &ctx.origin).await?;
             tx.commit().await?;
             Ok(json!(c))
@@ -218,7 +218,7 @@ async fn checkpoint(action: CheckpointAction) -> Result<serde_json::Value, Failu
         CheckpointAction::Load { run, acting } => {
             let ctx = Context::parse(&acting)?;
             let run: RunId = id(&run)?;
-            let (_store, mut tx) = ctx.begin().await?;
+            let mut tx = ctx.begin().await?;
             let c = checkpoint_load(&mut tx, run).await?;
             tx.rollback().await?;
             Ok(json!(c))

@@ -78,10 +78,6 @@ impl Samples {
         }
     }
 
-    pub fn count(&self) -> usize {
-        self.latencies.len()
-    }
-
     pub fn percentile_ms(&self, p: f64) -> f64 {
         if self.latencies.is_empty() {
             return 0.0;

@@ -50,10 +50,7 @@ pub async fn checkpoint_save(
         actor: &origin.actor,
     };
     let tenant = tx.tenant();
-    checkpoint_insert(tx.conn(), tenant, &new).await?;
-    checkpoint_load(tx, run_id)
-        .await?
-        .ok_or_else(|| super::not_found("checkpoint", id))
+    checkpoint_insert(tx.conn(), tenant, &new).await
 }
 
 pub async fn checkpoint_load(tx: &mut TenantTx, run_id: RunId) -> Result<Option<Checkpoint>> {

@@ -12,7 +12,7 @@ use super::runs::run_open;
 use super::{check_text, record, Origin};
 use crate::limits::{check_size, EFFECT_SPEC_MAX};
 use crate::repositories::effects::{
-    effect_fetch, effect_find_by_key, effect_insert_with_outbox, Effect, NewEffect,
+    effect_find_by_key, effect_insert_with_outbox, effect_same_request, Effect, NewEffect,
 };
 use crate::{Result, StoreError, TenantTx};
 
@@ -44,10 +44,10 @@ pub async fn effect_request(
     let tenant = tx.tenant();
 
     if let Some(existing) = effect_find_by_key(tx.conn(), tenant, &input.idempotency_key).await? {
-        if existing.effect_spec != spec
-            || existing.effect_type != input.effect_type
-            || existing.run_id != input.run.as_uuid()
-        {
+        let id = EffectId::from_uuid(existing.id);
+        let same = effect_same_request(tx.conn(), tenant, id, input.run, &input.effect_type, &spec)
+            .await?;
+        if !same {
             return Err(StoreError::IdempotencyConflict {
                 what: "effect idempotency key",
                 key: input.idempotency_key.clone(),
@@ -88,10 +88,7 @@ pub async fn effect_request(
         causation: recorded.event_id,
         actor: &origin.actor,
     };
-    effect_insert_with_outbox(tx.conn(), tenant, &new).await?;
-    let effect = effect_fetch(tx.conn(), tenant, id)
-        .await?
-        .ok_or_else(|| super::not_found("effect", id))?;
+    let effect = effect_insert_with_outbox(tx.conn(), tenant, &new).await?;
     Ok(Requested {
         effect,
         duplicate: false,

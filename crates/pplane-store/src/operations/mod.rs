@@ -19,11 +19,11 @@ pub mod effects;
 pub mod ingest;
 pub mod runs;
 
-use pplane_domain::{Actor, CorrelationId, EventId, EventType, RunId, StepId, ToolCallId};
+use pplane_domain::{Actor, CorrelationId, EventId, EventType};
 use uuid::Uuid;
 
 use crate::repositories::events::{event_append, event_latest_in_correlation, NewEvent};
-use crate::repositories::{self, StatusChange};
+use crate::repositories::StatusChange;
 use crate::unit_of_work::TenantTx;
 use crate::{Result, StoreError};
 
@@ -101,27 +101,9 @@ pub(crate) async fn record(
     }
 }
 
-/// A versioned entity whose status changes.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Versioned {
-    Run,
-    Step,
-    ToolCall,
-}
-
-impl Versioned {
-    fn entity(self) -> &'static str {
-        match self {
-            Versioned::Run => "run",
-            Versioned::Step => "step",
-            Versioned::ToolCall => "tool call",
-        }
-    }
-}
-
 /// A status change as the state machine approved it, before it is recorded.
 pub(crate) struct Move<'a> {
-    pub kind: Versioned,
+    pub entity: &'static str,
     pub id: Uuid,
     pub version: i32,
     pub correlation: Uuid,
@@ -133,21 +115,17 @@ pub(crate) struct Move<'a> {
     pub next_retry_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Records the move's event, then applies it to the row at the version it
-/// was read at; a row changed in between is a version conflict.
-pub(crate) async fn apply_move(tx: &mut TenantTx, origin: &Origin, m: Move<'_>) -> Result<()> {
-    let entity = m.kind.entity();
+/// Records the move's event and returns the versioned change for the row,
+/// which the caller applies with its entity's `*_update_status`.
+pub(crate) async fn record_move<'a>(
+    tx: &mut TenantTx,
+    origin: &'a Origin,
+    m: Move<'a>,
+) -> Result<StatusChange<'a>> {
     let correlation = CorrelationId::from_uuid(m.correlation);
-    let recorded = record(
-        tx,
-        correlation,
-        origin,
-        m.event,
-        (entity, m.id, m.version + 1),
-        m.data,
-    )
-    .await?;
-    let change = StatusChange {
+    let aggregate = (m.entity, m.id, m.version + 1);
+    let recorded = record(tx, correlation, origin, m.event, aggregate, m.data).await?;
+    Ok(StatusChange {
         expected_version: m.version,
         status: m.to,
         output: m.output,
@@ -155,29 +133,22 @@ pub(crate) async fn apply_move(tx: &mut TenantTx, origin: &Origin, m: Move<'_>) 
         next_retry_at: m.next_retry_at,
         causation: recorded.event_id,
         actor: &origin.actor,
-    };
-    let tenant = tx.tenant();
-    let conn = tx.conn();
-    let updated = match m.kind {
-        Versioned::Run => {
-            repositories::runs::run_update_status(conn, tenant, RunId::from_uuid(m.id), &change)
-                .await?
-        }
-        Versioned::Step => {
-            repositories::steps::step_update_status(conn, tenant, StepId::from_uuid(m.id), &change)
-                .await?
-        }
-        Versioned::ToolCall => {
-            repositories::tool_calls::tool_call_update_status(
-                conn,
-                tenant,
-                ToolCallId::from_uuid(m.id),
-                &change,
-            )
-            .await?
-        }
-    };
-    applied(updated, entity, m.id, m.version)
+    })
+}
+
+/// The row a versioned update returned, or the version conflict that its
+/// absence means: another writer changed it after it was read.
+pub(crate) fn applied<T>(
+    updated: Option<T>,
+    entity: &'static str,
+    id: Uuid,
+    expected: i32,
+) -> Result<T> {
+    updated.ok_or_else(|| StoreError::VersionConflict {
+        entity,
+        id: id.to_string(),
+        expected,
+    })
 }
 
 /// Fails when the caller expected another version than the current one.
@@ -194,19 +165,6 @@ pub(crate) fn expect_version(
             expected,
         }),
         _ => Ok(()),
-    }
-}
-
-/// Turns "the versioned update matched no row" into a version conflict.
-fn applied(updated: bool, entity: &'static str, id: Uuid, expected: i32) -> Result<()> {
-    if updated {
-        Ok(())
-    } else {
-        Err(StoreError::VersionConflict {
-            entity,
-            id: id.to_string(),
-            expected,
-        })
     }
 }
 

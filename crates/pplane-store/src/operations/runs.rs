@@ -7,13 +7,15 @@ use pplane_domain::{
 };
 use serde_json::{json, Value};
 
-use super::{
-    apply_move, check_text, expect_version, not_found, record, Move, Origin, Recorded, Versioned,
-};
+use super::{applied, check_text, expect_version, not_found, record, record_move, Move, Origin};
 use crate::limits::{check_size, DETAIL_MAX, ERROR_MAX};
-use crate::repositories::runs::{run_fetch, Run};
-use crate::repositories::steps::{step_fetch, step_insert, step_next_index, NewStep, Step};
-use crate::repositories::tool_calls::{tool_call_fetch, tool_call_insert, NewToolCall, ToolCall};
+use crate::repositories::runs::{run_fetch, run_update_status, Run};
+use crate::repositories::steps::{
+    step_fetch, step_insert, step_next_index, step_update_status, NewStep, Step,
+};
+use crate::repositories::tool_calls::{
+    tool_call_fetch, tool_call_insert, tool_call_update_status, NewToolCall, ToolCall,
+};
 use crate::{Result, StoreError, TenantTx};
 
 /// How a run ends.
@@ -127,7 +129,7 @@ async fn run_move(
         .map_err(|e| StoreError::InvalidInput(format!("{e}")))?;
     from.check(to)?;
     let m = Move {
-        kind: Versioned::Run,
+        entity: "run",
         id: run.id,
         version: run.version,
         correlation: run.correlation_id,
@@ -138,8 +140,10 @@ async fn run_move(
         error,
         next_retry_at: None,
     };
-    apply_move(tx, origin, m).await?;
-    run_get(tx, RunId::from_uuid(run.id)).await
+    let change = record_move(tx, origin, m).await?;
+    let tenant = tx.tenant();
+    let updated = run_update_status(tx.conn(), tenant, RunId::from_uuid(run.id), &change).await?;
+    applied(updated, "run", run.id, run.version)
 }
 
 /// A new step for a run, at `step_index` or after the last one.
@@ -193,8 +197,7 @@ pub async fn step_add(
         causation: recorded.event_id,
         actor: &origin.actor,
     };
-    step_insert(tx.conn(), tenant, &new).await?;
-    step_get(tx, id).await
+    step_insert(tx.conn(), tenant, &new).await
 }
 
 pub async fn step_get(tx: &mut TenantTx, id: StepId) -> Result<Step> {
@@ -292,7 +295,7 @@ pub async fn step_move(
     };
     from.check(to)?;
     let m = Move {
-        kind: Versioned::Step,
+        entity: "step",
         id: step.id,
         version: step.version,
         correlation: step.correlation_id,
@@ -303,8 +306,10 @@ pub async fn step_move(
         error,
         next_retry_at,
     };
-    apply_move(tx, origin, m).await?;
-    step_get(tx, id).await
+    let change = record_move(tx, origin, m).await?;
+    let tenant = tx.tenant();
+    let updated = step_update_status(tx.conn(), tenant, id, &change).await?;
+    applied(updated, "step", step.id, step.version)
 }
 
 /// A tool call that a running step has just started.
@@ -314,7 +319,7 @@ pub async fn tool_call_start(
     tool_name: &str,
     args: &Value,
     origin: &Origin,
-) -> Result<(ToolCall, Recorded)> {
+) -> Result<ToolCall> {
     check_text("tool_name", tool_name, 200)?;
     check_size("tool_args", args, DETAIL_MAX)?;
     let step = step_get(tx, step_id).await?;
@@ -347,8 +352,7 @@ pub async fn tool_call_start(
         actor: &origin.actor,
     };
     let tenant = tx.tenant();
-    tool_call_insert(tx.conn(), tenant, &new).await?;
-    Ok((tool_call_get(tx, id).await?, recorded))
+    tool_call_insert(tx.conn(), tenant, &new).await
 }
 
 pub async fn tool_call_get(tx: &mut TenantTx, id: ToolCallId) -> Result<ToolCall> {
@@ -398,7 +402,7 @@ pub async fn tool_call_finish(
     };
     from.check(to)?;
     let m = Move {
-        kind: Versioned::ToolCall,
+        entity: "tool call",
         id: call.id,
         version: call.version,
         correlation: call.correlation_id,
@@ -409,8 +413,10 @@ pub async fn tool_call_finish(
         error,
         next_retry_at: None,
     };
-    apply_move(tx, origin, m).await?;
-    tool_call_get(tx, id).await
+    let change = record_move(tx, origin, m).await?;
+    let tenant = tx.tenant();
+    let updated = tool_call_update_status(tx.conn(), tenant, id, &change).await?;
+    applied(updated, "tool call", call.id, call.version)
 }
 
 fn merge(mut base: Value, extra: Value) -> Value {

@@ -32,16 +32,20 @@ pub struct NewCheckpoint<'a> {
     pub actor: &'a Actor,
 }
 
+const COLUMNS: &str =
+    "id, run_id, last_step_index, event_sequence, state, created_at, correlation_id";
+
 pub async fn checkpoint_insert(
     conn: &mut PgConnection,
     tenant: TenantId,
     c: &NewCheckpoint<'_>,
-) -> Result<()> {
-    sqlx::query(
+) -> Result<Checkpoint> {
+    Ok(sqlx::query_as(&format!(
         "INSERT INTO run_checkpoints (tenant_id, id, run_id, last_step_index, event_sequence, state,
                                       correlation_id, causation_id, actor)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         RETURNING {COLUMNS}"
+    ))
     .bind(tenant.as_uuid())
     .bind(c.id.as_uuid())
     .bind(c.run.as_uuid())
@@ -51,9 +55,8 @@ pub async fn checkpoint_insert(
     .bind(c.correlation.as_uuid())
     .bind(c.causation.as_uuid())
     .bind(c.actor.to_string())
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await?)
 }
 
 /// The run's latest checkpoint, if it has one.
@@ -62,11 +65,10 @@ pub async fn checkpoint_latest(
     tenant: TenantId,
     run: RunId,
 ) -> Result<Option<Checkpoint>> {
-    Ok(sqlx::query_as(
-        "SELECT id, run_id, last_step_index, event_sequence, state, created_at, correlation_id
-         FROM run_checkpoints WHERE tenant_id = $1 AND run_id = $2
-         ORDER BY event_sequence DESC LIMIT 1",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM run_checkpoints WHERE tenant_id = $1 AND run_id = $2
+         ORDER BY event_sequence DESC LIMIT 1"
+    ))
     .bind(tenant.as_uuid())
     .bind(run.as_uuid())
     .fetch_optional(conn)

@@ -71,23 +71,26 @@ pub async fn effect_fetch(
     .await?)
 }
 
-/// Inserts the effect and its outbox entry in one statement: there is never
-/// an effect without its delivery, nor a delivery without its effect.
+/// Inserts the effect and its outbox entry in one statement and returns the
+/// effect: there is never an effect without its delivery, nor a delivery
+/// without its effect.
 pub async fn effect_insert_with_outbox(
     conn: &mut PgConnection,
     tenant: TenantId,
     e: &NewEffect<'_>,
-) -> Result<()> {
-    sqlx::query(
+) -> Result<Effect> {
+    Ok(sqlx::query_as(&format!(
         "WITH effect AS (
              INSERT INTO effects (tenant_id, id, run_id, step_id, effect_type, effect_spec, idempotency_key,
                                   correlation_id, causation_id, actor)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             RETURNING id)
-         INSERT INTO outbox_events (tenant_id, id, event_type, aggregate_type, aggregate_id, payload,
-                                    idempotency_key, correlation_id, causation_id, actor)
-         SELECT $1, $11, $5, 'EFFECT', effect.id, $6, $7, $8, $9, $10 FROM effect",
-    )
+             RETURNING {COLUMNS}),
+         outbox AS (
+             INSERT INTO outbox_events (tenant_id, id, event_type, aggregate_type, aggregate_id, payload,
+                                        idempotency_key, correlation_id, causation_id, actor)
+             SELECT $1, $11, $5, 'EFFECT', effect.id, $6, $7, $8, $9, $10 FROM effect)
+         SELECT * FROM effect"
+    ))
     .bind(tenant.as_uuid())
     .bind(e.id.as_uuid())
     .bind(e.run.as_uuid())
@@ -99,7 +102,31 @@ pub async fn effect_insert_with_outbox(
     .bind(e.causation.as_uuid())
     .bind(e.actor.to_string())
     .bind(e.outbox_id.as_uuid())
-    .execute(conn)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Whether a stored effect is the same request: same run, type and spec, the
+/// spec compared as PostgreSQL compares jsonb (key order and number spelling
+/// do not matter), as signal payloads are.
+pub async fn effect_same_request(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: EffectId,
+    run: RunId,
+    effect_type: &str,
+    spec: &serde_json::Value,
+) -> Result<bool> {
+    let same: Option<bool> = sqlx::query_scalar(
+        "SELECT run_id = $3 AND effect_type = $4 AND effect_spec = $5
+         FROM effects WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.as_uuid())
+    .bind(id.as_uuid())
+    .bind(run.as_uuid())
+    .bind(effect_type)
+    .bind(spec)
+    .fetch_optional(conn)
     .await?;
-    Ok(())
+    Ok(same == Some(true))
 }

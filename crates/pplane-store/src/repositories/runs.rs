@@ -83,20 +83,22 @@ pub async fn run_of_signal(
 }
 
 /// Moves a run as `change` says, if it is still at the expected version;
-/// returns whether it did. Timestamps follow the status.
+/// returns the changed run, or None if another writer moved it first.
+/// Timestamps follow the status.
 pub async fn run_update_status(
     conn: &mut PgConnection,
     tenant: TenantId,
     id: RunId,
     change: &StatusChange<'_>,
-) -> Result<bool> {
-    let done = sqlx::query(
+) -> Result<Option<Run>> {
+    Ok(sqlx::query_as(&format!(
         "UPDATE runs SET status = $4, version = version + 1,
                 started_at = CASE WHEN $4 = 'RUNNING' THEN now() ELSE started_at END,
                 finished_at = CASE WHEN $4 IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now() ELSE finished_at END,
                 error_details = coalesce($5, error_details), causation_id = $6, actor = $7
-         WHERE tenant_id = $1 AND id = $2 AND version = $3",
-    )
+         WHERE tenant_id = $1 AND id = $2 AND version = $3
+         RETURNING {COLUMNS}"
+    ))
     .bind(tenant.as_uuid())
     .bind(id.as_uuid())
     .bind(change.expected_version)
@@ -104,7 +106,6 @@ pub async fn run_update_status(
     .bind(change.error)
     .bind(change.causation.as_uuid())
     .bind(change.actor.to_string())
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .fetch_optional(conn)
+    .await?)
 }

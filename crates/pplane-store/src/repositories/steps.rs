@@ -44,11 +44,16 @@ pub struct NewStep<'a> {
 }
 
 /// Inserts a step; a taken position fails on `steps_run_index_key`.
-pub async fn step_insert(conn: &mut PgConnection, tenant: TenantId, s: &NewStep<'_>) -> Result<()> {
-    sqlx::query(
+pub async fn step_insert(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    s: &NewStep<'_>,
+) -> Result<Step> {
+    Ok(sqlx::query_as(&format!(
         "INSERT INTO steps (tenant_id, id, run_id, step_index, step_type, input, correlation_id, causation_id, actor)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         RETURNING {COLUMNS}"
+    ))
     .bind(tenant.as_uuid())
     .bind(s.id.as_uuid())
     .bind(s.run.as_uuid())
@@ -58,9 +63,8 @@ pub async fn step_insert(conn: &mut PgConnection, tenant: TenantId, s: &NewStep<
     .bind(s.correlation.as_uuid())
     .bind(s.causation.as_uuid())
     .bind(s.actor.to_string())
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await?)
 }
 
 pub async fn step_fetch(
@@ -105,13 +109,14 @@ pub async fn step_next_index(conn: &mut PgConnection, tenant: TenantId, run: Run
 
 /// Moves a step as `change` says, if still at the expected version. A move
 /// back to PENDING is a retry: it counts in retry_count and sets next_retry_at.
+/// Returns the changed step, or None if another writer moved it first.
 pub async fn step_update_status(
     conn: &mut PgConnection,
     tenant: TenantId,
     id: StepId,
     change: &StatusChange<'_>,
-) -> Result<bool> {
-    let done = sqlx::query(
+) -> Result<Option<Step>> {
+    Ok(sqlx::query_as(&format!(
         "UPDATE steps SET status = $4, version = version + 1,
                 started_at = CASE WHEN $4 = 'RUNNING' THEN now() ELSE started_at END,
                 finished_at = CASE WHEN $4 IN ('COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED') THEN now()
@@ -120,8 +125,9 @@ pub async fn step_update_status(
                 error_details = coalesce($6, error_details),
                 retry_count = retry_count + CASE WHEN $4 = 'PENDING' THEN 1 ELSE 0 END,
                 next_retry_at = $7, causation_id = $8, actor = $9
-         WHERE tenant_id = $1 AND id = $2 AND version = $3",
-    )
+         WHERE tenant_id = $1 AND id = $2 AND version = $3
+         RETURNING {COLUMNS}"
+    ))
     .bind(tenant.as_uuid())
     .bind(id.as_uuid())
     .bind(change.expected_version)
@@ -131,7 +137,6 @@ pub async fn step_update_status(
     .bind(change.next_retry_at)
     .bind(change.causation.as_uuid())
     .bind(change.actor.to_string())
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .fetch_optional(conn)
+    .await?)
 }

@@ -43,12 +43,13 @@ pub async fn tool_call_insert(
     conn: &mut PgConnection,
     tenant: TenantId,
     t: &NewToolCall<'_>,
-) -> Result<()> {
-    sqlx::query(
+) -> Result<ToolCall> {
+    Ok(sqlx::query_as(&format!(
         "INSERT INTO tool_calls (tenant_id, id, step_id, tool_name, tool_args, status, started_at,
                                  correlation_id, causation_id, actor)
-         VALUES ($1, $2, $3, $4, $5, 'RUNNING', now(), $6, $7, $8)",
-    )
+         VALUES ($1, $2, $3, $4, $5, 'RUNNING', now(), $6, $7, $8)
+         RETURNING {COLUMNS}"
+    ))
     .bind(tenant.as_uuid())
     .bind(t.id.as_uuid())
     .bind(t.step.as_uuid())
@@ -57,9 +58,8 @@ pub async fn tool_call_insert(
     .bind(t.correlation.as_uuid())
     .bind(t.causation.as_uuid())
     .bind(t.actor.to_string())
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await?)
 }
 
 pub async fn tool_call_fetch(
@@ -81,14 +81,15 @@ pub async fn tool_call_update_status(
     tenant: TenantId,
     id: ToolCallId,
     change: &StatusChange<'_>,
-) -> Result<bool> {
-    let done = sqlx::query(
+) -> Result<Option<ToolCall>> {
+    Ok(sqlx::query_as(&format!(
         "UPDATE tool_calls SET status = $4, version = version + 1,
                 finished_at = CASE WHEN $4 IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now() ELSE finished_at END,
                 result = coalesce($5, result), error_details = coalesce($6, error_details),
                 causation_id = $7, actor = $8
-         WHERE tenant_id = $1 AND id = $2 AND version = $3",
-    )
+         WHERE tenant_id = $1 AND id = $2 AND version = $3
+         RETURNING {COLUMNS}"
+    ))
     .bind(tenant.as_uuid())
     .bind(id.as_uuid())
     .bind(change.expected_version)
@@ -97,7 +98,6 @@ pub async fn tool_call_update_status(
     .bind(change.error)
     .bind(change.causation.as_uuid())
     .bind(change.actor.to_string())
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .fetch_optional(conn)
+    .await?)
 }

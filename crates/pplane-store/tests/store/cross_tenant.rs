@@ -74,26 +74,29 @@ async fn every_repository_method_is_blind_to_another_tenant() {
             .await
             .unwrap()
             .is_none());
-        assert!(!runs::run_update_status(c, tenant, run, &change)
+        assert!(runs::run_update_status(c, tenant, run, &change)
             .await
-            .unwrap());
+            .unwrap()
+            .is_none());
         assert!(steps::step_fetch(c, tenant, step).await.unwrap().is_none());
         assert!(steps::steps_of_run(c, tenant, run)
             .await
             .unwrap()
             .is_empty());
         assert_eq!(steps::step_next_index(c, tenant, run).await.unwrap(), 0);
-        assert!(!steps::step_update_status(c, tenant, step, &change)
+        assert!(steps::step_update_status(c, tenant, step, &change)
             .await
-            .unwrap());
+            .unwrap()
+            .is_none());
         assert!(tool_calls::tool_call_fetch(c, tenant, call)
             .await
             .unwrap()
             .is_none());
         assert!(
-            !tool_calls::tool_call_update_status(c, tenant, call, &change)
+            tool_calls::tool_call_update_status(c, tenant, call, &change)
                 .await
                 .unwrap()
+                .is_none()
         );
         assert!(checkpoints::checkpoint_latest(c, tenant, run)
             .await

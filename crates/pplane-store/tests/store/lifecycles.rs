@@ -64,7 +64,7 @@ async fn a_run_from_signal_to_completion() {
     step_move(&mut tx, plan_id, &StepMove::Start, &by)
         .await
         .unwrap();
-    let (call, _) = tool_call_start(
+    let call = tool_call_start(
         &mut tx,
         plan_id,
         "search",
@@ -106,7 +106,7 @@ async fn a_run_from_signal_to_completion() {
     step_move(&mut tx, plan_id, &StepMove::Start, &by)
         .await
         .unwrap();
-    let (call2, _) = tool_call_start(
+    let call2 = tool_call_start(
         &mut tx,
         plan_id,
         "search",
