@@ -197,7 +197,7 @@ impl Catalog {
             "SELECT r.rolname::text AS name, r.rolsuper AS superuser, r.rolbypassrls AS bypass_rls,
                     ARRAY(SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                           WHERE c.relowner = r.oid AND n.nspname = 'public' ORDER BY 1) AS owns
-             FROM pg_roles r WHERE r.rolname IN ('pplane_app', 'pplane_owner') ORDER BY 1",
+             FROM pg_roles r WHERE r.rolname IN ('pplane_app', 'pplane_owner', 'pplane_dispatcher') ORDER BY 1",
         )
         .fetch_all(&mut *conn)
         .await?;
@@ -208,7 +208,7 @@ impl Catalog {
              CROSS JOIN pg_class c
              JOIN pg_namespace n ON n.oid = c.relnamespace
              CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p(privilege)
-             WHERE r.rolname IN ('pplane_app', 'pplane_owner') AND n.nspname = 'public'
+             WHERE r.rolname IN ('pplane_app', 'pplane_owner', 'pplane_dispatcher') AND n.nspname = 'public'
                AND c.relkind IN ('r', 'p') ORDER BY 1, 2, 3",
         )
         .fetch_all(&mut *conn)

@@ -1,9 +1,10 @@
 //! `pplane check schema` passes on a fresh database and fails, naming the
 //! table and the rule, when any one rule is broken.
 
+use pplane_cluster::EphemeralCluster;
 use pplane_store::checks::{schema_check, Area, CheckReport};
 use pplane_store::testing::TestDb;
-use pplane_store::MigrationSet;
+use pplane_store::{Admin, MigrationSet};
 
 use crate::support::exec;
 
@@ -198,4 +199,34 @@ async fn a_widened_status_set_fails() {
     )
     .await;
     assert_fails_naming(&report, "state sets", "runs_status_check");
+}
+
+#[tokio::test]
+async fn the_dispatcher_exception_on_another_table_fails() {
+    // The fence may let the dispatcher through only on the outbox and the
+    // destinations; anywhere else it is a hole.
+    let report = check_after(
+        "SET ROLE pplane_owner;
+         DROP POLICY runs_tenant_fence ON runs;
+         CREATE POLICY runs_tenant_fence ON runs AS RESTRICTIVE FOR ALL TO PUBLIC
+             USING (tenant_id = current_tenant_id() OR current_user = 'pplane_dispatcher')
+             WITH CHECK (tenant_id = current_tenant_id());
+         RESET ROLE",
+    )
+    .await;
+    assert_fails_naming(&report, "fence on every table", "runs");
+}
+
+/// Roles are cluster-wide, so this one runs on a cluster of its own.
+#[tokio::test]
+async fn a_dispatcher_that_bypasses_rls_fails() {
+    let cluster = EphemeralCluster::start().unwrap();
+    let mut root = Admin::connect(&cluster.url("postgres")).await.unwrap();
+    root.database_ensure("plane").await.unwrap();
+    let mut admin = Admin::connect(&cluster.url("plane")).await.unwrap();
+    let set = MigrationSet::embedded();
+    admin.migrate_up(&set, None, |_| {}).await.unwrap();
+    exec(&mut root, "ALTER ROLE pplane_dispatcher BYPASSRLS").await;
+    let report = schema_check(&mut admin, &set).await.unwrap();
+    assert_fails_naming(&report, "own nothing", "pplane_dispatcher has BYPASSRLS");
 }

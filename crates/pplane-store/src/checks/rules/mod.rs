@@ -83,6 +83,13 @@ pub(super) const FOREIGN_KEYS: &[ForeignKey] = &[
     fk("orchestration_events", &["tenant_id"], "tenants", "r"),
     fk("outbox_events", &["tenant_id"], "tenants", "r"),
     fk("tenant_event_heads", &["tenant_id"], "tenants", "r"),
+    fk("effect_destinations", &["tenant_id"], "tenants", "r"),
+    fk(
+        "outbox_events",
+        &["tenant_id", "destination_id"],
+        "effect_destinations",
+        "r",
+    ),
     fk(
         "outbox_events",
         &["tenant_id", "aggregate_id"],
@@ -92,8 +99,8 @@ pub(super) const FOREIGN_KEYS: &[ForeignKey] = &[
 ];
 
 /// Tables that only members of the active tenant may read and write: the
-/// runtime tables and the per-tenant event heads.
-pub const MEMBER_TABLES: [&str; 9] = [
+/// runtime tables, the per-tenant event heads and the effect destinations.
+pub const MEMBER_TABLES: [&str; 10] = [
     "signals",
     "runs",
     "steps",
@@ -103,7 +110,12 @@ pub const MEMBER_TABLES: [&str; 9] = [
     "orchestration_events",
     "outbox_events",
     "tenant_event_heads",
+    "effect_destinations",
 ];
+
+/// Tables the outbox dispatcher reads across tenants (migration 7); their
+/// fences let `pplane_dispatcher` through, and nothing else may.
+pub const DISPATCH_TABLES: [&str; 2] = ["outbox_events", "effect_destinations"];
 
 /// Keys that make ingestion and delivery idempotent.
 pub(super) const UNIQUE_KEYS: &[(&str, &[&str])] = &[

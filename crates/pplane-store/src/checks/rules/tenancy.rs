@@ -1,6 +1,10 @@
 //! Multi-Tenancy: row-level security, its policies, and the two roles.
 
-use super::MEMBER_TABLES;
+use super::{DISPATCH_TABLES, MEMBER_TABLES};
+
+/// The fence's one exception, as PostgreSQL prints it.
+const DISPATCHER_EXCEPTION: &str =
+    "((tenant_id = current_tenant_id()) OR (CURRENT_USER = 'pplane_dispatcher'::name))";
 use crate::checks::catalog::Catalog;
 use crate::checks::{Area, CheckResult};
 
@@ -30,9 +34,14 @@ pub(super) fn rls_enabled_forced(cat: &Catalog) -> CheckResult {
 }
 
 pub(super) fn tenant_fences(cat: &Catalog) -> CheckResult {
-    let fenced = |expr: &Option<String>| {
-        expr.as_deref()
-            .is_some_and(|e| e.contains("tenant_id = current_tenant_id()"))
+    // The fence is `tenant_id = current_tenant_id()`; the only alternative
+    // it may allow is the dispatcher, and only where the dispatcher works.
+    let fenced = |table: &str, expr: &Option<String>| {
+        expr.as_deref().is_some_and(|e| {
+            e.contains("tenant_id = current_tenant_id()")
+                && (!e.contains(" OR ")
+                    || (DISPATCH_TABLES.contains(&table) && e == DISPATCHER_EXCEPTION))
+        })
     };
     let failures = cat
         .tables
@@ -43,8 +52,9 @@ pub(super) fn tenant_fences(cat: &Catalog) -> CheckResult {
                     && !p.permissive
                     && p.command == "ALL"
                     && p.roles == ["public"]
-                    && fenced(&p.using_expr)
-                    && fenced(&p.check_expr)
+                    && fenced(&t.name, &p.using_expr)
+                    && (fenced(&t.name, &p.check_expr)
+                        || p.check_expr.as_deref() == Some("(tenant_id = current_tenant_id())"))
             })
         })
         .map(|t| format!("{}: no restrictive tenant fence policy", t.name))
@@ -85,30 +95,31 @@ pub(super) fn membership_policies(cat: &Catalog) -> CheckResult {
         Area::MultiTenancy,
         "reads and writes need membership of the active tenant",
         failures,
-        "9 runtime tables",
+        format!("{} tables", MEMBER_TABLES.len()),
     )
 }
 
 pub(super) fn runtime_role(cat: &Catalog) -> CheckResult {
-    let failures = match cat.roles.iter().find(|r| r.name == "pplane_app") {
-        None => vec!["role pplane_app does not exist".to_owned()],
-        Some(r) => {
-            let mut f = Vec::new();
-            if r.superuser {
-                f.push("pplane_app is a superuser".to_owned());
+    let mut failures = Vec::new();
+    for name in ["pplane_app", "pplane_dispatcher"] {
+        match cat.roles.iter().find(|r| r.name == name) {
+            None => failures.push(format!("role {name} does not exist")),
+            Some(r) => {
+                if r.superuser {
+                    failures.push(format!("{name} is a superuser"));
+                }
+                if r.bypass_rls {
+                    failures.push(format!("{name} has BYPASSRLS"));
+                }
+                if !r.owns.is_empty() {
+                    failures.push(format!("{name} owns {}", r.owns.join(", ")));
+                }
             }
-            if r.bypass_rls {
-                f.push("pplane_app has BYPASSRLS".to_owned());
-            }
-            if !r.owns.is_empty() {
-                f.push(format!("pplane_app owns {}", r.owns.join(", ")));
-            }
-            f
         }
-    };
+    }
     CheckResult::from_failures(
         Area::MultiTenancy,
-        "pplane_app is not superuser, has no BYPASSRLS, owns nothing",
+        "pplane_app and pplane_dispatcher are not superuser, have no BYPASSRLS, own nothing",
         failures,
         "NOSUPERUSER NOBYPASSRLS, owns 0 tables",
     )
