@@ -85,6 +85,8 @@ typed_id! {
     EffectId => "effect id";
     EventId => "event id";
     OutboxId => "outbox id";
+    /// Where a tenant's effects are delivered: a webhook or a JetStream subject.
+    DestinationId => "destination id";
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! - [`ids`]: typed UUIDv7 identifiers (`TenantId`, `RunId`, ...), made by the application.
 //! - [`actor`]: who acted: `agent:{id}`, `user:{id}`, `system:{component}`, `external:{name}`.
 //! - [`lifecycle`]: the state machines (legal transitions) and the retry policy.
+//! - [`delivery`]: what a receiver's answer means for an outbox entry, and the backoff.
 //! - [`events`]: the event taxonomy and its schema version.
 //! - [`status`]: the lifecycle state sets of runs, steps, tool calls, effects and outbox
 //!   entries, and the aggregate types of the event log, as the database spells them.
@@ -64,6 +65,7 @@ macro_rules! state_set {
 }
 
 pub mod actor;
+pub mod delivery;
 pub mod events;
 pub mod ids;
 pub mod lifecycle;

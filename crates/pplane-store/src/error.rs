@@ -118,3 +118,11 @@ impl From<sqlx::Error> for StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A status read back from the database that the domain does not know:
+/// the schema's CHECK and the domain's enum disagree.
+impl From<pplane_domain::StatusParseError> for StoreError {
+    fn from(e: pplane_domain::StatusParseError) -> Self {
+        StoreError::InvalidInput(e.to_string())
+    }
+}

@@ -7,8 +7,8 @@
 //! # Layout
 //! - [`store`]: [`Store`], the runtime's pool, and the guard that refuses an unsafe role
 //!   or an outdated schema.
-//! - [`unit_of_work`]: [`TenantTx`] and [`OwnerTx`], transactions that carry their role
-//!   and tenant context.
+//! - [`unit_of_work`]: [`TenantTx`], [`OwnerTx`] and [`DispatchTx`], transactions that
+//!   carry their role and tenant context.
 //! - [`appender`]: group commit for event appends across concurrent callers.
 //! - [`repositories`]: noun-first functions per aggregate, each joining the caller's
 //!   transaction (`tenant_create`, `membership_add`, ...).
@@ -43,4 +43,4 @@ pub use admin::Admin;
 pub use error::{Result, StoreError};
 pub use migrations::MigrationSet;
 pub use store::{Login, Store, StoreOptions};
-pub use unit_of_work::{OwnerTx, TenantTx};
+pub use unit_of_work::{DispatchTx, OwnerTx, TenantTx};

@@ -16,15 +16,17 @@ use std::sync::{Arc, OnceLock};
 use pplane_domain::{TenantId, UserId};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::appender::Appender;
 use crate::migrations::{migration_history, verify_history, MigrationSet};
 use crate::repositories::events::NewEvent;
-use crate::unit_of_work::{OwnerTx, TenantTx};
+use crate::unit_of_work::{DispatchTx, OwnerTx, TenantTx};
 use crate::{Result, StoreError};
 
 pub const APP_ROLE: &str = "pplane_app";
 pub const OWNER_ROLE: &str = "pplane_owner";
+pub const DISPATCHER_ROLE: &str = "pplane_dispatcher";
 
 /// Who we logged in as.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -115,6 +117,61 @@ impl Store {
             tenant.as_uuid()
         );
         Ok(OwnerTx::new(self.pool.begin_with(begin).await?))
+    }
+
+    /// A transaction as `pplane_dispatcher`, for the outbox worker's claims
+    /// and for retention.
+    pub async fn dispatch_tx(&self) -> Result<DispatchTx> {
+        let tx = self
+            .pool
+            .begin_with(format!("BEGIN; SET LOCAL ROLE {DISPATCHER_ROLE}"))
+            .await?;
+        Ok(DispatchTx::new(tx))
+    }
+
+    /// The delivery principal: the service account, a member of every
+    /// tenant, that the outbox worker records outcomes as (migration 7).
+    pub async fn delivery_principal(&self) -> Result<UserId> {
+        let id: Uuid = sqlx::query_scalar("SELECT delivery_principal FROM pplane_meta.plane")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(UserId::from_uuid(id))
+    }
+
+    /// Refuses to dispatch unless this login may act as the dispatcher and
+    /// the dispatcher cannot bypass row-level security.
+    pub async fn dispatcher_guard(&self) -> Result<()> {
+        if !self.can_act_as(DISPATCHER_ROLE).await? {
+            return Err(StoreError::RoleUnavailable {
+                login: self.login.user.clone(),
+                role: DISPATCHER_ROLE,
+                hint: "GRANT pplane_dispatcher TO this login (migrations grant it to the \
+                       migrating login and to pplane_app)",
+            });
+        }
+        let (superuser, bypass, owns): (bool, bool, i64) = sqlx::query_as(
+            "SELECT r.rolsuper, r.rolbypassrls,
+                    (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid)
+             FROM pg_roles r WHERE r.rolname = $1",
+        )
+        .bind(DISPATCHER_ROLE)
+        .fetch_one(&self.pool)
+        .await?;
+        let mut problems = Vec::new();
+        if superuser {
+            problems.push(format!("the role {DISPATCHER_ROLE} is a superuser"));
+        }
+        if bypass {
+            problems.push(format!("the role {DISPATCHER_ROLE} has BYPASSRLS"));
+        }
+        if owns > 0 {
+            problems.push(format!("the role {DISPATCHER_ROLE} owns {owns} relations"));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::UnsafeRuntime(problems))
+        }
     }
 
     /// Appends events outside any other change, grouped with other callers'

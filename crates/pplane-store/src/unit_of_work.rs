@@ -14,6 +14,7 @@
 use pplane_domain::{TenantId, UserId};
 use sqlx::{PgConnection, Postgres, Transaction};
 
+use crate::repositories::outbox::OUTBOX_CHANNEL;
 use crate::Result;
 
 /// A transaction as `pplane_app` inside one tenant, for one principal.
@@ -22,11 +23,35 @@ pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
     tenant: TenantId,
     user: UserId,
+    /// Set by a change that gives the outbox new work: the commit wakes the
+    /// workers (one notification per transaction, however many entries).
+    wakes_outbox: bool,
 }
 
 impl TenantTx {
     pub(crate) fn new(tx: Transaction<'static, Postgres>, tenant: TenantId, user: UserId) -> Self {
-        TenantTx { tx, tenant, user }
+        TenantTx {
+            tx,
+            tenant,
+            user,
+            wakes_outbox: false,
+        }
+    }
+
+    /// Continues in another tenant, same principal, same transaction: a
+    /// worker settles the entries of several tenants in one commit.
+    pub async fn switch_tenant(&mut self, tenant: TenantId) -> Result<()> {
+        if tenant != self.tenant {
+            let set = format!("SET LOCAL app.tenant_id = '{}'", tenant.as_uuid());
+            sqlx::raw_sql(&set).execute(&mut *self.tx).await?;
+            self.tenant = tenant;
+        }
+        Ok(())
+    }
+
+    /// Asks the commit to notify the outbox workers.
+    pub(crate) fn wake_outbox(&mut self) {
+        self.wakes_outbox = true;
     }
 
     pub fn tenant(&self) -> TenantId {
@@ -42,12 +67,56 @@ impl TenantTx {
         &mut self.tx
     }
 
-    pub async fn commit(self) -> Result<()> {
+    /// Commits; if the outbox has new work, its workers are notified by
+    /// this transaction (not by a trigger: on Citus a trigger's NOTIFY
+    /// fires on a worker node, where no worker listens). PostgreSQL delivers
+    /// the notification only if the commit succeeds.
+    pub async fn commit(mut self) -> Result<()> {
+        if self.wakes_outbox {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(OUTBOX_CHANNEL)
+                .execute(&mut *self.tx)
+                .await?;
+        }
         Ok(self.tx.commit().await?)
     }
 
     pub async fn rollback(self) -> Result<()> {
         Ok(self.tx.rollback().await?)
+    }
+}
+
+/// A transaction as `pplane_dispatcher`: it claims outbox entries of any
+/// tenant and purges delivered ones, and can do nothing else. It continues
+/// as a [`TenantTx`] to record what the claim started.
+#[derive(Debug)]
+pub struct DispatchTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+impl DispatchTx {
+    pub(crate) fn new(tx: Transaction<'static, Postgres>) -> Self {
+        DispatchTx { tx }
+    }
+
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    /// The same transaction, from here on as `pplane_app` in `tenant` for
+    /// `user`, under the usual policies.
+    pub async fn into_tenant(mut self, tenant: TenantId, user: UserId) -> Result<TenantTx> {
+        let set = format!(
+            "SET LOCAL ROLE pplane_app; SET LOCAL app.tenant_id = '{}'; SET LOCAL app.user_id = '{}'",
+            tenant.as_uuid(),
+            user.as_uuid()
+        );
+        sqlx::raw_sql(&set).execute(&mut *self.tx).await?;
+        Ok(TenantTx::new(self.tx, tenant, user))
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        Ok(self.tx.commit().await?)
     }
 }
 

@@ -4,13 +4,14 @@
 //! tenant: asking again with the same key and spec returns the existing
 //! effect and adds nothing; the same key with another spec is a conflict.
 
-use pplane_domain::{CorrelationId, EffectId, EventType, OutboxId, RunId, StepId};
+use pplane_domain::{CorrelationId, DestinationId, EffectId, EventType, OutboxId, RunId, StepId};
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::runs::run_open;
-use super::{check_text, record, Origin};
+use super::{check_text, not_found, record, Origin};
 use crate::limits::{check_size, EFFECT_SPEC_MAX};
+use crate::repositories::destinations::destination_find_by_name;
 use crate::repositories::effects::{
     effect_find_by_key, effect_insert_with_outbox, effect_same_request, Effect, NewEffect,
 };
@@ -59,6 +60,19 @@ pub async fn effect_request(
         });
     }
 
+    let destination = match spec.get("destination") {
+        None => None,
+        Some(Value::String(name)) => Some(
+            destination_find_by_name(tx.conn(), tenant, name)
+                .await?
+                .ok_or_else(|| not_found("destination", name))?,
+        ),
+        Some(other) => {
+            return Err(StoreError::InvalidInput(format!(
+                "effect spec's destination must be a destination name, got {other}"
+            )))
+        }
+    };
     let run = run_open(tx, input.run, "effects").await?;
     let id = EffectId::new();
     let outbox_id = OutboxId::new();
@@ -87,8 +101,10 @@ pub async fn effect_request(
         correlation,
         causation: recorded.event_id,
         actor: &origin.actor,
+        destination: destination.map(|d| DestinationId::from_uuid(d.id)),
     };
     let effect = effect_insert_with_outbox(tx.conn(), tenant, &new).await?;
+    tx.wake_outbox();
     Ok(Requested {
         effect,
         duplicate: false,

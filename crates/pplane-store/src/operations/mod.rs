@@ -13,8 +13,12 @@
 //! - [`runs`]: run, step and tool-call lifecycles.
 //! - [`checkpoints`]: save and load what a resume needs.
 //! - [`effects`]: requesting external effects through the outbox.
+//! - [`destinations`]: where a tenant's effects go, with their signing secrets.
+//! - [`delivery`]: what the outbox worker records: dispatches and attempt outcomes.
 
 pub mod checkpoints;
+pub mod delivery;
+pub mod destinations;
 pub mod effects;
 pub mod ingest;
 pub mod runs;

@@ -1,11 +1,14 @@
 //! Effects and their outbox entries, always written together.
 
 use chrono::{DateTime, Utc};
-use pplane_domain::{Actor, CorrelationId, EffectId, EventId, OutboxId, RunId, StepId, TenantId};
+use pplane_domain::{
+    Actor, CorrelationId, DestinationId, EffectId, EventId, OutboxId, RunId, StepId, TenantId,
+};
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::StatusChange;
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -41,6 +44,8 @@ pub struct NewEffect<'a> {
     pub correlation: CorrelationId,
     pub causation: EventId,
     pub actor: &'a Actor,
+    /// Where the outbox delivers it.
+    pub destination: Option<DestinationId>,
 }
 
 pub async fn effect_find_by_key(
@@ -87,8 +92,9 @@ pub async fn effect_insert_with_outbox(
              RETURNING {COLUMNS}),
          outbox AS (
              INSERT INTO outbox_events (tenant_id, id, event_type, aggregate_type, aggregate_id, payload,
-                                        idempotency_key, correlation_id, causation_id, actor)
-             SELECT $1, $11, $5, 'EFFECT', effect.id, $6, $7, $8, $9, $10 FROM effect)
+                                        idempotency_key, correlation_id, causation_id, actor,
+                                        destination_id)
+             SELECT $1, $11, $5, 'EFFECT', effect.id, $6, $7, $8, $9, $10, $12 FROM effect)
          SELECT * FROM effect"
     ))
     .bind(tenant.as_uuid())
@@ -102,6 +108,7 @@ pub async fn effect_insert_with_outbox(
     .bind(e.causation.as_uuid())
     .bind(e.actor.to_string())
     .bind(e.outbox_id.as_uuid())
+    .bind(e.destination.map(|d| d.as_uuid()))
     .fetch_one(conn)
     .await?)
 }
@@ -129,4 +136,35 @@ pub async fn effect_same_request(
     .fetch_optional(conn)
     .await?;
     Ok(same == Some(true))
+}
+
+/// Moves an effect as `change` says, if still at the expected version. A
+/// failed attempt (FAILED) counts in retry_count and carries next_retry_at;
+/// a requeue (back to PENDING) resets both. `output` is the execution
+/// result. Returns the changed effect, or None if another writer moved it.
+pub async fn effect_update_status(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: EffectId,
+    change: &StatusChange<'_>,
+) -> Result<Option<Effect>> {
+    Ok(sqlx::query_as(&format!(
+        "UPDATE effects SET status = $4, version = version + 1,
+                execution_result = coalesce($5, execution_result),
+                retry_count = CASE WHEN $4 = 'FAILED' THEN retry_count + 1
+                                   WHEN $4 = 'PENDING' THEN 0 ELSE retry_count END,
+                next_retry_at = $6, causation_id = $7, actor = $8
+         WHERE tenant_id = $1 AND id = $2 AND version = $3
+         RETURNING {COLUMNS}"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(id.as_uuid())
+    .bind(change.expected_version)
+    .bind(change.status)
+    .bind(change.output.or(change.error))
+    .bind(change.next_retry_at)
+    .bind(change.causation.as_uuid())
+    .bind(change.actor.to_string())
+    .fetch_optional(conn)
+    .await?)
 }

@@ -8,8 +8,10 @@
 //! `operations`.
 
 pub mod checkpoints;
+pub mod destinations;
 pub mod effects;
 pub mod events;
+pub mod outbox;
 pub mod runs;
 pub mod signals;
 pub mod steps;

@@ -189,6 +189,7 @@ async fn every_repository_method_is_blind_to_another_tenant() {
                 correlation,
                 causation: EventId::from_uuid(rows.event),
                 actor: &actor,
+                destination: None,
             };
             effects::effect_insert_with_outbox(tx.conn(), a, &new)
                 .await

@@ -10,6 +10,7 @@ mod ingestion;
 mod layering;
 mod lifecycles;
 mod migrations;
+mod outbox;
 mod runtime_guard;
 mod support;
 mod tenant_isolation;

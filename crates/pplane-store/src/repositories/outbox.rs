@@ -1,0 +1,261 @@
+//! The outbox: claims across tenants (as `pplane_dispatcher`), fenced
+//! settlements and operator actions inside a tenant (as `pplane_app`).
+//!
+//! An entry's attempt number goes up when it is claimed, and a settlement
+//! names the attempt and the lease owner it answers: once the lease has run
+//! out and another worker has claimed the entry, the first worker's late
+//! answer matches no row and changes nothing.
+
+use chrono::{DateTime, Utc};
+use pplane_domain::{OutboxId, OutboxStatus, TenantId};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::Result;
+
+/// The channel a committed effect request notifies; workers listen on it.
+pub const OUTBOX_CHANNEL: &str = "pplane_outbox";
+
+/// An entry a worker has claimed, with what it needs to deliver it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Claimed {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub effect_id: Uuid,
+    pub event_type: String,
+    pub payload: Value,
+    pub idempotency_key: String,
+    pub attempt: i32,
+    pub retry_count: i32,
+    pub correlation_id: Uuid,
+    pub causation_id: Option<Uuid>,
+    pub error_details: Option<Value>,
+    pub lease_owner: String,
+    pub created_at: DateTime<Utc>,
+    pub destination_kind: Option<String>,
+    pub destination_target: Option<String>,
+    pub destination_secret: Option<String>,
+}
+
+/// Claims up to `limit` due entries of any tenant: new ones, retries whose
+/// time has come, and in-flight ones whose lease ran out. Skips entries
+/// another worker holds. Needs a dispatcher transaction; commit it before
+/// delivering.
+pub async fn outbox_claim(
+    conn: &mut PgConnection,
+    owner: &str,
+    limit: i64,
+    lease_ms: i64,
+) -> Result<Vec<Claimed>> {
+    // MATERIALIZED: the planner may not fold the LIMIT into a nested loop
+    // that would claim more rows than asked for.
+    Ok(sqlx::query_as(
+        "WITH due AS MATERIALIZED (
+             SELECT tenant_id, id, destination_id FROM outbox_events
+             WHERE status IN ('PENDING', 'IN_FLIGHT') AND available_at <= now()
+             ORDER BY available_at
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED)
+         UPDATE outbox_events o
+         SET status = 'IN_FLIGHT', attempt = o.attempt + 1, lease_owner = $2,
+             lease_expires_at = now() + $3 * interval '1 millisecond',
+             available_at = now() + $3 * interval '1 millisecond'
+         FROM due LEFT JOIN effect_destinations d
+             ON d.tenant_id = due.tenant_id AND d.id = due.destination_id
+         WHERE o.tenant_id = due.tenant_id AND o.id = due.id
+         RETURNING o.tenant_id, o.id, o.aggregate_id AS effect_id, o.event_type, o.payload,
+                   o.idempotency_key, o.attempt, o.retry_count, o.correlation_id, o.causation_id,
+                   o.error_details, o.lease_owner, o.created_at, d.kind AS destination_kind,
+                   d.target AS destination_target, d.signing_secret AS destination_secret",
+    )
+    .bind(limit)
+    .bind(owner)
+    .bind(lease_ms)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// How an attempt ends for the entry.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub status: OutboxStatus,
+    pub retry_count: i32,
+    /// For a retry: when it is due.
+    pub next_retry_at: Option<DateTime<Utc>>,
+    pub error_details: Option<Value>,
+}
+
+/// Settles the attempt `attempt` held by `owner`. None: the attempt is no
+/// longer the entry's current one (its lease ran out and it was claimed
+/// again, or an operator acted): nothing was changed.
+pub async fn outbox_settle(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: Uuid,
+    attempt: i32,
+    owner: &str,
+    s: &Settlement,
+) -> Result<Option<OutboxEntry>> {
+    Ok(sqlx::query_as(&format!(
+        "UPDATE outbox_events
+         SET status = $5, retry_count = $6, next_retry_at = $7, error_details = $8,
+             available_at = CASE WHEN $5 = 'PENDING' THEN coalesce($7, now()) END,
+             delivered_at = CASE WHEN $5 = 'DELIVERED' THEN now() END,
+             lease_owner = NULL, lease_expires_at = NULL
+         WHERE tenant_id = $1 AND id = $2 AND status = 'IN_FLIGHT' AND attempt = $3
+           AND lease_owner = $4
+         RETURNING {COLUMNS}"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(id)
+    .bind(attempt)
+    .bind(owner)
+    .bind(s.status.as_str())
+    .bind(s.retry_count)
+    .bind(s.next_retry_at)
+    .bind(&s.error_details)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// An outbox entry as operators see it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct OutboxEntry {
+    pub id: Uuid,
+    pub effect_id: Uuid,
+    pub event_type: String,
+    pub idempotency_key: String,
+    pub status: String,
+    pub attempt: i32,
+    pub retry_count: i32,
+    pub next_retry_at: Option<DateTime<Utc>>,
+    pub error_details: Option<Value>,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub correlation_id: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "id, aggregate_id AS effect_id, event_type, idempotency_key, status, attempt, \
+     retry_count, next_retry_at, error_details, lease_owner, lease_expires_at, delivered_at, \
+     correlation_id, created_at";
+
+pub async fn outbox_fetch(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: OutboxId,
+) -> Result<Option<OutboxEntry>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM outbox_events WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Newest first, optionally of one status.
+pub async fn outbox_list(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    status: Option<OutboxStatus>,
+    limit: i64,
+) -> Result<Vec<OutboxEntry>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM outbox_events
+         WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)
+         ORDER BY created_at DESC, id DESC LIMIT $3"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(status.map(|s| s.as_str()))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// A dead letter back to PENDING, due now, with its attempts reset (the
+/// walkthrough's requeue). None unless the entry is a dead letter.
+pub async fn outbox_requeue(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: OutboxId,
+) -> Result<Option<OutboxEntry>> {
+    Ok(sqlx::query_as(&format!(
+        "UPDATE outbox_events
+         SET status = 'PENDING', attempt = 0, retry_count = 0, next_retry_at = NULL,
+             available_at = now()
+         WHERE tenant_id = $1 AND id = $2 AND status = 'DEAD_LETTER'
+         RETURNING {COLUMNS}"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(conn)
+    .await?)
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OutboxStats {
+    pub pending: i64,
+    pub in_flight: i64,
+    pub delivered: i64,
+    pub dead_letter: i64,
+    /// Entries whose time has come but that no worker has taken yet.
+    pub due: i64,
+    /// How long the oldest of those has waited, in seconds.
+    pub oldest_due_age_s: Option<f64>,
+}
+
+/// Depth by status and the oldest due entry, of one tenant (in its
+/// transaction) or of the whole plane (in a dispatcher transaction).
+pub async fn outbox_stats(
+    conn: &mut PgConnection,
+    tenant: Option<TenantId>,
+) -> Result<OutboxStats> {
+    let row: (i64, i64, i64, i64, i64, Option<f64>) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 'PENDING'),
+                count(*) FILTER (WHERE status = 'IN_FLIGHT'),
+                count(*) FILTER (WHERE status = 'DELIVERED'),
+                count(*) FILTER (WHERE status = 'DEAD_LETTER'),
+                count(*) FILTER (WHERE status IN ('PENDING', 'IN_FLIGHT') AND available_at <= now()),
+                extract(epoch FROM now() - min(available_at)
+                        FILTER (WHERE status IN ('PENDING', 'IN_FLIGHT') AND available_at <= now()))::float8
+         FROM outbox_events WHERE $1::uuid IS NULL OR tenant_id = $1",
+    )
+    .bind(tenant.map(|t| t.as_uuid()))
+    .fetch_one(conn)
+    .await?;
+    Ok(OutboxStats {
+        pending: row.0,
+        in_flight: row.1,
+        delivered: row.2,
+        dead_letter: row.3,
+        due: row.4,
+        oldest_due_age_s: row.5,
+    })
+}
+
+/// Deletes delivered entries older than `before`, a bounded chunk at a
+/// time so that no statement holds many locks; returns how many went.
+/// Needs a dispatcher connection (retention spans tenants). Dead letters
+/// and the event log are never purged.
+pub async fn outbox_purge_chunk(
+    conn: &mut PgConnection,
+    before: DateTime<Utc>,
+    chunk: i64,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM outbox_events o
+         USING (SELECT tenant_id, id FROM outbox_events
+                WHERE status = 'DELIVERED' AND delivered_at < $1 LIMIT $2) old
+         WHERE o.tenant_id = old.tenant_id AND o.id = old.id",
+    )
+    .bind(before)
+    .bind(chunk)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,267 @@
+//! The outbox as the worker sees it: claims across tenants, one attempt at a
+//! time per entry, settlements fenced by attempt, each outcome recorded on
+//! the effect with its event.
+
+use std::time::Duration;
+
+use pplane_domain::delivery::{http_attempt, Backoff};
+use pplane_domain::{Actor, TenantId, UserId};
+use pplane_store::operations::delivery::{delivery_settle, effect_dispatch};
+use pplane_store::operations::destinations::{destination_create, Target};
+use pplane_store::operations::effects::{effect_request, EffectInput};
+use pplane_store::operations::ingest::{signal_ingest, SignalInput};
+use pplane_store::operations::runs::run_start;
+use pplane_store::operations::Origin;
+use pplane_store::repositories::events::events_by_correlation;
+use pplane_store::repositories::outbox::{outbox_claim, Claimed};
+use pplane_store::testing::TestDb;
+use pplane_store::Store;
+use serde_json::json;
+
+fn worker() -> Actor {
+    "system:outbox-worker".parse().unwrap()
+}
+
+/// A tenant with a webhook destination and `n` requested effects.
+async fn requested(store: &Store, tenant: TenantId, user: UserId, n: usize) {
+    let by = Origin::by("agent:planner".parse().unwrap());
+    let got = signal_ingest(
+        store,
+        tenant,
+        user,
+        &SignalInput {
+            channel: "chat".into(),
+            source_id: uuid::Uuid::now_v7().to_string(),
+            payload: json!({}),
+            domain_refs: json!({}),
+            actor: "user:alice".parse().unwrap(),
+        },
+    )
+    .await
+    .unwrap();
+    let mut tx = store.tenant_tx(tenant, user).await.unwrap();
+    destination_create(
+        &mut tx,
+        "hook",
+        &Target::Webhook("http://127.0.0.1:9/h".into()),
+    )
+    .await
+    .unwrap();
+    run_start(&mut tx, got.run_id, &by).await.unwrap();
+    for i in 0..n {
+        effect_request(
+            &mut tx,
+            &EffectInput {
+                run: got.run_id,
+                step: None,
+                effect_type: "NOTIFY".into(),
+                idempotency_key: format!("k-{i}-{}", got.run_id),
+                spec: json!({ "destination": "hook", "n": i }),
+            },
+            &by,
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn claim(store: &Store, owner: &str, limit: i64, lease_ms: i64) -> Vec<Claimed> {
+    let mut tx = store.dispatch_tx().await.unwrap();
+    let claimed = outbox_claim(tx.conn(), owner, limit, lease_ms)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    claimed
+}
+
+#[tokio::test]
+async fn a_delivered_entry_completes_its_effect_with_dispatched_and_succeeded_events() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    let (tenant, user) = db.tenant(&store).await;
+    requested(&store, tenant, user, 1).await;
+    let principal = store.delivery_principal().await.unwrap();
+
+    let claimed = claim(&store, "w1", 10, 30_000).await;
+    assert_eq!(claimed.len(), 1);
+    let entry = &claimed[0];
+    assert_eq!(
+        (entry.attempt, entry.destination_kind.as_deref()),
+        (1, Some("WEBHOOK"))
+    );
+    assert!(entry
+        .destination_secret
+        .as_deref()
+        .unwrap()
+        .starts_with("whsec_"));
+
+    let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
+    let effect = effect_dispatch(&mut tx, entry, &worker())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(effect.status, "RUNNING");
+    let ok = http_attempt(204, None);
+    let verdict = ok.verdict(1, &Backoff::default(), 0.5);
+    let settled = delivery_settle(&mut tx, entry, &ok, &verdict, &worker())
+        .await
+        .unwrap()
+        .expect("the current attempt settles");
+    tx.commit().await.unwrap();
+    assert_eq!(settled.entry.status, "DELIVERED");
+    assert_eq!(settled.effect.status, "COMPLETED");
+
+    let mut tx = store.tenant_tx(tenant, user).await.unwrap();
+    let events = events_by_correlation(tx.conn(), tenant, settled.effect.correlation_id.into())
+        .await
+        .unwrap();
+    let requested = events
+        .iter()
+        .find(|e| e.event_type == "EFFECT_REQUESTED")
+        .unwrap();
+    for kind in ["EFFECT_DISPATCHED", "EFFECT_SUCCEEDED"] {
+        let e = events.iter().find(|e| e.event_type == kind).expect(kind);
+        assert_eq!(
+            e.causation_id,
+            Some(requested.id),
+            "{kind} is caused by the request"
+        );
+        assert_eq!(e.actor, "system:outbox-worker");
+    }
+    assert!(
+        claim(&store, "w1", 10, 30_000).await.is_empty(),
+        "nothing left to claim"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_acknowledgement_changes_nothing() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    let (tenant, user) = db.tenant(&store).await;
+    requested(&store, tenant, user, 1).await;
+    let principal = store.delivery_principal().await.unwrap();
+
+    // w1's lease runs out; w2 takes the entry over as attempt 2.
+    let first = claim(&store, "w1", 1, 1).await.remove(0);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = claim(&store, "w2", 1, 30_000).await.remove(0);
+    assert_eq!((first.id, first.attempt, second.attempt), (second.id, 1, 2));
+
+    let ok = http_attempt(200, None);
+    let verdict = ok.verdict(1, &Backoff::default(), 0.5);
+    let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
+    let late = delivery_settle(&mut tx, &first, &ok, &verdict, &worker())
+        .await
+        .unwrap();
+    assert!(late.is_none(), "attempt 1 is no longer the entry's attempt");
+    effect_dispatch(&mut tx, &second, &worker())
+        .await
+        .unwrap()
+        .unwrap();
+    let current = delivery_settle(&mut tx, &second, &ok, &verdict, &worker())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(current.unwrap().entry.attempt, 2);
+}
+
+#[tokio::test]
+async fn a_transient_failure_waits_for_its_backoff_and_keeps_a_bounded_history() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    let (tenant, user) = db.tenant(&store).await;
+    requested(&store, tenant, user, 1).await;
+    let principal = store.delivery_principal().await.unwrap();
+    let backoff = Backoff {
+        base: Duration::from_millis(1),
+        cap: Duration::from_millis(1),
+        max_attempts: 15,
+    };
+
+    let mut last = None;
+    for attempt in 1..=12 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let entry = claim(&store, "w", 1, 30_000).await.remove(0);
+        assert_eq!(entry.attempt, attempt);
+        let failure = http_attempt(503, None);
+        let verdict = failure.verdict(entry.attempt as u32, &backoff, 0.0);
+        let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
+        effect_dispatch(&mut tx, &entry, &worker())
+            .await
+            .unwrap()
+            .unwrap();
+        last = delivery_settle(&mut tx, &entry, &failure, &verdict, &worker())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let settled = last.unwrap();
+    assert_eq!(settled.entry.status, "PENDING");
+    assert_eq!(settled.entry.retry_count, 12);
+    assert_eq!(settled.effect.status, "FAILED");
+    let details = settled.entry.error_details.unwrap();
+    assert_eq!(details["history"].as_array().unwrap().len(), 10);
+    assert_eq!(details["last"]["attempt"], 12);
+    assert_eq!(details["last"]["message"], "HTTP 503");
+
+    // A long backoff keeps the entry out of every claim until it is due.
+    let entry = {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        claim(&store, "w", 1, 30_000).await.remove(0)
+    };
+    let slow = Backoff {
+        base: Duration::from_secs(3600),
+        cap: Duration::from_secs(3600),
+        ..backoff
+    };
+    let failure = http_attempt(500, None);
+    let verdict = failure.verdict(entry.attempt as u32, &slow, 0.0);
+    let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
+    effect_dispatch(&mut tx, &entry, &worker())
+        .await
+        .unwrap()
+        .unwrap();
+    delivery_settle(&mut tx, &entry, &failure, &verdict, &worker())
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(claim(&store, "w", 1, 30_000).await.is_empty());
+}
+
+#[tokio::test]
+async fn concurrent_claims_never_share_an_entry() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    for _ in 0..3 {
+        let (tenant, user) = db.tenant(&store).await;
+        requested(&store, tenant, user, 40).await;
+    }
+    let claims = (0..6).map(|w| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = claim(&store, &format!("w{w}"), 7, 30_000).await;
+                if got.is_empty() {
+                    return mine;
+                }
+                mine.extend(got.into_iter().map(|c| c.id));
+            }
+        })
+    });
+    let mut all = Vec::new();
+    for c in claims {
+        all.extend(c.await.unwrap());
+    }
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        (total, all.len()),
+        (120, 120),
+        "every entry claimed exactly once"
+    );
+}
