@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Drives one agent run end to end with nothing but `pplane` commands:
 # a tenant, a signal, a run with two steps, tool calls, a failure and its
-# retry, a checkpoint, an effect request, and completion. Every command
-# prints JSON; `field` picks a top-level string out of it without jq.
+# retry, a checkpoint, an effect request to a webhook destination, and
+# completion. Every command prints JSON; `field` picks a top-level string
+# out of it without jq.
 #
 #   PPLANE=target/release/pplane examples/drive-a-run.sh
 #
@@ -24,6 +25,8 @@ run=$(field run_id <<<"$signal")
 correlation=$(field correlation_id <<<"$signal")
 
 $pplane run start "$run" "${as[@]}" "${agent[@]}" >/dev/null
+# Where the refund mail goes: a signed webhook (its secret is printed once).
+$pplane destination add mailer --webhook https://mail.example.com/hooks/refunds "${as[@]}" >/dev/null
 
 lookup=$($pplane run step add "$run" --type lookup-order --input '{"order":"O-1001"}' "${as[@]}" "${agent[@]}" | field id)
 $pplane run step start "$lookup" "${as[@]}" "${agent[@]}" >/dev/null
@@ -40,7 +43,8 @@ $pplane run checkpoint save "$run" --state '{"refundable":true,"amount":42.5}' -
 refund=$($pplane run step add "$run" --type issue-refund "${as[@]}" "${agent[@]}" | field id)
 $pplane run step start "$refund" "${as[@]}" "${agent[@]}" >/dev/null
 $pplane run effect "$run" --step "$refund" --type SEND_EMAIL --key "refund-mail-$run" \
-    --spec '{"to":"c77@example.com","template":"refund-issued"}' "${as[@]}" "${agent[@]}" >/dev/null
+    --destination mailer --spec '{"to":"c77@example.com","template":"refund-issued"}' \
+    "${as[@]}" "${agent[@]}" >/dev/null
 $pplane run step complete "$refund" --output '{"refund":"R-1"}' "${as[@]}" "${agent[@]}" >/dev/null
 $pplane run complete "$run" "${as[@]}" "${agent[@]}" >/dev/null
 

@@ -59,6 +59,18 @@ pub enum Command {
         #[command(subcommand)]
         action: TenantAction,
     },
+    /// Where a tenant's effects are delivered: webhooks and JetStream subjects.
+    Destination {
+        #[command(subcommand)]
+        action: DestinationAction,
+    },
+    /// Deliver due outbox entries: claim, deliver, record every outcome.
+    Worker(WorkerArgs),
+    /// Outbox operations: list, requeue, stats, purge.
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +141,105 @@ pub enum BenchScenario {
         rows_per_tenant: u32,
         #[arg(long, default_value_t = 300)]
         iterations: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DestinationAction {
+    /// Register a destination; a webhook's signing secret is printed once, here.
+    Add {
+        /// Lower case letters, digits, '.', '_' and '-'.
+        name: String,
+        /// A webhook: POSTs signed with the Standard Webhooks scheme.
+        #[arg(
+            long,
+            value_name = "URL",
+            conflicts_with = "nats",
+            required_unless_present = "nats"
+        )]
+        webhook: Option<String>,
+        /// A NATS JetStream subject (a stream must capture it).
+        #[arg(long, value_name = "SUBJECT")]
+        nats: Option<String>,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// The tenant's destinations (secrets are never shown again).
+    List {
+        #[command(flatten)]
+        acting: Acting,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerArgs {
+    /// Exit once nothing is due, instead of waiting for more.
+    #[arg(long)]
+    pub until_idle: bool,
+    /// Delivery loops in this process.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Entries one claim takes.
+    #[arg(long, default_value_t = 32)]
+    pub batch: i64,
+    /// How long a claim is exclusive, in milliseconds (at least twice --timeout-ms).
+    #[arg(long, default_value_t = 60_000)]
+    pub lease_ms: u64,
+    /// Look for due entries at least this often, in milliseconds, even without a notification.
+    #[arg(long, default_value_t = 1_000)]
+    pub poll_ms: u64,
+    /// The first retry's delay, in milliseconds; each later one doubles, up to --retry-cap-ms.
+    #[arg(long, default_value_t = 2_000)]
+    pub retry_base_ms: u64,
+    #[arg(long, default_value_t = 3_600_000)]
+    pub retry_cap_ms: u64,
+    /// Attempts in all before an entry is dead-lettered.
+    #[arg(long, default_value_t = 20)]
+    pub max_attempts: u32,
+    /// Connecting to a receiver, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    pub connect_timeout_ms: u64,
+    /// One whole delivery, in milliseconds.
+    #[arg(long, default_value_t = 15_000)]
+    pub timeout_ms: u64,
+    /// The NATS server for JetStream destinations.
+    #[arg(long, env = "NATS_URL")]
+    pub nats_url: Option<String>,
+    /// The lease owner written on claimed entries (default host:pid:random).
+    #[arg(long)]
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// A tenant's outbox entries, newest first.
+    List {
+        /// PENDING, IN_FLIGHT, DELIVERED or DEAD_LETTER.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// A dead letter back to PENDING with its attempts reset, recorded as the operator's event.
+    Requeue {
+        id: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Depth by status, the oldest due entry's age, dead letters: of a tenant, or of the
+    /// whole plane without --tenant.
+    Stats {
+        #[arg(long, value_name = "UUID", requires = "user")]
+        tenant: Option<String>,
+        #[arg(long, value_name = "UUID", requires = "tenant")]
+        user: Option<String>,
+    },
+    /// Delete DELIVERED entries delivered before T (RFC 3339); dead letters and events stay.
+    Purge {
+        #[arg(long, value_name = "T")]
+        delivered_before: String,
     },
 }
 
@@ -237,6 +348,9 @@ pub enum RunAction {
         /// The step that asks for it.
         #[arg(long, value_name = "STEP_ID")]
         step: Option<String>,
+        /// Where it goes: a destination's name (or "destination" in --spec).
+        #[arg(long)]
+        destination: Option<String>,
         #[command(flatten)]
         acting: Acting,
     },

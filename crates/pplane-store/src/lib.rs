@@ -15,6 +15,7 @@
 //! - [`operations`]: the plane's state changes: ingestion, run/step/tool-call lifecycles,
 //!   checkpoints, effect requests; each checks the state machine and emits its event.
 //! - [`limits`]: explicit payload size limits.
+//! - [`listener`]: LISTEN for the outbox's wake-up notifications.
 //! - [`queries`]: read-side queries, starting with the walkthrough's debugging procedure.
 //! - [`checks`]: `pplane check schema`, the production gate read from the live catalog.
 //! - [`migrations`]: the embedded, reversible, checksummed migration runner.
@@ -29,6 +30,7 @@ pub mod bench;
 pub mod checks;
 pub mod error;
 pub mod limits;
+pub mod listener;
 pub mod migrations;
 pub mod operations;
 pub mod queries;

@@ -83,6 +83,10 @@ impl Store {
         &self.login
     }
 
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// A unit of work in `tenant` on behalf of `user`: a transaction running
     /// as `pplane_app` with the tenant context set, so row-level security
     /// shows only that tenant's rows, and only if `user` is a member of it.

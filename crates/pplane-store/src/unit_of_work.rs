@@ -12,7 +12,7 @@
 //! One unit of work may so touch several runs, each keeping its own trace.
 
 use pplane_domain::{TenantId, UserId};
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::{Executor, PgConnection, Postgres, Transaction};
 
 use crate::repositories::outbox::OUTBOX_CHANNEL;
 use crate::Result;
@@ -43,7 +43,9 @@ impl TenantTx {
     pub async fn switch_tenant(&mut self, tenant: TenantId) -> Result<()> {
         if tenant != self.tenant {
             let set = format!("SET LOCAL app.tenant_id = '{}'", tenant.as_uuid());
-            sqlx::raw_sql(&set).execute(&mut *self.tx).await?;
+            // A &str with no arguments goes as one simple query.
+            let conn: &mut PgConnection = &mut self.tx;
+            conn.execute(set.as_str()).await?;
             self.tenant = tenant;
         }
         Ok(())
@@ -111,7 +113,8 @@ impl DispatchTx {
             tenant.as_uuid(),
             user.as_uuid()
         );
-        sqlx::raw_sql(&set).execute(&mut *self.tx).await?;
+        let conn: &mut PgConnection = &mut self.tx;
+        conn.execute(set.as_str()).await?;
         Ok(TenantTx::new(self.tx, tenant, user))
     }
 

@@ -3,10 +3,13 @@
 mod bench;
 mod check;
 mod db;
+mod destination;
 mod migrate;
+mod outbox;
 mod run;
 mod signal;
 mod tenant;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -23,5 +26,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Signal { action } => signal::run(action, output).await,
         Command::Run { action } => run::run(action, output).await,
         Command::Tenant { action } => tenant::run(action, output).await,
+        Command::Destination { action } => destination::run(action, output).await,
+        Command::Worker(args) => worker::run(args, output).await,
+        Command::Outbox { action } => outbox::run(action, output).await,
     }
 }

@@ -56,15 +56,20 @@ pub async fn run(action: RunAction, _out: Output) -> Result<ExitCode, Failure> {
             key,
             spec,
             step,
+            destination,
             acting,
         } => {
             let ctx = Context::parse(&acting)?;
+            let mut spec = json("spec", &spec)?;
+            if let (Some(name), Some(map)) = (destination, spec.as_object_mut()) {
+                map.insert("destination".into(), name.into());
+            }
             let input = EffectInput {
                 run: id(&run)?,
                 step: step.as_deref().map(id::<StepId>).transpose()?,
                 effect_type,
                 idempotency_key: key,
-                spec: json("spec", &spec)?,
+                spec,
             };
             let mut tx = ctx.begin().await?;
             let requested = effect_request(&mut tx, &input, &ctx.origin).await?;

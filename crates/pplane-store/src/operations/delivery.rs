@@ -5,13 +5,18 @@
 
 use chrono::{DateTime, Utc};
 use pplane_domain::delivery::{Attempt, Verdict};
-use pplane_domain::{EffectId, EffectStatus, EventId, EventType, Lifecycle, OutboxStatus};
+use pplane_domain::{
+    EffectId, EffectStatus, EventId, EventType, Lifecycle, OutboxId, OutboxStatus,
+};
 use serde_json::{json, Value};
 
 use super::{applied, not_found, record_move, Move, Origin};
 use crate::repositories::effects::{effect_fetch, effect_update_status, Effect};
-use crate::repositories::outbox::{outbox_settle, Claimed, OutboxEntry, Settlement};
-use crate::{Result, TenantTx};
+use crate::repositories::outbox::{
+    outbox_fetch, outbox_purge_chunk, outbox_requeue, outbox_settle, Claimed, OutboxEntry,
+    Settlement,
+};
+use crate::{Result, StoreError, TenantTx};
 
 /// Failed attempts an entry remembers in `error_details.history`.
 pub const ERROR_HISTORY_MAX: usize = 10;
@@ -113,12 +118,20 @@ pub async fn delivery_settle(
     };
 
     let effect = current(tx, entry).await?;
+    let from: EffectStatus = effect.status.parse()?;
+    if from.is_terminal() {
+        // The effect ended some other way (cancelled, or completed by an
+        // earlier attempt): the entry is closed and the effect keeps its end.
+        return Ok(Some(Settled {
+            entry: settled,
+            effect,
+        }));
+    }
     let (to, event) = match verdict {
         Verdict::Delivered => (EffectStatus::Completed, EventType::EffectSucceeded),
         Verdict::RetryIn(_) => (EffectStatus::Failed, EventType::EffectFailed),
         Verdict::DeadLetter => (EffectStatus::DeadLetter, EventType::EffectDeadLettered),
     };
-    let from: EffectStatus = effect.status.parse()?;
     from.check(to)?;
     let data = json!({
         "outbox_id": entry.id, "attempt": entry.attempt, "outcome": attempt.kind(),
@@ -180,4 +193,70 @@ fn error_history(entry: &Claimed, attempt: &Attempt, at: DateTime<Utc>) -> Value
     history.push(this.clone());
     let skip = history.len().saturating_sub(ERROR_HISTORY_MAX);
     json!({ "last": this, "history": history.split_off(skip) })
+}
+
+/// The walkthrough's requeue: a dead letter goes back to PENDING, due now,
+/// with its attempts reset; its effect goes back to PENDING with
+/// EFFECT_REQUEUED, whose actor is the operator. Only a dead letter can be
+/// requeued.
+pub async fn delivery_requeue(tx: &mut TenantTx, id: OutboxId, origin: &Origin) -> Result<Settled> {
+    let tenant = tx.tenant();
+    let entry = outbox_fetch(tx.conn(), tenant, id)
+        .await?
+        .ok_or_else(|| not_found("outbox entry", id))?;
+    if entry.status != OutboxStatus::DeadLetter.as_str() {
+        return Err(StoreError::InvalidInput(format!(
+            "outbox entry {id} is {}: only a DEAD_LETTER entry can be requeued",
+            entry.status
+        )));
+    }
+    let effect = effect_fetch(tx.conn(), tenant, EffectId::from_uuid(entry.effect_id))
+        .await?
+        .ok_or_else(|| not_found("effect", entry.effect_id))?;
+    let from: EffectStatus = effect.status.parse()?;
+    from.check(EffectStatus::Pending)?;
+    let data = json!({
+        "outbox_id": id, "attempts_before": entry.attempt, "last_error": entry.error_details
+            .as_ref().and_then(|d| d.get("last")),
+    });
+    let change = record_move(
+        tx,
+        origin,
+        movement(
+            &effect,
+            EffectStatus::Pending,
+            EventType::EffectRequeued,
+            data,
+        ),
+    )
+    .await?;
+    let moved =
+        effect_update_status(tx.conn(), tenant, EffectId::from_uuid(effect.id), &change).await?;
+    let effect = applied(moved, "effect", effect.id, effect.version)?;
+    let entry = outbox_requeue(tx.conn(), tenant, id)
+        .await?
+        .ok_or_else(|| StoreError::VersionConflict {
+            entity: "outbox entry",
+            id: id.to_string(),
+            expected: entry.attempt,
+        })?;
+    tx.wake_outbox();
+    Ok(Settled { entry, effect })
+}
+
+/// Retention: deletes delivered entries older than `before` across the
+/// plane, a chunk per transaction; returns how many went. Dead letters stay
+/// until an operator acts, and the event log keeps every EFFECT_* event.
+pub async fn outbox_purge(store: &crate::Store, before: DateTime<Utc>) -> Result<u64> {
+    const CHUNK: i64 = 5_000;
+    let mut total = 0;
+    loop {
+        let mut tx = store.dispatch_tx().await?;
+        let done = outbox_purge_chunk(tx.conn(), before, CHUNK).await?;
+        tx.commit().await?;
+        total += done;
+        if done < CHUNK as u64 {
+            return Ok(total);
+        }
+    }
 }

@@ -1,8 +1,9 @@
 //! Requesting an external effect: never performed inline. The effect row, its
 //! outbox entry and EFFECT_REQUESTED are written in the caller's transaction;
-//! the outbox worker delivers it later. The idempotency key is unique per
-//! tenant: asking again with the same key and spec returns the existing
-//! effect and adds nothing; the same key with another spec is a conflict.
+//! the outbox worker delivers it later, to the destination the spec names.
+//! The idempotency key is unique per tenant: asking again with the same key
+//! and spec returns the existing effect and adds nothing; the same key with
+//! another spec is a conflict.
 
 use pplane_domain::{CorrelationId, DestinationId, EffectId, EventType, OutboxId, RunId, StepId};
 use serde::Serialize;
@@ -61,16 +62,15 @@ pub async fn effect_request(
     }
 
     let destination = match spec.get("destination") {
-        None => None,
-        Some(Value::String(name)) => Some(
-            destination_find_by_name(tx.conn(), tenant, name)
-                .await?
-                .ok_or_else(|| not_found("destination", name))?,
-        ),
-        Some(other) => {
-            return Err(StoreError::InvalidInput(format!(
-                "effect spec's destination must be a destination name, got {other}"
-            )))
+        Some(Value::String(name)) => destination_find_by_name(tx.conn(), tenant, name)
+            .await?
+            .ok_or_else(|| not_found("destination", name))?,
+        _ => {
+            return Err(StoreError::InvalidInput(
+                "an effect names where it goes: a destination's name in the spec's \
+                 \"destination\" (create one with `pplane destination add`)"
+                    .into(),
+            ))
         }
     };
     let run = run_open(tx, input.run, "effects").await?;
@@ -101,7 +101,7 @@ pub async fn effect_request(
         correlation,
         causation: recorded.event_id,
         actor: &origin.actor,
-        destination: destination.map(|d| DestinationId::from_uuid(d.id)),
+        destination: Some(DestinationId::from_uuid(destination.id)),
     };
     let effect = effect_insert_with_outbox(tx.conn(), tenant, &new).await?;
     tx.wake_outbox();

@@ -4,6 +4,7 @@
 
 use pplane_domain::{Actor, RetryPolicy, RunId, StepId, TenantId, UserId};
 use pplane_store::operations::checkpoints::{checkpoint_load, checkpoint_save};
+use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
 use pplane_store::operations::ingest::{signal_ingest, Ingested, SignalInput};
 use pplane_store::operations::runs::{
@@ -139,6 +140,13 @@ async fn a_run_from_signal_to_completion() {
         ("COMPLETED", 6)
     );
 
+    destination_create(
+        &mut tx,
+        "mailer",
+        &Target::Webhook("https://mail.example.com/hooks".into()),
+    )
+    .await
+    .unwrap();
     let saved = checkpoint_save(
         &mut tx,
         got.run_id,
@@ -155,7 +163,7 @@ async fn a_run_from_signal_to_completion() {
             step: Some(plan_id),
             effect_type: "SEND_EMAIL".into(),
             idempotency_key: "refund-C-7".into(),
-            spec: json!({ "to": "c7@example.com" }),
+            spec: json!({ "to": "c7@example.com", "destination": "mailer" }),
         },
         &by,
     )

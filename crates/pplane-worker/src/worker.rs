@@ -1,0 +1,289 @@
+//! The delivery loop: claim a batch, record its dispatch, deliver outside
+//! any transaction, record every outcome.
+//!
+//! One round, for each of `concurrency` loops:
+//! 1. In one transaction: claim up to `batch` due entries of any tenant as
+//!    `pplane_dispatcher` (SKIP LOCKED, attempt + 1, lease), then, as the
+//!    delivery principal in each entry's tenant, move its effect to RUNNING
+//!    with EFFECT_DISPATCHED. Commit: the claim and its record are one.
+//! 2. Deliver the batch's entries concurrently, with no transaction open.
+//! 3. In one transaction: settle each entry for the attempt it was claimed
+//!    as (a stale attempt matches nothing) with the effect's move and its
+//!    event. If that transaction fails, each entry is settled on its own.
+//!
+//! A worker that dies between 1 and 3 leaves its entries IN_FLIGHT until
+//! the lease runs out; then any worker claims them again as the next
+//! attempt. Receivers deduplicate by idempotency key.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use futures::future::join_all;
+use pplane_domain::delivery::Attempt;
+use pplane_domain::{Actor, TenantId, UserId};
+use pplane_store::operations::delivery::{delivery_settle, effect_dispatch};
+use pplane_store::repositories::outbox::{outbox_claim, Claimed};
+use pplane_store::{Store, StoreError};
+use rand::Rng;
+use serde::Serialize;
+use tokio::sync::{watch, Notify};
+
+use crate::config::WorkerConfig;
+use crate::sinks::Sinks;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("invalid worker settings: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a worker did, for its exit report and for tests.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Tally {
+    pub claimed: u64,
+    pub delivered: u64,
+    pub retried: u64,
+    pub dead_lettered: u64,
+    /// Settlements refused because the attempt was no longer current.
+    pub stale: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    claimed: AtomicU64,
+    delivered: AtomicU64,
+    retried: AtomicU64,
+    dead_lettered: AtomicU64,
+    stale: AtomicU64,
+}
+
+pub struct Worker {
+    store: Store,
+    config: WorkerConfig,
+    sinks: Sinks,
+    principal: UserId,
+    actor: Actor,
+    counters: Counters,
+}
+
+impl Worker {
+    /// Checks the settings and that this login may dispatch safely.
+    pub async fn new(store: Store, config: WorkerConfig) -> Result<Arc<Worker>, WorkerError> {
+        config.validate().map_err(WorkerError::Config)?;
+        store.dispatcher_guard().await?;
+        let principal = store.delivery_principal().await?;
+        let sinks = Sinks::new(&config).map_err(WorkerError::Config)?;
+        Ok(Arc::new(Worker {
+            store,
+            config,
+            sinks,
+            principal,
+            actor: Actor::System("outbox-worker".into()),
+            counters: Counters::default(),
+        }))
+    }
+
+    pub fn tally(&self) -> Tally {
+        let c = &self.counters;
+        Tally {
+            claimed: c.claimed.load(Ordering::Relaxed),
+            delivered: c.delivered.load(Ordering::Relaxed),
+            retried: c.retried.load(Ordering::Relaxed),
+            dead_lettered: c.dead_lettered.load(Ordering::Relaxed),
+            stale: c.stale.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs until `shutdown` turns true (then finishes the rounds in
+    /// flight), or, with `until_idle`, until a claim finds nothing due.
+    pub async fn run(
+        self: &Arc<Self>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Tally, WorkerError> {
+        let wake = Arc::new(Notify::new());
+        let listening = tokio::spawn(listen(self.clone(), wake.clone(), shutdown.clone()));
+        let loops: Vec<_> = (0..self.config.concurrency)
+            .map(|_| tokio::spawn(self.clone().deliver_loop(wake.clone(), shutdown.clone())))
+            .collect();
+        let mut first_error = None;
+        for handle in loops {
+            if let Err(e) = handle.await.expect("a delivery loop panicked") {
+                first_error.get_or_insert(e);
+            }
+        }
+        listening.abort();
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(self.tally()),
+        }
+    }
+
+    async fn deliver_loop(
+        self: Arc<Self>,
+        wake: Arc<Notify>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), WorkerError> {
+        while !*shutdown.borrow() {
+            let notified = wake.notified();
+            match self.round().await {
+                Ok(0) if self.config.until_idle => return Ok(()),
+                Ok(0) => {
+                    tokio::select! {
+                        _ = notified => {}
+                        _ = tokio::time::sleep(self.config.poll) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "delivery round failed; trying again");
+                    tokio::time::sleep(self.config.poll).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One claim, delivery and settlement; returns how many entries it took.
+    pub async fn round(&self) -> Result<usize, StoreError> {
+        let (claimed, refused) = self.claim().await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let deliveries: Vec<_> = claimed
+            .iter()
+            .zip(refused)
+            .map(|(entry, refused)| self.attempt(entry, refused))
+            .collect();
+        let attempts = join_all(deliveries).await;
+        self.settle(&claimed, &attempts).await;
+        Ok(claimed.len())
+    }
+
+    async fn attempt(&self, entry: &Claimed, refused: Option<Attempt>) -> Attempt {
+        match refused {
+            Some(attempt) => attempt,
+            None => self.sinks.deliver(entry).await,
+        }
+    }
+
+    /// Claims a batch and records its dispatch, in one transaction. For an
+    /// effect that may not run any more, the attempt is decided here.
+    async fn claim(&self) -> Result<(Vec<Claimed>, Vec<Option<Attempt>>), StoreError> {
+        let mut dispatch = self.store.dispatch_tx().await?;
+        let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX);
+        let mut claimed = outbox_claim(
+            dispatch.conn(),
+            &self.config.id,
+            self.config.batch,
+            lease_ms,
+        )
+        .await?;
+        claimed.sort_by_key(|c| c.tenant_id);
+        let Some(first) = claimed.first().map(|c| TenantId::from_uuid(c.tenant_id)) else {
+            dispatch.commit().await?;
+            return Ok((claimed, Vec::new()));
+        };
+        let mut tx = dispatch.into_tenant(first, self.principal).await?;
+        let mut refused = Vec::with_capacity(claimed.len());
+        for entry in &claimed {
+            tx.switch_tenant(TenantId::from_uuid(entry.tenant_id))
+                .await?;
+            refused.push(match effect_dispatch(&mut tx, entry, &self.actor).await? {
+                Ok(_) => None,
+                Err(status) => Some(Attempt::Permanent {
+                    reason: format!("the effect is {status}"),
+                }),
+            });
+        }
+        tx.commit().await?;
+        self.counters
+            .claimed
+            .fetch_add(claimed.len() as u64, Ordering::Relaxed);
+        Ok((claimed, refused))
+    }
+
+    async fn settle(&self, claimed: &[Claimed], attempts: &[Attempt]) {
+        let Err(e) = self.settle_together(claimed, attempts).await else {
+            return;
+        };
+        tracing::warn!(error = %e, "settling the batch together failed; settling one by one");
+        for i in 0..claimed.len() {
+            let one = self
+                .settle_together(&claimed[i..=i], &attempts[i..=i])
+                .await;
+            if let Err(e) = one {
+                tracing::error!(
+                    error = %e, outbox_id = %claimed[i].id,
+                    "could not record the outcome; the entry is retried when its lease ends"
+                );
+            }
+        }
+    }
+
+    async fn settle_together(
+        &self,
+        claimed: &[Claimed],
+        attempts: &[Attempt],
+    ) -> Result<(), StoreError> {
+        let first = TenantId::from_uuid(claimed[0].tenant_id);
+        let mut tx = self.store.tenant_tx(first, self.principal).await?;
+        let mut outcomes = Vec::with_capacity(claimed.len());
+        for (entry, attempt) in claimed.iter().zip(attempts) {
+            tx.switch_tenant(TenantId::from_uuid(entry.tenant_id))
+                .await?;
+            let jitter = rand::thread_rng().gen::<f64>();
+            let attempt_no = u32::try_from(entry.attempt).unwrap_or(u32::MAX);
+            let verdict = attempt.verdict(attempt_no, &self.config.backoff, jitter);
+            let settled = delivery_settle(&mut tx, entry, attempt, &verdict, &self.actor).await?;
+            outcomes.push(settled.map(|s| s.entry.status));
+        }
+        tx.commit().await?;
+        for status in outcomes {
+            let counter = match status.as_deref() {
+                Some("DELIVERED") => &self.counters.delivered,
+                Some("PENDING") => &self.counters.retried,
+                Some(_) => &self.counters.dead_lettered,
+                None => &self.counters.stale,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+/// Turns notifications into wake-ups, reconnecting when the listening
+/// connection fails. Polling in the loops covers whatever this misses.
+async fn listen(worker: Arc<Worker>, wake: Arc<Notify>, shutdown: watch::Receiver<bool>) {
+    let poll = worker.config.poll;
+    while !*shutdown.borrow() {
+        let mut listener = match worker.store.outbox_listener().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot LISTEN; polling only for now");
+                tokio::time::sleep(poll * 5).await;
+                continue;
+            }
+        };
+        match listener.self_test(&worker.store).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!("notifications do not arrive; relying on polling"),
+            Err(e) => tracing::warn!(error = %e, "LISTEN self-test failed"),
+        }
+        loop {
+            match listener.wait(poll).await {
+                Ok(true) => wake.notify_waiters(),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "the LISTEN connection failed; reconnecting");
+                    break;
+                }
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The outbox worker's specification, on a real PostgreSQL, a real HTTP
+//! receiver and a real nats-server: one module per feature, a fresh
+//! database per test.
+
+mod jetstream;
+mod leases;
+mod retries;
+mod support;
+mod webhook;

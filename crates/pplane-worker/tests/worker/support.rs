@@ -1,0 +1,162 @@
+//! A plane with one tenant, a run, and destinations; workers with test
+//! timings; and entry counts read straight from the database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pplane_domain::delivery::Backoff;
+use pplane_domain::{RunId, TenantId, UserId};
+use pplane_store::operations::destinations::{destination_create, Target};
+use pplane_store::operations::effects::{effect_request, EffectInput};
+use pplane_store::operations::ingest::{signal_ingest, SignalInput};
+use pplane_store::operations::runs::run_start;
+use pplane_store::operations::Origin;
+use pplane_store::testing::TestDb;
+use pplane_store::Store;
+use pplane_worker::{Tally, Worker, WorkerConfig};
+use serde_json::json;
+use tokio::sync::watch;
+
+pub struct Plane {
+    pub db: TestDb,
+    pub store: Store,
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub run: RunId,
+}
+
+impl Plane {
+    pub async fn new() -> Plane {
+        let db = TestDb::migrated().await;
+        let store = db.store().await;
+        let (tenant, user) = db.tenant(&store).await;
+        let got = signal_ingest(
+            &store,
+            tenant,
+            user,
+            &SignalInput {
+                channel: "chat".into(),
+                source_id: uuid::Uuid::now_v7().to_string(),
+                payload: json!({}),
+                domain_refs: json!({}),
+                actor: "user:alice".parse().unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+        let mut tx = store.tenant_tx(tenant, user).await.unwrap();
+        run_start(&mut tx, got.run_id, &origin()).await.unwrap();
+        tx.commit().await.unwrap();
+        Plane {
+            db,
+            store,
+            tenant,
+            user,
+            run: got.run_id,
+        }
+    }
+
+    /// Registers a destination; returns the webhook's signing secret.
+    pub async fn destination(&self, name: &str, target: Target) -> Option<String> {
+        let mut tx = self.store.tenant_tx(self.tenant, self.user).await.unwrap();
+        let created = destination_create(&mut tx, name, &target).await.unwrap();
+        tx.commit().await.unwrap();
+        created.signing_secret
+    }
+
+    /// Requests effects `keys` to `destination`, in one transaction.
+    pub async fn request(&self, destination: &str, keys: &[String]) {
+        let mut tx = self.store.tenant_tx(self.tenant, self.user).await.unwrap();
+        for key in keys {
+            effect_request(
+                &mut tx,
+                &EffectInput {
+                    run: self.run,
+                    step: None,
+                    effect_type: "ORDER_SHIPPED".into(),
+                    idempotency_key: key.clone(),
+                    spec: json!({ "destination": destination, "order": key }),
+                },
+                &origin(),
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+
+    /// Entries by status, read as the login role.
+    pub async fn count(&self, status: &str) -> i64 {
+        self.db
+            .scalar(&format!(
+                "SELECT count(*) FROM outbox_events WHERE status = '{status}'"
+            ))
+            .await
+    }
+
+    /// Runs a worker until nothing is due.
+    pub async fn drain(&self, config: WorkerConfig) -> Tally {
+        let worker = Worker::new(
+            self.store.clone(),
+            WorkerConfig {
+                until_idle: true,
+                ..config
+            },
+        )
+        .await
+        .unwrap();
+        let (_stop, shutdown) = watch::channel(false);
+        worker.run(shutdown).await.unwrap()
+    }
+
+    /// A worker running in the background until the returned sender says stop.
+    pub async fn spawn(
+        &self,
+        config: WorkerConfig,
+    ) -> (watch::Sender<bool>, tokio::task::JoinHandle<Tally>) {
+        let worker: Arc<Worker> = Worker::new(self.store.clone(), config).await.unwrap();
+        let (stop, shutdown) = watch::channel(false);
+        let handle = tokio::spawn(async move { worker.run(shutdown).await.unwrap() });
+        (stop, handle)
+    }
+}
+
+pub fn origin() -> Origin {
+    Origin::by("agent:planner".parse().unwrap())
+}
+
+pub fn keys(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+/// Quick timings: millisecond backoff, a short lease, a fast poll.
+pub fn quick(max_attempts: u32) -> WorkerConfig {
+    WorkerConfig {
+        concurrency: 2,
+        batch: 8,
+        lease: Duration::from_secs(4),
+        poll: Duration::from_millis(50),
+        timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(1),
+        backoff: Backoff {
+            base: Duration::from_millis(5),
+            cap: Duration::from_millis(20),
+            max_attempts,
+        },
+        ..WorkerConfig::default()
+    }
+}
+
+/// Polls `check` until it holds or `within` passes.
+pub async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

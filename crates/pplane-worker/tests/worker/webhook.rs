@@ -1,0 +1,107 @@
+//! Webhook delivery: signed, keyed, once per entry, woken by the request's
+//! own commit.
+
+use std::time::Duration;
+
+use pplane_store::operations::destinations::Target;
+use pplane_worker::receiver::Receiver;
+use pplane_worker::WorkerConfig;
+
+use crate::support::{eventually, keys, quick, Plane};
+
+#[tokio::test]
+async fn each_effect_arrives_once_signed_and_keyed() {
+    let plane = Plane::new().await;
+    let receiver = Receiver::start().await.unwrap();
+    let secret = plane
+        .destination("orders", Target::Webhook(receiver.url("/hooks/orders")))
+        .await
+        .unwrap();
+    receiver.trust(&secret);
+    let keys = keys("ship", 5);
+    plane.request("orders", &keys).await;
+
+    let tally = plane.drain(quick(3)).await;
+    assert_eq!((tally.claimed, tally.delivered), (5, 5));
+
+    let got = receiver.received();
+    assert_eq!(got.len(), 5);
+    let now = chrono::Utc::now().timestamp();
+    for r in &got {
+        assert!(
+            r.signature_valid,
+            "the signature verifies with the destination's secret"
+        );
+        assert!(
+            (now - r.timestamp).abs() < 60,
+            "webhook-timestamp is the send time"
+        );
+        assert!(keys.contains(&r.idempotency_key));
+        assert_eq!(r.body["idempotency_key"], r.idempotency_key);
+        assert_eq!(r.body["type"], "ORDER_SHIPPED");
+        assert_eq!(r.body["data"]["order"], r.idempotency_key);
+        assert_eq!(r.body["tenant_id"], plane.tenant.to_string());
+        let outbox_id: uuid::Uuid = r.webhook_id.parse().expect("webhook-id is the entry's id");
+        let status = plane
+            .db
+            .scalar(&format!(
+                "SELECT count(*) FROM outbox_events WHERE id = '{outbox_id}' AND status = 'DELIVERED'"
+            ))
+            .await;
+        assert_eq!(status, 1);
+    }
+    assert_eq!(receiver.keys(), 5);
+    assert_eq!(
+        plane
+            .db
+            .scalar("SELECT count(*) FROM effects WHERE status = 'COMPLETED'")
+            .await,
+        5
+    );
+}
+
+#[tokio::test]
+async fn a_request_wakes_a_waiting_worker_without_polling() {
+    let plane = Plane::new().await;
+    let receiver = Receiver::start().await.unwrap();
+    plane
+        .destination("orders", Target::Webhook(receiver.url("/h")))
+        .await;
+    // Polling once a minute: only the commit's notification can wake it.
+    let config = WorkerConfig {
+        poll: Duration::from_secs(60),
+        lease: Duration::from_secs(120),
+        ..quick(3)
+    };
+    let (stop, handle) = plane.spawn(config).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    plane.request("orders", &keys("wake", 1)).await;
+    let delivered = eventually(Duration::from_secs(5), async || receiver.keys() == 1).await;
+    stop.send(true).unwrap();
+    handle.await.unwrap();
+    assert!(
+        delivered,
+        "the notification woke the worker well before its poll"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_finishes_what_is_in_flight() {
+    let plane = Plane::new().await;
+    let receiver = Receiver::start().await.unwrap();
+    plane
+        .destination("orders", Target::Webhook(receiver.url("/h")))
+        .await;
+    plane.request("orders", &keys("bulk", 200)).await;
+    let (stop, handle) = plane.spawn(quick(3)).await;
+    assert!(eventually(Duration::from_secs(10), async || receiver.keys() > 0).await);
+    stop.send(true).unwrap();
+    let tally = handle.await.unwrap();
+    assert_eq!(
+        plane.count("IN_FLIGHT").await,
+        0,
+        "nothing it claimed is left in flight"
+    );
+    assert_eq!(tally.claimed, tally.delivered);
+    assert_eq!(plane.count("DELIVERED").await as u64, tally.delivered);
+}
