@@ -32,14 +32,14 @@ pub async fn run(args: WorkerArgs, out: Output) -> Result<ExitCode, Failure> {
         until_idle: args.until_idle,
     };
     config.validate().map_err(Failure::Usage)?;
+    // Signals first: a stop asked for while starting up is a stop too.
+    let (stop, shutdown) = watch::channel(false);
+    let mut term = signal(SignalKind::terminate()).map_err(|e| Failure::Operation(e.into()))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| Failure::Operation(e.into()))?;
     let store = target::runtime_store().await?;
     let worker = Worker::new(store, config)
         .await
         .map_err(|e| Failure::Operation(e.into()))?;
-
-    let (stop, shutdown) = watch::channel(false);
-    let mut term = signal(SignalKind::terminate()).map_err(|e| Failure::Operation(e.into()))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| Failure::Operation(e.into()))?;
     tokio::spawn(async move {
         tokio::select! {
             _ = term.recv() => {}

@@ -2,8 +2,10 @@
 //! codes, against the embedded default and against an external server.
 
 mod bench;
+mod crash;
 mod embedded;
 mod external;
+mod outbox;
 mod runs;
 mod script;
 mod support;

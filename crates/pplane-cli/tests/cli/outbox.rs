@@ -1,0 +1,128 @@
+//! `pplane destination`, `pplane worker --until-idle` and `pplane outbox
+//! list|requeue|stats|purge`, as an operator uses them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use pplane_store::testing::TestDb;
+use pplane_worker::receiver::Receiver;
+
+use crate::support::{pplane, Home};
+
+// Multi-threaded: the receiver must answer while this thread waits on the
+// binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_finds_a_dead_letter_requeues_it_and_purges_what_was_delivered() {
+    let db = TestDb::migrated().await;
+    let home = Home::new();
+    let url = Some(db.url());
+    let run_cli = |args: &[&str]| pplane(home.path(), url, args);
+    let healed = Arc::new(AtomicBool::new(false));
+    let answer = healed.clone();
+    let receiver = Receiver::start_with(Arc::new(move |_, _| {
+        if answer.load(Ordering::SeqCst) {
+            (204, None)
+        } else {
+            (410, None)
+        }
+    }))
+    .await
+    .unwrap();
+
+    let created = run_cli(&["tenant", "create", "ops", "--json"]).json();
+    let tenant = created["tenant_id"].as_str().unwrap().to_owned();
+    let user = created["user_id"].as_str().unwrap().to_owned();
+    let who = ["--tenant", tenant.as_str(), "--user", user.as_str()];
+    let with =
+        |args: &[&str]| -> Vec<String> { args.iter().chain(&who).map(|s| s.to_string()).collect() };
+    let run_with = |args: &[&str]| {
+        let full = with(args);
+        let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+        pplane(home.path(), url, &refs)
+    };
+
+    let hook = receiver.url("/hooks");
+    let added = run_with(&["destination", "add", "billing", "--webhook", &hook]);
+    assert_eq!(added.code, 0, "{added:?}");
+    let secret = added.json()["signing_secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    receiver.trust(&secret);
+    let listed = run_with(&["destination", "list"]).json();
+    assert_eq!(listed[0]["name"], "billing");
+    assert!(
+        listed[0].get("signing_secret").is_none(),
+        "the secret is shown once"
+    );
+
+    let signal = run_with(&["signal", "ingest", "--channel", "c", "--source-id", "s"]).json();
+    let run = signal["run_id"].as_str().unwrap().to_owned();
+    assert_eq!(run_with(&["run", "start", &run]).code, 0);
+    let no_destination = run_with(&["run", "effect", &run, "--type", "BILL", "--key", "k0"]);
+    assert_eq!(no_destination.code, 2, "{no_destination:?}");
+    assert!(
+        no_destination.stderr.contains("destination"),
+        "{no_destination:?}"
+    );
+    let effect = run_with(&[
+        "run",
+        "effect",
+        &run,
+        "--type",
+        "BILL",
+        "--key",
+        "k1",
+        "--destination",
+        "billing",
+    ]);
+    assert_eq!(effect.code, 0, "{effect:?}");
+
+    // 410 Gone is permanent: dead-lettered on the first attempt.
+    let worked = run_cli(&["worker", "--until-idle", "--json"]);
+    assert_eq!(worked.code, 0, "{worked:?}");
+    assert_eq!(worked.json()["dead_lettered"], 1);
+    let dead = run_with(&["outbox", "list", "--status", "DEAD_LETTER"]).json();
+    assert_eq!(dead.as_array().unwrap().len(), 1);
+    assert_eq!(dead[0]["error_details"]["last"]["message"], "HTTP 410");
+    let entry = dead[0]["id"].as_str().unwrap().to_owned();
+    let stats = run_with(&["outbox", "stats"]).json();
+    assert_eq!(stats["stats"]["dead_letter"], 1);
+    let plane = run_cli(&["outbox", "stats"]).json();
+    assert_eq!(
+        (
+            plane["scope"].as_str(),
+            plane["stats"]["dead_letter"].as_i64()
+        ),
+        (Some("plane"), Some(1))
+    );
+
+    // The receiver is fixed; the operator requeues, a worker delivers.
+    healed.store(true, Ordering::SeqCst);
+    let requeued = run_with(&["outbox", "requeue", &entry, "--actor", "user:ops-1"]);
+    assert_eq!(requeued.code, 0, "{requeued:?}");
+    assert_eq!(requeued.json()["entry"]["status"], "PENDING");
+    let again = run_with(&["outbox", "requeue", &entry]);
+    assert_eq!(
+        again.code, 2,
+        "only a dead letter can be requeued: {again:?}"
+    );
+    let worked = run_cli(&["worker", "--until-idle", "--json"]);
+    assert_eq!(worked.json()["delivered"], 1, "{worked:?}");
+    assert_eq!(receiver.received().len(), 2);
+    assert!(receiver.received().iter().all(|r| r.signature_valid));
+
+    // Retention removes delivered entries, never the events.
+    let bad = run_cli(&["outbox", "purge", "--delivered-before", "yesterday"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(1)).to_rfc3339();
+    let purged = run_cli(&["outbox", "purge", "--delivered-before", &later]).json();
+    assert_eq!(purged["purged"], 1);
+    assert_eq!(db.scalar("SELECT count(*) FROM outbox_events").await, 0);
+    assert_eq!(
+        db.scalar(
+            "SELECT count(*) FROM orchestration_events
+             WHERE event_type IN ('EFFECT_DEAD_LETTERED', 'EFFECT_REQUEUED', 'EFFECT_SUCCEEDED')"
+        )
+        .await,
+        3
+    );
+}
