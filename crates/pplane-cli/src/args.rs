@@ -133,6 +133,20 @@ pub enum BenchScenario {
         #[arg(long, requires = "writers")]
         tenants: Option<u32>,
     },
+    /// Outbox delivery to a local webhook receiver, against a bare SKIP LOCKED queue.
+    Outbox {
+        /// Entries waiting when the drain scenarios start.
+        #[arg(long, default_value_t = 4_000)]
+        backlog: usize,
+        /// Effects per second offered in the steady scenario.
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        /// How long the steady scenario runs.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 10)]
+        tenants: u32,
+    },
     /// What row-level security costs a query, against the same query on an unprotected copy.
     Rls {
         #[arg(long, default_value_t = 20)]

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use futures::future::join_all;
 use pplane_domain::delivery::Attempt;
 use pplane_domain::{Actor, TenantId, UserId};
-use pplane_store::operations::delivery::{delivery_settle, effect_dispatch};
+use pplane_store::operations::delivery::{deliveries_settle, effects_dispatch};
 use pplane_store::repositories::outbox::{outbox_claim, Claimed};
 use pplane_store::{Store, StoreError};
 use rand::Rng;
@@ -188,15 +188,14 @@ impl Worker {
         };
         let mut tx = dispatch.into_tenant(first, self.principal).await?;
         let mut refused = Vec::with_capacity(claimed.len());
-        for entry in &claimed {
-            tx.switch_tenant(TenantId::from_uuid(entry.tenant_id))
+        for group in claimed.chunk_by(|a, b| a.tenant_id == b.tenant_id) {
+            tx.switch_tenant(TenantId::from_uuid(group[0].tenant_id))
                 .await?;
-            refused.push(match effect_dispatch(&mut tx, entry, &self.actor).await? {
-                Ok(_) => None,
-                Err(status) => Some(Attempt::Permanent {
+            for status in effects_dispatch(&mut tx, group, &self.actor).await? {
+                refused.push(status.map(|status| Attempt::Permanent {
                     reason: format!("the effect is {status}"),
-                }),
-            });
+                }));
+            }
         }
         tx.commit().await?;
         self.counters
@@ -231,14 +230,23 @@ impl Worker {
         let first = TenantId::from_uuid(claimed[0].tenant_id);
         let mut tx = self.store.tenant_tx(first, self.principal).await?;
         let mut outcomes = Vec::with_capacity(claimed.len());
-        for (entry, attempt) in claimed.iter().zip(attempts) {
-            tx.switch_tenant(TenantId::from_uuid(entry.tenant_id))
+        let mut start = 0;
+        for group in claimed.chunk_by(|a, b| a.tenant_id == b.tenant_id) {
+            tx.switch_tenant(TenantId::from_uuid(group[0].tenant_id))
                 .await?;
-            let jitter = rand::thread_rng().gen::<f64>();
-            let attempt_no = u32::try_from(entry.attempt).unwrap_or(u32::MAX);
-            let verdict = attempt.verdict(attempt_no, &self.config.backoff, jitter);
-            let settled = delivery_settle(&mut tx, entry, attempt, &verdict, &self.actor).await?;
-            outcomes.push(settled.map(|s| s.entry.status));
+            let decided: Vec<_> = group
+                .iter()
+                .zip(&attempts[start..start + group.len()])
+                .map(|(entry, attempt)| {
+                    let jitter = rand::thread_rng().gen::<f64>();
+                    let n = u32::try_from(entry.attempt).unwrap_or(u32::MAX);
+                    let verdict = attempt.verdict(n, &self.config.backoff, jitter);
+                    (entry.clone(), attempt.clone(), verdict)
+                })
+                .collect();
+            start += group.len();
+            let settled = deliveries_settle(&mut tx, &decided, &self.actor).await?;
+            outcomes.extend(settled.into_iter().map(|s| s.map(|s| s.entry.status)));
         }
         tx.commit().await?;
         for status in outcomes {

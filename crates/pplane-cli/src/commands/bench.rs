@@ -37,6 +37,33 @@ pub async fn run(scenario: BenchScenario, out: Output) -> Result<ExitCode, Failu
             }
             append::run(&url, &cfg, progress).await?
         }
+        BenchScenario::Outbox {
+            backlog,
+            rate,
+            seconds,
+            tenants,
+        } => {
+            let valid = (1..=1_000_000).contains(&backlog)
+                && (1..=20_000).contains(&rate)
+                && seconds > 0.0
+                && seconds <= 600.0
+                && (1..=1_000).contains(&tenants);
+            if !valid {
+                return Err(Failure::Usage(
+                    "--backlog 1..1000000, --rate 1..20000, --seconds (0, 600], --tenants 1..1000"
+                        .into(),
+                ));
+            }
+            let cfg = pplane_worker::bench::OutboxBench {
+                backlog,
+                rate,
+                seconds,
+                tenants,
+            };
+            pplane_worker::bench::run(&url, &cfg, progress)
+                .await
+                .map_err(|e| Failure::Operation(e.into()))?
+        }
         BenchScenario::Rls {
             tenants,
             rows_per_tenant,
@@ -87,6 +114,7 @@ fn print(rows: &[BenchRow], out: Output) {
             "CONC",
             "P50 MS",
             "P99 MS",
+            "P999 MS",
             "PER S",
             "RAW P50",
             "RAW P99",

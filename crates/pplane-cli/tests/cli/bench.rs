@@ -102,3 +102,55 @@ async fn bench_append_reports_every_scenario_with_p999() {
     );
     assert_eq!(bad.code, 2, "{bad:?}");
 }
+
+#[tokio::test]
+async fn bench_outbox_drains_with_1_and_4_workers_and_holds_a_steady_load() {
+    let db = TestDb::migrated().await;
+    let home = Home::new();
+    let args = [
+        "bench",
+        "outbox",
+        "--backlog",
+        "200",
+        "--rate",
+        "100",
+        "--seconds",
+        "0.5",
+        "--tenants",
+        "3",
+        "--json",
+    ];
+    let run = pplane(home.path(), Some(db.url()), &args);
+    assert_eq!(run.code, 0, "{run:?}");
+    let rows = run.json();
+    let rows = rows.as_array().unwrap();
+    let shape: Vec<(u64, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["concurrency"].as_u64().unwrap(),
+                r["tenants"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(shape, [(1, 3), (4, 3), (4, 3)]);
+    for row in rows {
+        for field in [
+            "p50_ms",
+            "p99_ms",
+            "per_s",
+            "raw_p99_ms",
+            "raw_per_s",
+            "ratio",
+        ] {
+            assert!(row[field].as_f64().unwrap() > 0.0, "{field} in {row}");
+        }
+    }
+    assert!(rows[2]["scenario"].as_str().unwrap().contains("100/s"));
+    let bad = pplane(
+        home.path(),
+        Some(db.url()),
+        &["bench", "outbox", "--rate", "0"],
+    );
+    assert_eq!(bad.code, 2, "{bad:?}");
+}

@@ -4,6 +4,7 @@
 //! afterwards, so they never touch real data.
 
 pub mod append;
+pub mod outbox;
 pub mod rls;
 
 use std::time::Duration;

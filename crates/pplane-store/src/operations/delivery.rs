@@ -1,17 +1,29 @@
-//! What the outbox worker records: a dispatch when it claims an entry, and
+//! What the outbox worker records: a dispatch when it claims entries, and
 //! the outcome of each attempt. Each moves the effect through its state
 //! machine and appends its EFFECT_* event in the same transaction as the
 //! outbox entry's change, caused by the request's EFFECT_REQUESTED event.
+//!
+//! A worker records a whole batch of one tenant at a time: one event append
+//! (one head increment) and one UPDATE per table for the batch. The tenant's
+//! head row is locked from the append to the commit, so the fewer statements
+//! between them, the more batches of one tenant commit per second.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use pplane_domain::delivery::{Attempt, Verdict};
 use pplane_domain::{
-    EffectId, EffectStatus, EventId, EventType, Lifecycle, OutboxId, OutboxStatus,
+    Actor, CorrelationId, EffectId, EffectStatus, EventId, EventType, Lifecycle, OutboxId,
+    OutboxStatus,
 };
 use serde_json::{json, Value};
+use uuid::Uuid;
 
-use super::{applied, not_found, record_move, Move, Origin};
-use crate::repositories::effects::{effect_fetch, effect_update_status, Effect};
+use super::{not_found, record_move, Move, Origin};
+use crate::repositories::effects::{
+    effect_fetch, effects_fetch_many, effects_update_status, Effect, EffectMove,
+};
+use crate::repositories::events::{event_append, NewEvent};
 use crate::repositories::outbox::{
     outbox_fetch, outbox_purge_chunk, outbox_requeue, outbox_settle, Claimed, OutboxEntry,
     Settlement,
@@ -21,52 +33,6 @@ use crate::{Result, StoreError, TenantTx};
 /// Failed attempts an entry remembers in `error_details.history`.
 pub const ERROR_HISTORY_MAX: usize = 10;
 
-/// The origin of the worker's records: the delivery service, caused by the
-/// request's event.
-fn origin_of(entry: &Claimed, actor: &pplane_domain::Actor) -> Origin {
-    Origin {
-        actor: actor.clone(),
-        caused_by: entry.causation_id.map(EventId::from_uuid),
-        expected_version: None,
-    }
-}
-
-/// Records that `entry`'s effect is being delivered: RUNNING and
-/// EFFECT_DISPATCHED. A re-dispatch (the previous attempt's lease ran out)
-/// records the event again and leaves the status RUNNING. Returns the
-/// effect's status when it may not be delivered (cancelled, completed).
-pub async fn effect_dispatch(
-    tx: &mut TenantTx,
-    entry: &Claimed,
-    actor: &pplane_domain::Actor,
-) -> Result<std::result::Result<Effect, EffectStatus>> {
-    let effect = current(tx, entry).await?;
-    let status: EffectStatus = effect.status.parse()?;
-    if status != EffectStatus::Running && status.check(EffectStatus::Running).is_err() {
-        return Ok(Err(status));
-    }
-    let origin = origin_of(entry, actor);
-    let data = json!({
-        "outbox_id": entry.id, "attempt": entry.attempt, "worker": entry.lease_owner,
-        "redispatch": status == EffectStatus::Running,
-    });
-    let change = record_move(
-        tx,
-        &origin,
-        movement(
-            &effect,
-            EffectStatus::Running,
-            EventType::EffectDispatched,
-            data,
-        ),
-    )
-    .await?;
-    let id = EffectId::from_uuid(effect.id);
-    let tenant = tx.tenant();
-    let moved = effect_update_status(tx.conn(), tenant, id, &change).await?;
-    Ok(Ok(applied(moved, "effect", effect.id, effect.version)?))
-}
-
 /// The outcome of one attempt, as recorded.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Settled {
@@ -74,16 +40,259 @@ pub struct Settled {
     pub effect: Effect,
 }
 
-/// Records how attempt `entry.attempt` went. None when the attempt is stale
-/// (its lease ran out and the entry was claimed again): nothing is written.
+/// Records that the effects of `entries` (all of this transaction's tenant)
+/// are being delivered: RUNNING and EFFECT_DISPATCHED each. A re-dispatch
+/// (the previous attempt's lease ran out) records the event again and
+/// leaves the status RUNNING. For each entry: None when dispatched, or the
+/// status of an effect that may not run any more (cancelled, completed).
+pub async fn effects_dispatch(
+    tx: &mut TenantTx,
+    entries: &[Claimed],
+    actor: &Actor,
+) -> Result<Vec<Option<EffectStatus>>> {
+    let effects = effects_of(tx, entries).await?;
+    let mut refused = Vec::with_capacity(entries.len());
+    let mut changes = Vec::new();
+    for entry in entries {
+        let effect = &effects[&entry.effect_id];
+        let status: EffectStatus = effect.status.parse()?;
+        if status != EffectStatus::Running && status.check(EffectStatus::Running).is_err() {
+            refused.push(Some(status));
+            continue;
+        }
+        refused.push(None);
+        let data = json!({
+            "outbox_id": entry.id, "attempt": entry.attempt, "worker": entry.lease_owner,
+            "redispatch": status == EffectStatus::Running,
+        });
+        changes.push(Change {
+            entry,
+            effect,
+            to: EffectStatus::Running,
+            event: EventType::EffectDispatched,
+            data,
+            result: None,
+            next_retry_at: None,
+        });
+    }
+    apply(tx, changes, actor).await?;
+    Ok(refused)
+}
+
+/// Records how each attempt went, for entries of this transaction's tenant.
+/// None for an attempt that is stale (its lease ran out and the entry was
+/// claimed again): nothing is written for it.
+pub async fn deliveries_settle(
+    tx: &mut TenantTx,
+    outcomes: &[(Claimed, Attempt, Verdict)],
+    actor: &Actor,
+) -> Result<Vec<Option<Settled>>> {
+    let now = Utc::now();
+    let mut items = Vec::with_capacity(outcomes.len());
+    for (entry, attempt, verdict) in outcomes {
+        items.push((
+            entry.id,
+            entry.attempt,
+            settlement(entry, attempt, verdict, now),
+        ));
+    }
+    let Some(owner) = outcomes.first().map(|o| o.0.lease_owner.as_str()) else {
+        return Ok(Vec::new());
+    };
+    if outcomes.iter().any(|o| o.0.lease_owner != owner) {
+        return Err(StoreError::InvalidInput(
+            "the outcomes of one settlement must come from one worker".into(),
+        ));
+    }
+    let tenant = tx.tenant();
+    let mut settled: HashMap<Uuid, OutboxEntry> = outbox_settle(tx.conn(), tenant, owner, &items)
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e))
+        .collect();
+
+    let current: Vec<Claimed> = outcomes
+        .iter()
+        .filter(|o| settled.contains_key(&o.0.id))
+        .map(|o| o.0.clone())
+        .collect();
+    let effects = effects_of(tx, &current).await?;
+    let mut changes = Vec::new();
+    let mut unchanged = Vec::new();
+    for ((entry, attempt, verdict), (_, _, s)) in outcomes.iter().zip(&items) {
+        let Some(effect) = effects.get(&entry.effect_id) else {
+            continue;
+        };
+        let from: EffectStatus = effect.status.parse()?;
+        if from.is_terminal() {
+            // The effect ended some other way (cancelled, or completed by an
+            // earlier attempt): the entry is closed and the effect keeps its end.
+            unchanged.push(entry.id);
+            continue;
+        }
+        let (to, event) = match verdict {
+            Verdict::Delivered => (EffectStatus::Completed, EventType::EffectSucceeded),
+            Verdict::RetryIn(_) => (EffectStatus::Failed, EventType::EffectFailed),
+            Verdict::DeadLetter => (EffectStatus::DeadLetter, EventType::EffectDeadLettered),
+        };
+        from.check(to)?;
+        let data = json!({
+            "outbox_id": entry.id, "attempt": entry.attempt, "outcome": attempt.kind(),
+            "detail": attempt.message(), "next_retry_at": s.next_retry_at,
+        });
+        changes.push(Change {
+            entry,
+            effect,
+            to,
+            event,
+            data,
+            result: Some(
+                json!({ "attempt": entry.attempt, "detail": attempt.message(), "at": now }),
+            ),
+            next_retry_at: s.next_retry_at,
+        });
+    }
+    let moved = apply(tx, changes, actor).await?;
+    Ok(outcomes
+        .iter()
+        .map(|(entry, _, _)| {
+            let outbox = settled.remove(&entry.id)?;
+            let effect = moved
+                .get(&entry.effect_id)
+                .or_else(|| {
+                    unchanged
+                        .contains(&entry.id)
+                        .then(|| &effects[&entry.effect_id])
+                })?
+                .clone();
+            Some(Settled {
+                entry: outbox,
+                effect,
+            })
+        })
+        .collect())
+}
+
+/// One entry's dispatch, as [`effects_dispatch`] records it for a batch.
+pub async fn effect_dispatch(
+    tx: &mut TenantTx,
+    entry: &Claimed,
+    actor: &Actor,
+) -> Result<Option<EffectStatus>> {
+    let mut refused = effects_dispatch(tx, std::slice::from_ref(entry), actor).await?;
+    Ok(refused.pop().flatten())
+}
+
+/// One attempt's outcome, as [`deliveries_settle`] records it for a batch.
 pub async fn delivery_settle(
     tx: &mut TenantTx,
     entry: &Claimed,
     attempt: &Attempt,
     verdict: &Verdict,
-    actor: &pplane_domain::Actor,
+    actor: &Actor,
 ) -> Result<Option<Settled>> {
-    let now = Utc::now();
+    let one = [(entry.clone(), attempt.clone(), verdict.clone())];
+    Ok(deliveries_settle(tx, &one, actor).await?.pop().flatten())
+}
+
+/// A move of one effect, before it is recorded.
+struct Change<'a> {
+    entry: &'a Claimed,
+    effect: &'a Effect,
+    to: EffectStatus,
+    event: EventType,
+    data: Value,
+    result: Option<Value>,
+    next_retry_at: Option<DateTime<Utc>>,
+}
+
+/// Appends the changes' events in one append, then moves the effects in one
+/// UPDATE; a version that moved meanwhile is a conflict for the whole batch.
+async fn apply(
+    tx: &mut TenantTx,
+    changes: Vec<Change<'_>>,
+    actor: &Actor,
+) -> Result<HashMap<Uuid, Effect>> {
+    if changes.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let tenant = tx.tenant();
+    let mut events = Vec::with_capacity(changes.len());
+    let mut moves = Vec::with_capacity(changes.len());
+    for c in &changes {
+        let event = NewEvent {
+            id: EventId::new(),
+            event_type: c.event,
+            aggregate_id: c.effect.id,
+            aggregate_version: c.effect.version + 1,
+            data: c.data.clone(),
+            correlation: CorrelationId::from_uuid(c.effect.correlation_id),
+            causation: c.entry.causation_id.map(EventId::from_uuid),
+            actor: actor.clone(),
+        };
+        moves.push(EffectMove {
+            id: c.effect.id,
+            expected_version: c.effect.version,
+            status: c.to.as_str(),
+            result: c.result.clone(),
+            next_retry_at: c.next_retry_at,
+            causation: event.id.as_uuid(),
+        });
+        events.push(event);
+    }
+    let conflict = |id: Uuid, expected: i32| StoreError::VersionConflict {
+        entity: "effect",
+        id: id.to_string(),
+        expected,
+    };
+    match event_append(tx.conn(), tenant, &events).await {
+        Err(StoreError::Conflict { constraint })
+            if constraint == "orchestration_events_aggregate_version_key" =>
+        {
+            let first = &changes[0];
+            return Err(conflict(first.effect.id, first.effect.version));
+        }
+        other => other?,
+    };
+    let moved = effects_update_status(tx.conn(), tenant, &moves, actor).await?;
+    if moved.len() != moves.len() {
+        let missing = moves
+            .iter()
+            .find(|m| !moved.iter().any(|e| e.id == m.id))
+            .expect("a move that did not apply");
+        return Err(conflict(missing.id, missing.expected_version));
+    }
+    Ok(moved.into_iter().map(|e| (e.id, e)).collect())
+}
+
+/// The effects of `entries`, by id; every entry's tenant must be the
+/// transaction's.
+async fn effects_of(tx: &mut TenantTx, entries: &[Claimed]) -> Result<HashMap<Uuid, Effect>> {
+    let tenant = tx.tenant();
+    if let Some(other) = entries.iter().find(|e| e.tenant_id != tenant.as_uuid()) {
+        return Err(StoreError::InvalidInput(format!(
+            "outbox entry {} belongs to another tenant than this transaction's",
+            other.id
+        )));
+    }
+    let ids: Vec<Uuid> = entries.iter().map(|e| e.effect_id).collect();
+    let found: HashMap<Uuid, Effect> = effects_fetch_many(tx.conn(), tenant, &ids)
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e))
+        .collect();
+    match ids.iter().find(|id| !found.contains_key(id)) {
+        Some(id) => Err(not_found("effect", id)),
+        None => Ok(found),
+    }
+}
+
+fn settlement(
+    entry: &Claimed,
+    attempt: &Attempt,
+    verdict: &Verdict,
+    now: DateTime<Utc>,
+) -> Settlement {
     let (status, next_retry_at) = match verdict {
         Verdict::Delivered => (OutboxStatus::Delivered, None),
         Verdict::RetryIn(delay) => (
@@ -93,7 +302,7 @@ pub async fn delivery_settle(
         Verdict::DeadLetter => (OutboxStatus::DeadLetter, None),
     };
     let failed = !matches!(verdict, Verdict::Delivered);
-    let settlement = Settlement {
+    Settlement {
         status,
         retry_count: entry.retry_count + i32::from(failed),
         next_retry_at,
@@ -102,78 +311,6 @@ pub async fn delivery_settle(
         } else {
             entry.error_details.clone()
         },
-    };
-    let tenant = tx.tenant();
-    let Some(settled) = outbox_settle(
-        tx.conn(),
-        tenant,
-        entry.id,
-        entry.attempt,
-        &entry.lease_owner,
-        &settlement,
-    )
-    .await?
-    else {
-        return Ok(None);
-    };
-
-    let effect = current(tx, entry).await?;
-    let from: EffectStatus = effect.status.parse()?;
-    if from.is_terminal() {
-        // The effect ended some other way (cancelled, or completed by an
-        // earlier attempt): the entry is closed and the effect keeps its end.
-        return Ok(Some(Settled {
-            entry: settled,
-            effect,
-        }));
-    }
-    let (to, event) = match verdict {
-        Verdict::Delivered => (EffectStatus::Completed, EventType::EffectSucceeded),
-        Verdict::RetryIn(_) => (EffectStatus::Failed, EventType::EffectFailed),
-        Verdict::DeadLetter => (EffectStatus::DeadLetter, EventType::EffectDeadLettered),
-    };
-    from.check(to)?;
-    let data = json!({
-        "outbox_id": entry.id, "attempt": entry.attempt, "outcome": attempt.kind(),
-        "detail": attempt.message(), "next_retry_at": next_retry_at,
-    });
-    let result = json!({ "attempt": entry.attempt, "detail": attempt.message(), "at": now });
-    let origin = origin_of(entry, actor);
-    let mut m = movement(&effect, to, event, data);
-    m.next_retry_at = next_retry_at;
-    if failed {
-        m.error = Some(&result);
-    } else {
-        m.output = Some(&result);
-    }
-    let change = record_move(tx, &origin, m).await?;
-    let id = EffectId::from_uuid(effect.id);
-    let moved = effect_update_status(tx.conn(), tenant, id, &change).await?;
-    Ok(Some(Settled {
-        entry: settled,
-        effect: applied(moved, "effect", effect.id, effect.version)?,
-    }))
-}
-
-async fn current(tx: &mut TenantTx, entry: &Claimed) -> Result<Effect> {
-    let tenant = tx.tenant();
-    effect_fetch(tx.conn(), tenant, EffectId::from_uuid(entry.effect_id))
-        .await?
-        .ok_or_else(|| not_found("effect", entry.effect_id))
-}
-
-fn movement<'a>(effect: &Effect, to: EffectStatus, event: EventType, data: Value) -> Move<'a> {
-    Move {
-        entity: "effect",
-        id: effect.id,
-        version: effect.version,
-        correlation: effect.correlation_id,
-        to: to.as_str(),
-        event,
-        data,
-        output: None,
-        error: None,
-        next_retry_at: None,
     }
 }
 
@@ -216,23 +353,42 @@ pub async fn delivery_requeue(tx: &mut TenantTx, id: OutboxId, origin: &Origin) 
     let from: EffectStatus = effect.status.parse()?;
     from.check(EffectStatus::Pending)?;
     let data = json!({
-        "outbox_id": id, "attempts_before": entry.attempt, "last_error": entry.error_details
-            .as_ref().and_then(|d| d.get("last")),
+        "outbox_id": id, "attempts_before": entry.attempt,
+        "last_error": entry.error_details.as_ref().and_then(|d| d.get("last")),
     });
     let change = record_move(
         tx,
         origin,
-        movement(
-            &effect,
-            EffectStatus::Pending,
-            EventType::EffectRequeued,
+        Move {
+            entity: "effect",
+            id: effect.id,
+            version: effect.version,
+            correlation: effect.correlation_id,
+            to: EffectStatus::Pending.as_str(),
+            event: EventType::EffectRequeued,
             data,
-        ),
+            output: None,
+            error: None,
+            next_retry_at: None,
+        },
     )
     .await?;
-    let moved =
-        effect_update_status(tx.conn(), tenant, EffectId::from_uuid(effect.id), &change).await?;
-    let effect = applied(moved, "effect", effect.id, effect.version)?;
+    let requeue = EffectMove {
+        id: effect.id,
+        expected_version: effect.version,
+        status: EffectStatus::Pending.as_str(),
+        result: None,
+        next_retry_at: None,
+        causation: change.causation.as_uuid(),
+    };
+    let effect = effects_update_status(tx.conn(), tenant, &[requeue], change.actor)
+        .await?
+        .pop()
+        .ok_or_else(|| StoreError::VersionConflict {
+            entity: "effect",
+            id: effect.id.to_string(),
+            expected: effect.version,
+        })?;
     let entry = outbox_requeue(tx.conn(), tenant, id)
         .await?
         .ok_or_else(|| StoreError::VersionConflict {

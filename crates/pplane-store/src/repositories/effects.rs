@@ -8,7 +8,6 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::StatusChange;
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -138,33 +137,70 @@ pub async fn effect_same_request(
     Ok(same == Some(true))
 }
 
-/// Moves an effect as `change` says, if still at the expected version. A
-/// failed attempt (FAILED) counts in retry_count and carries next_retry_at;
-/// a requeue (back to PENDING) resets both. `output` is the execution
-/// result. Returns the changed effect, or None if another writer moved it.
-pub async fn effect_update_status(
+pub async fn effects_fetch_many(
     conn: &mut PgConnection,
     tenant: TenantId,
-    id: EffectId,
-    change: &StatusChange<'_>,
-) -> Result<Option<Effect>> {
+    ids: &[Uuid],
+) -> Result<Vec<Effect>> {
     Ok(sqlx::query_as(&format!(
-        "UPDATE effects SET status = $4, version = version + 1,
-                execution_result = coalesce($5, execution_result),
-                retry_count = CASE WHEN $4 = 'FAILED' THEN retry_count + 1
-                                   WHEN $4 = 'PENDING' THEN 0 ELSE retry_count END,
-                next_retry_at = $6, causation_id = $7, actor = $8
-         WHERE tenant_id = $1 AND id = $2 AND version = $3
-         RETURNING {COLUMNS}"
+        "SELECT {COLUMNS} FROM effects WHERE tenant_id = $1 AND id = ANY($2)"
     ))
     .bind(tenant.as_uuid())
-    .bind(id.as_uuid())
-    .bind(change.expected_version)
-    .bind(change.status)
-    .bind(change.output.or(change.error))
-    .bind(change.next_retry_at)
-    .bind(change.causation.as_uuid())
-    .bind(change.actor.to_string())
-    .fetch_optional(conn)
+    .bind(ids)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// One effect's versioned status change, for [`effects_update_status`].
+#[derive(Debug, Clone)]
+pub struct EffectMove {
+    pub id: Uuid,
+    pub expected_version: i32,
+    pub status: &'static str,
+    /// The execution result (or the error of a failed attempt).
+    pub result: Option<serde_json::Value>,
+    pub next_retry_at: Option<DateTime<Utc>>,
+    /// The event that records the move.
+    pub causation: Uuid,
+}
+
+/// Moves effects, each only if still at its expected version, in one
+/// statement; returns those it moved (fewer than asked: another writer moved
+/// the rest first). A failed attempt (FAILED) counts in retry_count and
+/// carries next_retry_at; a requeue (back to PENDING) resets both.
+pub async fn effects_update_status(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    moves: &[EffectMove],
+    actor: &Actor,
+) -> Result<Vec<Effect>> {
+    let ids: Vec<Uuid> = moves.iter().map(|m| m.id).collect();
+    let versions: Vec<i32> = moves.iter().map(|m| m.expected_version).collect();
+    let statuses: Vec<&str> = moves.iter().map(|m| m.status).collect();
+    let results: Vec<Option<serde_json::Value>> = moves.iter().map(|m| m.result.clone()).collect();
+    let retries: Vec<Option<DateTime<Utc>>> = moves.iter().map(|m| m.next_retry_at).collect();
+    let causes: Vec<Uuid> = moves.iter().map(|m| m.causation).collect();
+    Ok(sqlx::query_as(
+        "UPDATE effects e SET status = m.status, version = e.version + 1,
+                execution_result = coalesce(m.result, e.execution_result),
+                retry_count = CASE WHEN m.status = 'FAILED' THEN e.retry_count + 1
+                                   WHEN m.status = 'PENDING' THEN 0 ELSE e.retry_count END,
+                next_retry_at = m.next_retry_at, causation_id = m.causation, actor = $8
+         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::jsonb[], $6::timestamptz[], $7::uuid[])
+              AS m (id, expected, status, result, next_retry_at, causation)
+         WHERE e.tenant_id = $1 AND e.id = m.id AND e.version = m.expected
+         RETURNING e.id, e.run_id, e.step_id, e.effect_type, e.effect_spec, e.idempotency_key,
+                   e.status, e.version, e.execution_result, e.retry_count, e.next_retry_at,
+                   e.correlation_id, e.actor::text AS actor",
+    )
+    .bind(tenant.as_uuid())
+    .bind(&ids)
+    .bind(&versions)
+    .bind(&statuses)
+    .bind(&results)
+    .bind(&retries)
+    .bind(&causes)
+    .bind(actor.to_string())
+    .fetch_all(conn)
     .await?)
 }

@@ -39,10 +39,13 @@ pub struct Claimed {
     pub destination_secret: Option<String>,
 }
 
-/// Claims up to `limit` due entries of any tenant: new ones, retries whose
-/// time has come, and in-flight ones whose lease ran out. Skips entries
-/// another worker holds. Needs a dispatcher transaction; commit it before
-/// delivering.
+/// Claims up to `limit` due entries: new ones, retries whose time has come,
+/// and in-flight ones whose lease ran out. Skips entries another worker
+/// holds. One claim takes entries of one tenant only, the tenant of the
+/// oldest due entry nobody holds: recording them appends that tenant's
+/// events under its head row, and workers that each hold a different
+/// tenant's head run side by side instead of queueing on all of them.
+/// Needs a dispatcher transaction; commit it before delivering.
 pub async fn outbox_claim(
     conn: &mut PgConnection,
     owner: &str,
@@ -52,9 +55,16 @@ pub async fn outbox_claim(
     // MATERIALIZED: the planner may not fold the LIMIT into a nested loop
     // that would claim more rows than asked for.
     Ok(sqlx::query_as(
-        "WITH due AS MATERIALIZED (
-             SELECT tenant_id, id, destination_id FROM outbox_events
+        "WITH oldest AS MATERIALIZED (
+             SELECT tenant_id FROM outbox_events
              WHERE status IN ('PENDING', 'IN_FLIGHT') AND available_at <= now()
+             ORDER BY available_at
+             LIMIT 1
+             FOR UPDATE SKIP LOCKED),
+         due AS MATERIALIZED (
+             SELECT tenant_id, id, destination_id FROM outbox_events
+             WHERE tenant_id = (SELECT tenant_id FROM oldest)
+               AND status IN ('PENDING', 'IN_FLIGHT') AND available_at <= now()
              ORDER BY available_at
              LIMIT $1
              FOR UPDATE SKIP LOCKED)
@@ -87,36 +97,45 @@ pub struct Settlement {
     pub error_details: Option<Value>,
 }
 
-/// Settles the attempt `attempt` held by `owner`. None: the attempt is no
-/// longer the entry's current one (its lease ran out and it was claimed
-/// again, or an operator acted): nothing was changed.
+/// Settles entries, each for the attempt it names, if `owner` still holds
+/// that attempt; returns those it settled. An entry missing from the answer
+/// is stale (its lease ran out and it was claimed again, or an operator
+/// acted): nothing was changed for it.
 pub async fn outbox_settle(
     conn: &mut PgConnection,
     tenant: TenantId,
-    id: Uuid,
-    attempt: i32,
     owner: &str,
-    s: &Settlement,
-) -> Result<Option<OutboxEntry>> {
+    items: &[(Uuid, i32, Settlement)],
+) -> Result<Vec<OutboxEntry>> {
+    let ids: Vec<Uuid> = items.iter().map(|i| i.0).collect();
+    let attempts: Vec<i32> = items.iter().map(|i| i.1).collect();
+    let statuses: Vec<&str> = items.iter().map(|i| i.2.status.as_str()).collect();
+    let retries: Vec<i32> = items.iter().map(|i| i.2.retry_count).collect();
+    let next: Vec<Option<DateTime<Utc>>> = items.iter().map(|i| i.2.next_retry_at).collect();
+    let errors: Vec<Option<Value>> = items.iter().map(|i| i.2.error_details.clone()).collect();
     Ok(sqlx::query_as(&format!(
-        "UPDATE outbox_events
-         SET status = $5, retry_count = $6, next_retry_at = $7, error_details = $8,
-             available_at = CASE WHEN $5 = 'PENDING' THEN coalesce($7, now()) END,
-             delivered_at = CASE WHEN $5 = 'DELIVERED' THEN now() END,
+        "UPDATE outbox_events o
+         SET status = s.status, retry_count = s.retry_count, next_retry_at = s.next_retry_at,
+             error_details = s.error_details,
+             available_at = CASE WHEN s.status = 'PENDING' THEN coalesce(s.next_retry_at, now()) END,
+             delivered_at = CASE WHEN s.status = 'DELIVERED' THEN now() END,
              lease_owner = NULL, lease_expires_at = NULL
-         WHERE tenant_id = $1 AND id = $2 AND status = 'IN_FLIGHT' AND attempt = $3
-           AND lease_owner = $4
-         RETURNING {COLUMNS}"
+         FROM unnest($3::uuid[], $4::int[], $5::text[], $6::int[], $7::timestamptz[], $8::jsonb[])
+              AS s (id, attempt, status, retry_count, next_retry_at, error_details)
+         WHERE o.tenant_id = $1 AND o.id = s.id AND o.status = 'IN_FLIGHT'
+           AND o.attempt = s.attempt AND o.lease_owner = $2
+         RETURNING {}",
+        COLUMNS_OF_O
     ))
     .bind(tenant.as_uuid())
-    .bind(id)
-    .bind(attempt)
     .bind(owner)
-    .bind(s.status.as_str())
-    .bind(s.retry_count)
-    .bind(s.next_retry_at)
-    .bind(&s.error_details)
-    .fetch_optional(conn)
+    .bind(&ids)
+    .bind(&attempts)
+    .bind(&statuses)
+    .bind(&retries)
+    .bind(&next)
+    .bind(&errors)
+    .fetch_all(conn)
     .await?)
 }
 
@@ -143,6 +162,12 @@ const COLUMNS: &str =
     "id, aggregate_id AS effect_id, event_type, idempotency_key, status, attempt, \
      retry_count, next_retry_at, error_details, lease_owner, lease_expires_at, delivered_at, \
      correlation_id, created_at";
+/// The same, qualified for an UPDATE ... FROM whose other side has columns
+/// of the same names.
+const COLUMNS_OF_O: &str =
+    "o.id, o.aggregate_id AS effect_id, o.event_type, o.idempotency_key, o.status, o.attempt, \
+     o.retry_count, o.next_retry_at, o.error_details, o.lease_owner, o.lease_expires_at, \
+     o.delivered_at, o.correlation_id, o.created_at";
 
 pub async fn outbox_fetch(
     conn: &mut PgConnection,

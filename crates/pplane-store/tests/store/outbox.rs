@@ -97,11 +97,8 @@ async fn a_delivered_entry_completes_its_effect_with_dispatched_and_succeeded_ev
         .starts_with("whsec_"));
 
     let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
-    let effect = effect_dispatch(&mut tx, entry, &worker())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(effect.status, "RUNNING");
+    let refused = effect_dispatch(&mut tx, entry, &worker()).await.unwrap();
+    assert_eq!(refused, None, "a PENDING effect may run");
     let ok = http_attempt(204, None);
     let verdict = ok.verdict(1, &Backoff::default(), 0.5);
     let settled = delivery_settle(&mut tx, entry, &ok, &verdict, &worker())
@@ -156,10 +153,7 @@ async fn a_stale_acknowledgement_changes_nothing() {
         .await
         .unwrap();
     assert!(late.is_none(), "attempt 1 is no longer the entry's attempt");
-    effect_dispatch(&mut tx, &second, &worker())
-        .await
-        .unwrap()
-        .unwrap();
+    effect_dispatch(&mut tx, &second, &worker()).await.unwrap();
     let current = delivery_settle(&mut tx, &second, &ok, &verdict, &worker())
         .await
         .unwrap();
@@ -188,10 +182,7 @@ async fn a_transient_failure_waits_for_its_backoff_and_keeps_a_bounded_history()
         let failure = http_attempt(503, None);
         let verdict = failure.verdict(entry.attempt as u32, &backoff, 0.0);
         let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
-        effect_dispatch(&mut tx, &entry, &worker())
-            .await
-            .unwrap()
-            .unwrap();
+        effect_dispatch(&mut tx, &entry, &worker()).await.unwrap();
         last = delivery_settle(&mut tx, &entry, &failure, &verdict, &worker())
             .await
             .unwrap();
@@ -219,10 +210,7 @@ async fn a_transient_failure_waits_for_its_backoff_and_keeps_a_bounded_history()
     let failure = http_attempt(500, None);
     let verdict = failure.verdict(entry.attempt as u32, &slow, 0.0);
     let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
-    effect_dispatch(&mut tx, &entry, &worker())
-        .await
-        .unwrap()
-        .unwrap();
+    effect_dispatch(&mut tx, &entry, &worker()).await.unwrap();
     delivery_settle(&mut tx, &entry, &failure, &verdict, &worker())
         .await
         .unwrap()
