@@ -230,3 +230,10 @@ async fn a_dispatcher_that_bypasses_rls_fails() {
     let report = schema_check(&mut admin, &set).await.unwrap();
     assert_fails_naming(&report, "own nothing", "pplane_dispatcher has BYPASSRLS");
 }
+
+#[tokio::test]
+async fn a_missing_outbox_claim_index_fails() {
+    let report =
+        check_after("SET ROLE pplane_owner; DROP INDEX outbox_events_due_idx; RESET ROLE").await;
+    assert_fails_naming(&report, "outbox worker's claim", "available_at");
+}

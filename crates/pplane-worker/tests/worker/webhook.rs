@@ -105,3 +105,55 @@ async fn shutdown_finishes_what_is_in_flight() {
     assert_eq!(tally.claimed, tally.delivered);
     assert_eq!(plane.count("DELIVERED").await as u64, tally.delivered);
 }
+
+#[tokio::test]
+async fn a_lost_listen_connection_is_re_established() {
+    let plane = Plane::new().await;
+    let receiver = Receiver::start().await.unwrap();
+    plane
+        .destination("orders", Target::Webhook(receiver.url("/h")))
+        .await;
+    let config = WorkerConfig {
+        poll: Duration::from_secs(60),
+        lease: Duration::from_secs(120),
+        ..quick(3)
+    };
+    let (stop, handle) = plane.spawn(config).await;
+    let listener = "SELECT coalesce(max(pid), 0)::bigint FROM pg_stat_activity
+                    WHERE datname = current_database() AND query ILIKE 'LISTEN%'";
+    assert!(
+        eventually(Duration::from_secs(5), async || plane
+            .db
+            .scalar(listener)
+            .await
+            > 0)
+        .await
+    );
+    let old = plane.db.scalar(listener).await;
+    let killed = plane
+        .db
+        .scalar(&format!("SELECT count(pg_terminate_backend({old}))"))
+        .await;
+    assert_eq!(killed, 1, "the worker's LISTEN connection is gone");
+    let again = format!(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%' AND pid <> {old}"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), async || plane
+            .db
+            .scalar(&again)
+            .await
+            == 1)
+        .await,
+        "the worker listens again, on a new connection"
+    );
+    plane.request("orders", &keys("after-loss", 1)).await;
+    let delivered = eventually(Duration::from_secs(5), async || receiver.keys() == 1).await;
+    stop.send(true).unwrap();
+    handle.await.unwrap();
+    assert!(
+        delivered,
+        "woken by a notification on the new connection, not by the poll"
+    );
+}

@@ -155,5 +155,6 @@ pub fn evaluate(
         integrity::migration_rollbacks(set),
         integrity::migration_atomic(set),
         integrity::debugging_indexes(cat),
+        integrity::outbox_claim_index(cat),
     ]
 }
