@@ -10,6 +10,8 @@ DROP POLICY outbox_events_tenant_fence ON outbox_events;
 CREATE POLICY outbox_events_tenant_fence ON outbox_events AS RESTRICTIVE FOR ALL TO PUBLIC
     USING (tenant_id = current_tenant_id()) WITH CHECK (tenant_id = current_tenant_id());
 
+DROP TRIGGER outbox_events_schedule ON outbox_events;
+DROP FUNCTION outbox_events_schedule();
 DROP INDEX outbox_events_destination_idx;
 DROP INDEX outbox_events_delivered_idx;
 DROP INDEX outbox_events_due_idx;

@@ -132,6 +132,31 @@ ALTER TABLE outbox_events
     ADD CONSTRAINT outbox_events_available_when_open CHECK (
         (status IN ('PENDING', 'IN_FLIGHT')) = (available_at IS NOT NULL));
 
+-- The walkthrough's requeue (section 8) is a bare UPDATE of status,
+-- retry_count and next_retry_at. So that it works as written, the schedule
+-- follows the status: an open entry without a due time is due at its
+-- next_retry_at or now, a closed one has none, and a dead letter put back
+-- to PENDING starts its attempts over.
+CREATE FUNCTION outbox_events_schedule() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.status IN ('DELIVERED', 'DEAD_LETTER') THEN
+        NEW.available_at := NULL;
+    ELSIF NEW.available_at IS NULL THEN
+        NEW.available_at := coalesce(NEW.next_retry_at, now());
+    END IF;
+    IF OLD.status = 'DEAD_LETTER' AND NEW.status = 'PENDING' THEN
+        NEW.attempt := 0;
+    END IF;
+    RETURN NEW;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outbox_events_schedule() FROM PUBLIC;
+
+CREATE TRIGGER outbox_events_schedule BEFORE UPDATE OF status ON outbox_events
+    FOR EACH ROW EXECUTE FUNCTION outbox_events_schedule();
+
 CREATE INDEX outbox_events_due_idx ON outbox_events (available_at)
     WHERE status IN ('PENDING', 'IN_FLIGHT');
 CREATE INDEX outbox_events_delivered_idx ON outbox_events (delivered_at)

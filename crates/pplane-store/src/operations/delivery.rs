@@ -50,7 +50,24 @@ pub async fn effects_dispatch(
     entries: &[Claimed],
     actor: &Actor,
 ) -> Result<Vec<Option<EffectStatus>>> {
-    let effects = effects_of(tx, entries).await?;
+    let mut effects = effects_of(tx, entries).await?;
+    // An entry put back to PENDING by the walkthrough's bare UPDATE leaves
+    // its effect a dead letter: record the requeue the UPDATE did not.
+    let by_hand: Vec<Change> = entries
+        .iter()
+        .filter(|e| effects[&e.effect_id].status == EffectStatus::DeadLetter.as_str())
+        .map(|entry| Change {
+            entry,
+            effect: &effects[&entry.effect_id],
+            to: EffectStatus::Pending,
+            event: EventType::EffectRequeued,
+            data: json!({ "outbox_id": entry.id, "requeued": "at the outbox, by a direct UPDATE" }),
+            result: None,
+            next_retry_at: None,
+        })
+        .collect();
+    let requeued = apply(tx, by_hand, actor).await?;
+    effects.extend(requeued);
     let mut refused = Vec::with_capacity(entries.len());
     let mut changes = Vec::new();
     for entry in entries {

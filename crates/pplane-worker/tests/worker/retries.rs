@@ -208,3 +208,60 @@ async fn a_poison_entry_dead_letters_after_its_attempts_on_the_backoff_schedule_
         "{again}"
     );
 }
+
+#[tokio::test]
+async fn the_walkthroughs_bare_requeue_update_works_as_written() {
+    let plane = Plane::new().await;
+    let healed = Arc::new(AtomicBool::new(false));
+    let answer = healed.clone();
+    let receiver = Receiver::start_with(Arc::new(move |_, _| {
+        if answer.load(Ordering::SeqCst) {
+            (204, None)
+        } else {
+            (400, None)
+        }
+    }))
+    .await
+    .unwrap();
+    plane
+        .destination("orders", Target::Webhook(receiver.url("/h")))
+        .await;
+    plane.request("orders", &keys("manual", 1)).await;
+    assert_eq!(plane.drain(quick(3)).await.dead_lettered, 1);
+    healed.store(true, Ordering::SeqCst);
+
+    // Section 8, "Requeue if transient failure", verbatim, in the tenant.
+    let dead = plane
+        .db
+        .scalar("SELECT count(*) FROM outbox_events WHERE status = 'DEAD_LETTER'")
+        .await;
+    assert_eq!(dead, 1);
+    plane
+        .db
+        .exec(&format!(
+            "BEGIN; SET LOCAL ROLE pplane_app; SET LOCAL app.tenant_id = '{}'; SET LOCAL app.user_id = '{}';
+             UPDATE outbox_events
+             SET status = 'PENDING', retry_count = 0, next_retry_at = NULL
+             WHERE id = (SELECT id FROM outbox_events WHERE status = 'DEAD_LETTER');
+             COMMIT;",
+            plane.tenant, plane.user
+        ))
+        .await;
+    let tally = plane.drain(quick(3)).await;
+    assert_eq!(tally.delivered, 1, "{tally:?}");
+    assert_eq!(
+        plane
+            .db
+            .scalar("SELECT count(*) FROM effects WHERE status = 'COMPLETED'")
+            .await,
+        1
+    );
+    let requeued = plane
+        .db
+        .scalar("SELECT count(*) FROM orchestration_events WHERE event_type = 'EFFECT_REQUEUED'")
+        .await;
+    assert_eq!(
+        requeued, 1,
+        "the worker recorded the requeue the UPDATE did not"
+    );
+}
