@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use pplane_domain::{Actor, EventId, TenantId, UserId};
 use pplane_store::operations::Origin;
-use pplane_store::TenantTx;
+use pplane_store::{Store, TenantTx};
 
 use crate::args::Acting;
 use crate::failure::Failure;
@@ -58,5 +58,34 @@ impl Context {
     pub async fn begin(&self) -> Result<TenantTx, Failure> {
         let store = target::runtime_store().await?;
         Ok(store.tenant_tx(self.tenant, self.user).await?)
+    }
+}
+
+/// Who reads, for operator commands: a tenant and, unless `--user` names a
+/// member, the plane's service principal (a member of every tenant).
+pub struct Reader {
+    pub tenant: TenantId,
+    pub user: UserId,
+    store: Store,
+}
+
+impl Reader {
+    pub async fn parse(tenant: &str, user: Option<&str>) -> Result<Reader, Failure> {
+        let tenant: TenantId = id(tenant)?;
+        let user = user.map(id::<UserId>).transpose()?;
+        let store = target::runtime_store().await?;
+        let user = match user {
+            Some(u) => u,
+            None => store.delivery_principal().await?,
+        };
+        Ok(Reader {
+            tenant,
+            user,
+            store,
+        })
+    }
+
+    pub async fn begin(&self) -> Result<TenantTx, Failure> {
+        Ok(self.store.tenant_tx(self.tenant, self.user).await?)
     }
 }

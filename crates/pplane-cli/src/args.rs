@@ -71,6 +71,19 @@ pub enum Command {
         #[command(subcommand)]
         action: OutboxAction,
     },
+    /// The whole story of a run: signal, run, steps, events, effects, outbox, causation.
+    Trace(TraceArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TraceArgs {
+    /// A correlation id or a run id.
+    pub id: String,
+    #[arg(long, value_name = "UUID")]
+    pub tenant: String,
+    /// A member to read as (default: the plane's service principal).
+    #[arg(long, value_name = "UUID")]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ mod args;
 mod commands;
 mod failure;
 mod output;
+mod paint;
 mod target;
 
 use clap::Parser;

@@ -9,6 +9,7 @@ mod outbox;
 mod run;
 mod signal;
 mod tenant;
+mod trace;
 mod worker;
 
 use std::process::ExitCode;
@@ -29,5 +30,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Destination { action } => destination::run(action, output).await,
         Command::Worker(args) => worker::run(args, output).await,
         Command::Outbox { action } => outbox::run(action, output).await,
+        Command::Trace(args) => trace::run(args, output).await,
     }
 }

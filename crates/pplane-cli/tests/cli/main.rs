@@ -9,4 +9,5 @@ mod outbox;
 mod runs;
 mod script;
 mod support;
+mod trace;
 mod usage;

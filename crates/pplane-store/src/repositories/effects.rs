@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::Result;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct Effect {
     pub id: Uuid,
     pub run_id: Uuid,
@@ -27,7 +27,7 @@ pub struct Effect {
     pub actor: String,
 }
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, run_id, step_id, effect_type, effect_spec, idempotency_key, status, version, \
      execution_result, retry_count, next_retry_at, correlation_id, actor::text AS actor";
 

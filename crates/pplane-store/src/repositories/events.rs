@@ -24,7 +24,7 @@ pub struct NewEvent {
     pub actor: Actor,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct Event {
     pub id: Uuid,
     pub sequence_number: i64,
@@ -40,7 +40,7 @@ pub struct Event {
     pub actor: String,
 }
 
-const EVENT_COLUMNS: &str =
+pub(crate) const EVENT_COLUMNS: &str =
     "id, sequence_number, event_type, aggregate_type, aggregate_id, aggregate_version, \
      schema_version, event_data, occurred_at, correlation_id, causation_id, actor::text AS actor";
 
@@ -173,7 +173,7 @@ pub async fn event_latest_in_correlation(
 }
 
 /// One link of a causation chain.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct CausalLink {
     pub id: Uuid,
     pub event_type: String,

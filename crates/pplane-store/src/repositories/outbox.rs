@@ -140,7 +140,7 @@ pub async fn outbox_settle(
 }
 
 /// An outbox entry as operators see it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct OutboxEntry {
     pub id: Uuid,
     pub effect_id: Uuid,
@@ -158,7 +158,7 @@ pub struct OutboxEntry {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, aggregate_id AS effect_id, event_type, idempotency_key, status, attempt, \
      retry_count, next_retry_at, error_details, lease_owner, lease_expires_at, delivered_at, \
      correlation_id, created_at";

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::StatusChange;
 use crate::Result;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct Run {
     pub id: Uuid,
     pub signal_id: Uuid,
@@ -23,7 +23,7 @@ pub struct Run {
     pub actor: String,
 }
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, signal_id, status, version, domain_refs, error_details, started_at, finished_at, \
      correlation_id, actor::text AS actor";
 

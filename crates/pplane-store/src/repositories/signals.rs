@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::Result;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct Signal {
     pub id: Uuid,
     pub source_channel: String,
@@ -19,7 +19,7 @@ pub struct Signal {
     pub actor: String,
 }
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, source_channel, source_id, payload, received_at, correlation_id, actor::text AS actor";
 
 pub struct NewSignal<'a> {

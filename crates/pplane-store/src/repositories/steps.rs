@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::StatusChange;
 use crate::Result;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct Step {
     pub id: Uuid,
     pub run_id: Uuid,
@@ -28,7 +28,7 @@ pub struct Step {
     pub actor: String,
 }
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, run_id, step_index, step_type, status, version, input, output_result, error_details, \
      retry_count, next_retry_at, started_at, finished_at, correlation_id, actor::text AS actor";
 

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::StatusChange;
 use crate::Result;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct ToolCall {
     pub id: Uuid,
     pub step_id: Uuid,
@@ -25,7 +25,8 @@ pub struct ToolCall {
     pub actor: String,
 }
 
-const COLUMNS: &str = "id, step_id, tool_name, tool_args, result, status, version, error_details, \
+pub(crate) const COLUMNS: &str =
+    "id, step_id, tool_name, tool_args, result, status, version, error_details, \
      started_at, finished_at, correlation_id, actor::text AS actor";
 
 pub struct NewToolCall<'a> {

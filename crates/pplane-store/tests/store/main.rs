@@ -14,3 +14,4 @@ mod outbox;
 mod runtime_guard;
 mod support;
 mod tenant_isolation;
+mod trace;

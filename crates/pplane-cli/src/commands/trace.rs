@@ -1,0 +1,189 @@
+//! `pplane trace ID --tenant T [--user U]`: the walkthrough's seven steps for
+//! one correlation (by correlation id or run id), as a tree, a timeline and
+//! the causation chain; `--json` for the whole document.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use pplane_store::queries::trace::{trace_load, Trace};
+use uuid::Uuid;
+
+use crate::acting::{id, Reader};
+use crate::args::{Output, TraceArgs};
+use crate::failure::Failure;
+use crate::{output, paint};
+
+pub async fn run(args: TraceArgs, out: Output) -> Result<ExitCode, Failure> {
+    let wanted: Uuid = id(&args.id)?;
+    let reader = Reader::parse(&args.tenant, args.user.as_deref()).await?;
+    let mut tx = reader.begin().await?;
+    let trace = trace_load(tx.conn(), reader.tenant, wanted).await?;
+    tx.commit().await?;
+    let Some(trace) = trace else {
+        return Err(Failure::Operation(anyhow::anyhow!(
+            "nothing in tenant {} has run or correlation id {wanted}",
+            reader.tenant
+        )));
+    };
+    if out.json {
+        output::json(&trace);
+    } else {
+        print!("{}", render(&trace));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The trace as text: the tree of what exists, then what happened when.
+pub fn render(t: &Trace) -> String {
+    let mut s = String::new();
+    let line = |s: &mut String, text: String| {
+        s.push_str(&text);
+        s.push('\n');
+    };
+    line(&mut s, paint::bold(&format!("trace {}", t.correlation_id)));
+    if let Some(sig) = &t.signal {
+        line(
+            &mut s,
+            format!(
+                "signal  {}/{}  received {}  by {}",
+                sig.source_channel,
+                sig.source_id,
+                clock(sig.received_at),
+                sig.actor
+            ),
+        );
+    }
+    for run in &t.runs {
+        let span = match (run.started_at, run.finished_at) {
+            (Some(a), Some(b)) => format!("{} → {} ({})", clock(a), clock(b), took(a, b)),
+            (Some(a), None) => format!("since {}", clock(a)),
+            _ => String::new(),
+        };
+        line(
+            &mut s,
+            format!("run     {}  {}  {span}", run.id, paint::status(&run.status)),
+        );
+        if let Some(err) = &run.error_details {
+            line(&mut s, format!("        error {err}"));
+        }
+        for step in t.steps.iter().filter(|st| st.run_id == run.id) {
+            let retries = if step.retry_count > 0 {
+                format!("  retries {}", step.retry_count)
+            } else {
+                String::new()
+            };
+            line(
+                &mut s,
+                format!(
+                    "  step {} {}  {}{retries}",
+                    step.step_index,
+                    step.step_type,
+                    paint::status(&step.status)
+                ),
+            );
+            if let Some(err) = &step.error_details {
+                line(&mut s, paint::dim(&format!("    error {err}")));
+            }
+            for call in t.tool_calls.iter().filter(|c| c.step_id == step.id) {
+                let detail = call
+                    .error_details
+                    .as_ref()
+                    .map(|e| format!("  {e}"))
+                    .unwrap_or_default();
+                line(
+                    &mut s,
+                    format!(
+                        "    tool {}  {}{detail}",
+                        call.tool_name,
+                        paint::status(&call.status)
+                    ),
+                );
+            }
+        }
+        for effect in t.effects.iter().filter(|e| e.run_id == run.id) {
+            let entry = t.outbox.iter().find(|o| o.effect_id == effect.id);
+            let delivery = entry
+                .map(|o| {
+                    format!(
+                        "  outbox {} (attempt {})",
+                        paint::status(&o.status),
+                        o.attempt
+                    )
+                })
+                .unwrap_or_default();
+            line(
+                &mut s,
+                format!(
+                    "  effect {}  key {}  {}{delivery}",
+                    effect.effect_type,
+                    effect.idempotency_key,
+                    paint::status(&effect.status)
+                ),
+            );
+            if let Some(last) = entry
+                .and_then(|o| o.error_details.as_ref())
+                .and_then(|d| d.get("last"))
+            {
+                line(&mut s, paint::dim(&format!("    last error {last}")));
+            }
+        }
+    }
+    line(&mut s, paint::bold("timeline"));
+    let start = t.events.first().map(|e| e.occurred_at);
+    for e in &t.events {
+        let offset = start
+            .map(|a| format!("+{}", took(a, e.occurred_at)))
+            .unwrap_or_default();
+        line(
+            &mut s,
+            format!(
+                "  #{:<6} {:>10}  {:<22} {}",
+                e.sequence_number,
+                offset,
+                e.event_type,
+                paint::dim(&e.actor)
+            ),
+        );
+    }
+    line(&mut s, paint::bold("causation"));
+    let names: HashMap<Uuid, &str> = t
+        .chain
+        .iter()
+        .map(|l| (l.id, l.event_type.as_str()))
+        .collect();
+    for link in &t.chain {
+        let parent = link
+            .causation_id
+            .and_then(|c| names.get(&c))
+            .copied()
+            .unwrap_or("");
+        // Depth as a number, indentation only for the first levels: a long
+        // run is a deep chain.
+        let indent = format!(
+            "{:>4} {}",
+            link.depth,
+            " ".repeat(link.depth.clamp(0, 12) as usize)
+        );
+        let from = if parent.is_empty() {
+            String::new()
+        } else {
+            paint::dim(&format!(" ← {parent}"))
+        };
+        line(&mut s, format!("{indent}{}{from}", link.event_type));
+    }
+    s
+}
+
+fn clock(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
+}
+
+fn took(a: DateTime<Utc>, b: DateTime<Utc>) -> String {
+    let ms = (b - a).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+    if ms < 1000.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}

@@ -1,0 +1,74 @@
+//! `pplane trace` on a run the example script drove: text and JSON, by run id
+//! and by correlation id; an unknown id is a clear failure.
+
+use std::process::Command;
+
+use pplane_store::testing::TestDb;
+
+use crate::support::{pplane, Home};
+
+#[tokio::test]
+async fn a_driven_run_traces_as_text_and_json() {
+    let db = TestDb::migrated().await;
+    let home = Home::new();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/drive-a-run.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .env("PPLANE", env!("CARGO_BIN_EXE_pplane"))
+        .env("DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let value = |name: &str| {
+        stdout
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_owned()
+    };
+    let (tenant, run, correlation) = (value("tenant"), value("run"), value("correlation"));
+
+    let text = pplane(
+        home.path(),
+        Some(db.url()),
+        &["trace", &run, "--tenant", &tenant],
+    );
+    assert_eq!(text.code, 0, "{text:?}");
+    for part in [
+        "signal  zendesk/",
+        "step 0 lookup-order  COMPLETED  retries 1",
+        "tool orders.get  FAILED",
+        "effect SEND_EMAIL",
+        "timeline",
+        "causation",
+        "RUN_COMPLETED",
+    ] {
+        assert!(text.stdout.contains(part), "{part:?} in\n{}", text.stdout);
+    }
+    assert!(
+        !text.stdout.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
+
+    let json = pplane(
+        home.path(),
+        Some(db.url()),
+        &["trace", &correlation, "--tenant", &tenant, "--json"],
+    )
+    .json();
+    assert_eq!(json["correlation_id"], correlation.as_str());
+    assert_eq!(json["runs"][0]["id"], run.as_str());
+    assert_eq!(
+        json["events"].as_array().unwrap().len(),
+        json["chain"].as_array().unwrap().len()
+    );
+
+    let unknown = pplane(
+        home.path(),
+        Some(db.url()),
+        &["trace", &tenant, "--tenant", &tenant],
+    );
+    assert_eq!(unknown.code, 1, "{unknown:?}");
+    assert!(unknown.stderr.contains("nothing in tenant"), "{unknown:?}");
+}

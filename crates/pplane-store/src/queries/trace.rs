@@ -1,0 +1,101 @@
+//! Trace reconstruction: the walkthrough's seven steps (section 8) for one
+//! correlation — signal, runs, ordered steps with their tool calls, ordered
+//! events, effects, outbox entries, and the causation chain — in one round
+//! trip. Every part filters by tenant and reaches its rows through an index
+//! (`tests/store/debugging_indexes.rs` covers the same access paths).
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::repositories::effects::{self, Effect};
+use crate::repositories::events::{self, CausalLink, Event};
+use crate::repositories::outbox::{self, OutboxEntry};
+use crate::repositories::runs::{self, Run};
+use crate::repositories::signals::{self, Signal};
+use crate::repositories::steps::{self, Step};
+use crate::repositories::tool_calls::{self, ToolCall};
+use crate::Result;
+use pplane_domain::TenantId;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Trace {
+    pub correlation_id: Uuid,
+    pub signal: Option<Signal>,
+    pub runs: Vec<Run>,
+    /// Ordered by run, then step index.
+    pub steps: Vec<Step>,
+    pub tool_calls: Vec<ToolCall>,
+    /// In log order.
+    pub events: Vec<Event>,
+    pub effects: Vec<Effect>,
+    pub outbox: Vec<OutboxEntry>,
+    /// The recursive causation query's answer: every event reachable from
+    /// the root, with its depth.
+    pub chain: Vec<CausalLink>,
+}
+
+/// The trace of `id`, a correlation id or a run id, in `tenant`; None when
+/// neither names anything visible there.
+pub async fn trace_load(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<Trace>> {
+    let sql = format!(
+        "WITH c AS (
+             SELECT correlation_id FROM runs WHERE tenant_id = $1 AND id = $2
+             UNION ALL
+             SELECT correlation_id FROM signals WHERE tenant_id = $1 AND correlation_id = $2
+             UNION ALL
+             SELECT correlation_id FROM runs WHERE tenant_id = $1 AND correlation_id = $2
+             LIMIT 1),
+         r AS (SELECT {run} FROM runs WHERE tenant_id = $1 AND correlation_id = (SELECT correlation_id FROM c)),
+         s AS (SELECT {step} FROM steps WHERE tenant_id = $1 AND run_id IN (SELECT id FROM r))
+         SELECT jsonb_build_object(
+             'correlation_id', c.correlation_id,
+             'signal', (SELECT to_jsonb(x) FROM (SELECT {signal} FROM signals
+                        WHERE tenant_id = $1 AND correlation_id = c.correlation_id LIMIT 1) x),
+             'runs', coalesce((SELECT jsonb_agg(r ORDER BY r.id) FROM r), '[]'),
+             'steps', coalesce((SELECT jsonb_agg(s ORDER BY s.run_id, s.step_index) FROM s), '[]'),
+             'tool_calls', coalesce((SELECT jsonb_agg(t ORDER BY t.id) FROM (SELECT {tool} FROM tool_calls
+                        WHERE tenant_id = $1 AND step_id IN (SELECT id FROM s)) t), '[]'),
+             'events', coalesce((SELECT jsonb_agg(e ORDER BY e.sequence_number) FROM (SELECT {event}
+                        FROM orchestration_events
+                        WHERE tenant_id = $1 AND correlation_id = c.correlation_id) e), '[]'),
+             'effects', coalesce((SELECT jsonb_agg(f ORDER BY f.id) FROM (SELECT {effect} FROM effects
+                        WHERE tenant_id = $1 AND run_id IN (SELECT id FROM r)) f), '[]'),
+             'outbox', coalesce((SELECT jsonb_agg(o ORDER BY o.created_at) FROM (SELECT {outbox}
+                        FROM outbox_events
+                        WHERE tenant_id = $1 AND correlation_id = c.correlation_id) o), '[]'),
+             'chain', coalesce((WITH RECURSIVE causal_chain AS (
+                          SELECT id, event_type::text, causation_id, 0 AS depth
+                          FROM orchestration_events
+                          WHERE tenant_id = $1 AND correlation_id = c.correlation_id
+                            AND causation_id IS NULL
+                          UNION ALL
+                          SELECT e.id, e.event_type::text, e.causation_id, cc.depth + 1
+                          FROM orchestration_events e JOIN causal_chain cc ON e.causation_id = cc.id
+                          WHERE e.tenant_id = $1)
+                        SELECT jsonb_agg(cc ORDER BY cc.depth) FROM causal_chain cc), '[]'))
+         FROM c",
+        run = runs::COLUMNS,
+        step = steps::COLUMNS,
+        signal = signals::COLUMNS,
+        tool = tool_calls::COLUMNS,
+        event = events::EVENT_COLUMNS,
+        effect = effects::COLUMNS,
+        outbox = outbox::COLUMNS,
+    );
+    let doc: Option<serde_json::Value> = sqlx::query_scalar(&sql)
+        .bind(tenant.as_uuid())
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    doc.map(|d| {
+        serde_json::from_value(d).map_err(|e| {
+            crate::StoreError::InvalidInput(format!("a trace that does not read back: {e}"))
+        })
+    })
+    .transpose()
+}
