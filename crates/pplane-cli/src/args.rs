@@ -160,6 +160,17 @@ pub enum BenchScenario {
         #[arg(long, default_value_t = 10)]
         tenants: u32,
     },
+    /// Reconstructing a run of ~1,000 events among a million, against a plain indexed SELECT.
+    Trace {
+        /// Events of other runs loaded first.
+        #[arg(long, default_value_t = 1_000_000)]
+        background_events: u32,
+        /// Steps of the traced run (three events each, plus three).
+        #[arg(long, default_value_t = 332)]
+        steps: u32,
+        #[arg(long, default_value_t = 200)]
+        iterations: u32,
+    },
     /// What row-level security costs a query, against the same query on an unprotected copy.
     Rls {
         #[arg(long, default_value_t = 20)]

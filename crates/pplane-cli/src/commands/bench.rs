@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use pplane_store::bench::{append, rls, BenchRow};
+use pplane_store::bench::{append, rls, trace, BenchRow};
 
 use crate::args::{BenchScenario, Output};
 use crate::failure::Failure;
@@ -64,6 +64,24 @@ pub async fn run(scenario: BenchScenario, out: Output) -> Result<ExitCode, Failu
                 .await
                 .map_err(|e| Failure::Operation(e.into()))?
         }
+        BenchScenario::Trace {
+            background_events,
+            steps,
+            iterations,
+        } => {
+            if steps == 0 || iterations == 0 || background_events > 50_000_000 {
+                return Err(Failure::Usage(
+                    "--steps and --iterations must be at least 1, --background-events at most 50000000"
+                        .into(),
+                ));
+            }
+            let cfg = trace::TraceBench {
+                background_events,
+                steps,
+                iterations,
+            };
+            trace::run(&url, cfg, progress).await?
+        }
         BenchScenario::Rls {
             tenants,
             rows_per_tenant,
@@ -98,6 +116,7 @@ fn print(rows: &[BenchRow], out: Output) {
                 r.scenario.clone(),
                 r.concurrency.to_string(),
                 format!("{:.3}", r.p50_ms),
+                format!("{:.3}", r.p95_ms),
                 format!("{:.3}", r.p99_ms),
                 format!("{:.3}", r.p999_ms),
                 format!("{:.0}", r.per_s),
@@ -113,6 +132,7 @@ fn print(rows: &[BenchRow], out: Output) {
             "SCENARIO",
             "CONC",
             "P50 MS",
+            "P95 MS",
             "P99 MS",
             "P999 MS",
             "PER S",

@@ -154,3 +154,35 @@ async fn bench_outbox_drains_with_1_and_4_workers_and_holds_a_steady_load() {
     );
     assert_eq!(bad.code, 2, "{bad:?}");
 }
+
+#[tokio::test]
+async fn bench_trace_reports_p95_against_a_plain_select() {
+    let db = TestDb::migrated().await;
+    let home = Home::new();
+    let args = [
+        "bench",
+        "trace",
+        "--background-events",
+        "5000",
+        "--steps",
+        "20",
+        "--iterations",
+        "5",
+        "--json",
+    ];
+    let run = pplane(home.path(), Some(db.url()), &args);
+    assert_eq!(run.code, 0, "{run:?}");
+    let rows = run.json();
+    let row = &rows[0];
+    assert!(
+        row["scenario"]
+            .as_str()
+            .unwrap()
+            .contains("a run of 63 events among 5063"),
+        "{row}"
+    );
+    for field in ["p50_ms", "p95_ms", "p99_ms", "per_s", "raw_per_s", "ratio"] {
+        assert!(row[field].as_f64().unwrap() > 0.0, "{field} in {row}");
+    }
+    assert!(row["p50_ms"].as_f64() <= row["p95_ms"].as_f64());
+}

@@ -6,6 +6,7 @@
 pub mod append;
 pub mod outbox;
 pub mod rls;
+pub mod trace;
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ pub struct BenchRow {
     pub concurrency: u32,
     pub tenants: Option<u32>,
     pub p50_ms: f64,
+    pub p95_ms: f64,
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub per_s: f64,
@@ -46,6 +48,7 @@ impl BenchRow {
             concurrency,
             tenants,
             p50_ms: ours.percentile_ms(50.0),
+            p95_ms: ours.percentile_ms(95.0),
             p99_ms: ours.percentile_ms(99.0),
             p999_ms: ours.percentile_ms(99.9),
             per_s: ours.per_second(),

@@ -195,10 +195,13 @@ pub async fn event_causal_chain(
              FROM orchestration_events
              WHERE tenant_id = $1 AND correlation_id = $2 AND causation_id IS NULL
              UNION ALL
-             SELECT e.id, e.event_type::text, e.causation_id, c.depth + 1
-             FROM orchestration_events e
-             JOIN causal_chain c ON e.causation_id = c.id
-             WHERE e.tenant_id = $1
+             SELECT e.id, e.event_type, e.causation_id, c.depth + 1
+             FROM causal_chain c CROSS JOIN LATERAL (
+                 -- OFFSET 0: one index probe per link, not a hash of the
+                 -- tenant's log per link (see queries/trace.rs).
+                 SELECT id, event_type::text, causation_id FROM orchestration_events
+                 WHERE tenant_id = $1 AND causation_id = c.id
+                 OFFSET 0) e
          )
          SELECT * FROM causal_chain ORDER BY depth ASC",
     )
