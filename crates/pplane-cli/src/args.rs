@@ -73,6 +73,19 @@ pub enum Command {
     },
     /// The whole story of a run: signal, run, steps, events, effects, outbox, causation.
     Trace(TraceArgs),
+    /// Why a run failed, or where an effect stands and how to requeue it.
+    Diagnose {
+        #[command(subcommand)]
+        what: DiagnoseWhat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiagnoseWhat {
+    /// Failed steps, their failure events, failed tool calls, retries.
+    Run(TraceArgs),
+    /// Status, outbox entry, dead-letter reason, and the requeue command.
+    Effect(TraceArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]

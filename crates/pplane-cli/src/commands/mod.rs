@@ -4,6 +4,7 @@ mod bench;
 mod check;
 mod db;
 mod destination;
+mod diagnose;
 mod migrate;
 mod outbox;
 mod run;
@@ -31,5 +32,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Worker(args) => worker::run(args, output).await,
         Command::Outbox { action } => outbox::run(action, output).await,
         Command::Trace(args) => trace::run(args, output).await,
+        Command::Diagnose { what } => diagnose::run(what, output).await,
     }
 }

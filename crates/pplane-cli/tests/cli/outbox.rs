@@ -84,6 +84,26 @@ async fn an_operator_finds_a_dead_letter_requeues_it_and_purges_what_was_deliver
     assert_eq!(dead.as_array().unwrap().len(), 1);
     assert_eq!(dead[0]["error_details"]["last"]["message"], "HTTP 410");
     let entry = dead[0]["id"].as_str().unwrap().to_owned();
+    let effect_id = dead[0]["effect_id"].as_str().unwrap().to_owned();
+    let diagnosis = run_with(&["diagnose", "effect", &effect_id]);
+    assert_eq!(diagnosis.code, 0, "{diagnosis:?}");
+    for part in [
+        "DEAD_LETTER",
+        "last failure: HTTP 410 (permanent)",
+        "EFFECT_DEAD_LETTERED",
+    ] {
+        assert!(
+            diagnosis.stdout.contains(part),
+            "{part:?} in\n{}",
+            diagnosis.stdout
+        );
+    }
+    let command = format!("pplane outbox requeue {entry} --tenant {tenant} --user {user}");
+    assert!(
+        diagnosis.stdout.contains(&command),
+        "the exact requeue command:\n{}",
+        diagnosis.stdout
+    );
     let stats = run_with(&["outbox", "stats"]).json();
     assert_eq!(stats["stats"]["dead_letter"], 1);
     let plane = run_cli(&["outbox", "stats"]).json();

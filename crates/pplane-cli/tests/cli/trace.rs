@@ -64,6 +64,34 @@ async fn a_driven_run_traces_as_text_and_json() {
         json["chain"].as_array().unwrap().len()
     );
 
+    let diagnosis = pplane(
+        home.path(),
+        Some(db.url()),
+        &["diagnose", "run", &run, "--tenant", &tenant],
+    );
+    assert_eq!(diagnosis.code, 0, "{diagnosis:?}");
+    for part in [
+        "step 0 lookup-order  COMPLETED  retries 1",
+        "STEP_FAILED #",
+        "orders service unavailable",
+        "tool orders.get  FAILED",
+    ] {
+        assert!(
+            diagnosis.stdout.contains(part),
+            "{part:?} in\n{}",
+            diagnosis.stdout
+        );
+    }
+    let json = pplane(
+        home.path(),
+        Some(db.url()),
+        &["diagnose", "run", &run, "--tenant", &tenant, "--json"],
+    )
+    .json();
+    let troubled = json["troubled_steps"].as_array().unwrap();
+    assert_eq!(troubled.len(), 1, "only the step that failed");
+    assert_eq!(troubled[0]["failures"].as_array().unwrap().len(), 1);
+
     let unknown = pplane(
         home.path(),
         Some(db.url()),
