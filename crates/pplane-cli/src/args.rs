@@ -131,6 +131,8 @@ pub enum MigrateAction {
 pub enum CheckGate {
     /// Schema validation and the catalog-checkable production gate, with a live cross-tenant probe.
     Schema,
+    /// Data quality: orphans, counters, statuses against their last events, causation, gaps.
+    Data,
 }
 
 #[derive(Debug, Subcommand)]

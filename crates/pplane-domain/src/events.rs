@@ -61,9 +61,53 @@ impl EventType {
     }
 }
 
+impl EventType {
+    /// The status an aggregate has right after this event, for the
+    /// aggregates with a lifecycle (runs, steps, tool calls, effects); None
+    /// for signals and checkpoints. The data-quality gate compares every
+    /// entity's status with what its last event implies.
+    pub fn implied_status(self) -> Option<&'static str> {
+        use EventType::*;
+        Some(match self {
+            RunCreated | StepScheduled | StepRetryScheduled | EffectRequested | EffectRequeued => {
+                "PENDING"
+            }
+            RunStarted | StepStarted | ToolCallStarted | EffectDispatched => "RUNNING",
+            RunCompleted | StepCompleted | ToolCallCompleted | EffectSucceeded => "COMPLETED",
+            RunFailed | StepFailed | ToolCallFailed | EffectFailed => "FAILED",
+            RunCancelled | StepCancelled | ToolCallCancelled | EffectCancelled => "CANCELLED",
+            StepSkipped => "SKIPPED",
+            EffectDeadLettered => "DEAD_LETTER",
+            SignalReceived | CheckpointSaved => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_lifecycle_event_implies_a_status_of_its_aggregate() {
+        use crate::status::{EffectStatus, RunStatus, StepStatus, ToolCallStatus};
+        for t in EventType::ALL {
+            let Some(status) = t.implied_status() else {
+                assert!(matches!(
+                    t.aggregate(),
+                    AggregateType::Signal | AggregateType::Checkpoint
+                ));
+                continue;
+            };
+            let known = match t.aggregate() {
+                AggregateType::Run => status.parse::<RunStatus>().is_ok(),
+                AggregateType::Step => status.parse::<StepStatus>().is_ok(),
+                AggregateType::ToolCall => status.parse::<ToolCallStatus>().is_ok(),
+                AggregateType::Effect => status.parse::<EffectStatus>().is_ok(),
+                _ => false,
+            };
+            assert!(known, "{t} implies {status}, not a status of its aggregate");
+        }
+    }
 
     #[test]
     fn every_event_type_names_its_aggregate() {

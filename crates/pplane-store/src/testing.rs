@@ -138,6 +138,17 @@ impl TestDb {
         n
     }
 
+    /// A text value read as the login role.
+    pub async fn text(&self, sql: &str) -> String {
+        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+        let value = sqlx::query_scalar(sql)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        conn.close().await.ok();
+        value
+    }
+
     /// Commits one row in each runtime table of `tenant`, written as
     /// pplane_app by a member; returns their ids.
     pub async fn seed_each_table(&self, tenant: TenantId, user: UserId) -> RowIds {

@@ -1,7 +1,8 @@
-//! `pplane check schema`: a PASS/FAIL table with evidence; exit 1 on any FAIL.
+//! `pplane check schema|data`: a PASS/FAIL table with evidence; exit 1 on any FAIL.
 
 use std::process::ExitCode;
 
+use pplane_store::checks::data::data_check;
 use pplane_store::checks::schema_check;
 use pplane_store::{Admin, MigrationSet};
 
@@ -10,10 +11,15 @@ use crate::failure::Failure;
 use crate::{output, target};
 
 pub async fn run(gate: CheckGate, out: Output) -> Result<ExitCode, Failure> {
-    let CheckGate::Schema = gate;
     let url = target::resolve().await?;
     let mut admin = Admin::connect(&url).await?;
-    let report = schema_check(&mut admin, &MigrationSet::embedded()).await?;
+    let (report, name) = match gate {
+        CheckGate::Schema => (
+            schema_check(&mut admin, &MigrationSet::embedded()).await?,
+            "schema gate",
+        ),
+        CheckGate::Data => (data_check(&mut admin).await?, "data gate"),
+    };
     admin.close().await?;
     let failed = report.failures().count();
     if out.json {
@@ -33,10 +39,7 @@ pub async fn run(gate: CheckGate, out: Output) -> Result<ExitCode, Failure> {
             .collect();
         output::table(&["RESULT", "AREA", "CHECK", "EVIDENCE"], &rows);
         println!();
-        println!(
-            "schema gate: {} checks, {failed} FAIL",
-            report.results.len()
-        );
+        println!("{name}: {} checks, {failed} FAIL", report.results.len());
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS

@@ -164,6 +164,16 @@ async fn sigkilled_workers_lose_nothing_and_duplicate_only_cut_attempts() {
             r.earlier_with_key + 1
         );
     }
+    let gate = Command::new(env!("CARGO_BIN_EXE_pplane"))
+        .args(["check", "data"])
+        .env("DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    assert!(
+        gate.status.success(),
+        "the data gate passes after the kills:\n{}",
+        String::from_utf8_lossy(&gate.stdout)
+    );
     eprintln!(
         "crash test: {kills} kills, {} requests for {EFFECTS} effects ({} duplicates)",
         received.len(),

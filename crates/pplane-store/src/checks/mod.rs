@@ -7,8 +7,12 @@
 //! isolation and append-only rules by trying to break them inside a
 //! transaction that is always rolled back. Each result carries evidence, so a
 //! FAIL says which table and which rule.
+//!
+//! [`data`] is `pplane check data`: the same report shape over the rows
+//! themselves.
 
 pub mod catalog;
+pub mod data;
 pub mod probe;
 pub mod rules;
 
@@ -32,6 +36,8 @@ pub enum Area {
     Migrations,
     #[serde(rename = "Performance")]
     Performance,
+    #[serde(rename = "Data Quality")]
+    DataQuality,
 }
 
 impl Area {
@@ -43,6 +49,7 @@ impl Area {
             Area::Idempotency => "Idempotency",
             Area::Migrations => "Migrations",
             Area::Performance => "Performance",
+            Area::DataQuality => "Data Quality",
         }
     }
 }

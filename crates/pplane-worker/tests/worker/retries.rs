@@ -207,6 +207,8 @@ async fn a_poison_entry_dead_letters_after_its_attempts_on_the_backoff_schedule_
         again.to_string().contains("only a DEAD_LETTER entry"),
         "{again}"
     );
+    drop(tx);
+    plane.assert_data_gate_passes().await;
 }
 
 #[tokio::test]
@@ -264,4 +266,5 @@ async fn the_walkthroughs_bare_requeue_update_works_as_written() {
         requeued, 1,
         "the worker recorded the requeue the UPDATE did not"
     );
+    plane.assert_data_gate_passes().await;
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use pplane_domain::delivery::Backoff;
 use pplane_domain::{RunId, TenantId, UserId};
+use pplane_store::checks::data::data_check;
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
 use pplane_store::operations::ingest::{signal_ingest, SignalInput};
@@ -92,6 +93,13 @@ impl Plane {
                 "SELECT count(*) FROM outbox_events WHERE status = '{status}'"
             ))
             .await
+    }
+
+    /// The data-quality gate over everything the test wrote.
+    pub async fn assert_data_gate_passes(&self) {
+        let report = data_check(&mut self.db.admin().await).await.unwrap();
+        let failures: Vec<_> = report.failures().map(|r| (&r.check, &r.evidence)).collect();
+        assert!(report.passed(), "{failures:#?}");
     }
 
     /// Runs a worker until nothing is due.
