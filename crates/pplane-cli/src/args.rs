@@ -73,11 +73,24 @@ pub enum Command {
     },
     /// The whole story of a run: signal, run, steps, events, effects, outbox, causation.
     Trace(TraceArgs),
+    /// Expendable read models: bring them up to date, or rebuild them from the event log.
+    Projections {
+        #[command(subcommand)]
+        action: ProjectionsAction,
+    },
     /// Why a run failed, or where an effect stands and how to requeue it.
     Diagnose {
         #[command(subcommand)]
         what: DiagnoseWhat,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsAction {
+    /// Bring the projections up to date from the runtime tables, without blocking readers.
+    Refresh,
+    /// Replay the event log into fresh projections, prove them equal to the runtime tables, swap them in.
+    Rebuild,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,8 @@
 //!   transaction (`tenant_create`, `membership_add`, ...).
 //! - [`operations`]: the plane's state changes: ingestion, run/step/tool-call lifecycles,
 //!   checkpoints, effect requests; each checks the state machine and emits its event.
+//! - [`projections`]: expendable read models (`run_summary`): refresh, and rebuild from the
+//!   event log. Business code never reads them.
 //! - [`limits`]: explicit payload size limits.
 //! - [`listener`]: LISTEN for the outbox's wake-up notifications.
 //! - [`queries`]: read-side queries, starting with the walkthrough's debugging procedure.
@@ -33,6 +35,7 @@ pub mod limits;
 pub mod listener;
 pub mod migrations;
 pub mod operations;
+pub mod projections;
 pub mod queries;
 pub mod repositories;
 pub mod store;

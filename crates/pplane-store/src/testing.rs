@@ -138,6 +138,23 @@ impl TestDb {
         n
     }
 
+    /// Runs SQL as pplane_app in `tenant` for `user`, expecting it to fail;
+    /// returns the error.
+    pub async fn exec_as_app_fails(&self, tenant: TenantId, user: UserId, sql: &str) -> String {
+        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+        let full = format!(
+            "BEGIN; SET LOCAL ROLE pplane_app; SET LOCAL app.tenant_id = '{tenant}';
+             SET LOCAL app.user_id = '{user}'; {sql}; COMMIT;"
+        );
+        let err = sqlx::raw_sql(&full)
+            .execute(&mut conn)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{sql} succeeded"));
+        conn.close().await.ok();
+        err.to_string()
+    }
+
     /// A text value read as the login role.
     pub async fn text(&self, sql: &str) -> String {
         let mut conn = PgConnection::connect(&self.url).await.expect("connect");

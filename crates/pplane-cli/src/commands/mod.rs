@@ -7,6 +7,7 @@ mod destination;
 mod diagnose;
 mod migrate;
 mod outbox;
+mod projections;
 mod run;
 mod signal;
 mod tenant;
@@ -33,5 +34,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Outbox { action } => outbox::run(action, output).await,
         Command::Trace(args) => trace::run(args, output).await,
         Command::Diagnose { what } => diagnose::run(what, output).await,
+        Command::Projections { action } => projections::run(action, output).await,
     }
 }

@@ -121,6 +121,21 @@ fn checks() -> Vec<DataCheck> {
                 .into(),
         },
         DataCheck {
+            // A projection may lag; only rows refreshed after the run's last
+            // step change must agree.
+            name: "projected step totals equal the runtime tables",
+            sql: "SELECT 'run ' || p.run_id || ': projected ' || p.steps_total || ' steps and '
+                         || p.retries || ' retries, the tables hold ' || t.n || ' and ' || t.r
+                  FROM run_summary p
+                  CROSS JOIN LATERAL (
+                      SELECT count(*) AS n, coalesce(sum(retry_count), 0) AS r,
+                             max(updated_at) AS changed
+                      FROM steps s WHERE s.tenant_id = p.tenant_id AND s.run_id = p.run_id) t
+                  WHERE coalesce(t.changed, '-infinity') <= p.updated_at
+                    AND (p.steps_total <> t.n OR p.retries <> t.r)"
+                .into(),
+        },
+        DataCheck {
             name: "causation stays in its tenant and correlation",
             sql: "SELECT 'event ' || e.id || ' is caused by ' || e.causation_id
                          || CASE WHEN c.id IS NULL THEN ', which is not an event of its tenant'

@@ -147,7 +147,7 @@ async fn rows_written_by_the_operations_pass() {
     let report = check(&p.db).await;
     let failures: Vec<_> = report.failures().map(|r| (&r.check, &r.evidence)).collect();
     assert!(report.passed(), "{failures:#?}");
-    assert_eq!(report.results.len(), 7);
+    assert_eq!(report.results.len(), 8);
 }
 
 #[tokio::test]
@@ -282,4 +282,24 @@ async fn first_event_of(p: &Plane, correlation: uuid::Uuid) -> uuid::Uuid {
     .await
     .parse()
     .unwrap()
+}
+
+#[tokio::test]
+async fn a_projection_that_disagrees_with_fresh_rows_fails() {
+    let p = plane().await;
+    pplane_store::projections::projections_refresh(&mut p.db.admin().await)
+        .await
+        .unwrap();
+    assert!(check(&p.db).await.passed());
+    p.db.exec(&format!(
+        "UPDATE run_summary SET steps_total = 9, updated_at = now() + interval '1 minute'
+         WHERE run_id = '{}'",
+        p.first.run_id
+    ))
+    .await;
+    assert_fails(
+        &check(&p.db).await,
+        "projected step totals",
+        &format!("run {}: projected 9 steps", p.first.run_id),
+    );
 }

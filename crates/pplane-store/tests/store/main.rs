@@ -12,6 +12,7 @@ mod layering;
 mod lifecycles;
 mod migrations;
 mod outbox;
+mod projections;
 mod runtime_guard;
 mod support;
 mod tenant_isolation;

@@ -84,6 +84,7 @@ pub(super) const FOREIGN_KEYS: &[ForeignKey] = &[
     fk("outbox_events", &["tenant_id"], "tenants", "r"),
     fk("tenant_event_heads", &["tenant_id"], "tenants", "r"),
     fk("effect_destinations", &["tenant_id"], "tenants", "r"),
+    fk("run_summary", &["tenant_id"], "tenants", "r"),
     fk(
         "outbox_events",
         &["tenant_id", "destination_id"],
@@ -99,8 +100,9 @@ pub(super) const FOREIGN_KEYS: &[ForeignKey] = &[
 ];
 
 /// Tables that only members of the active tenant may read and write: the
-/// runtime tables, the per-tenant event heads and the effect destinations.
-pub const MEMBER_TABLES: [&str; 10] = [
+/// runtime tables, the per-tenant event heads, the effect destinations and
+/// the projections.
+pub const MEMBER_TABLES: [&str; 11] = [
     "signals",
     "runs",
     "steps",
@@ -111,6 +113,7 @@ pub const MEMBER_TABLES: [&str; 10] = [
     "outbox_events",
     "tenant_event_heads",
     "effect_destinations",
+    "run_summary",
 ];
 
 /// Tables the outbox dispatcher reads across tenants (migration 7); their

@@ -144,6 +144,8 @@ pub(super) fn uuid_primary_keys(cat: &Catalog) -> CheckResult {
         let expected: &[&str] = match t.name.as_str() {
             "tenants" | "tenant_event_heads" => &["tenant_id"],
             "user_tenants" => &["tenant_id", "user_id"],
+            // A projection is keyed by what it projects.
+            "run_summary" => &["tenant_id", "run_id"],
             _ => &["tenant_id", "id"],
         };
         if pk.columns != expected {

@@ -1,0 +1,3 @@
+SET LOCAL ROLE pplane_owner;
+
+DROP TABLE run_summary;
