@@ -146,6 +146,13 @@ pub enum CheckGate {
     Schema,
     /// Data quality: orphans, counters, statuses against their last events, causation, gaps.
     Data,
+    /// The production gate: schema and data gates, query plans, migrations reversed live, the
+    /// dependency graph, a backup restored and checked. Markdown, or --json.
+    All {
+        /// Judge only the date of the last recorded backup verification.
+        #[arg(long)]
+        no_backup_verify: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,9 +13,11 @@
 //! - [`local`]: the persistent cluster under `$PPLANE_HOME` (start, reuse, stop, status, url).
 //! - [`ephemeral`]: a throwaway cluster that stops and deletes itself when the process
 //!   that started it exits, however it exits.
+//! - [`dump`]: `pg_dump`/`pg_restore` for schema comparisons and backup checks.
 //! - [`error`]: the one error type of this crate.
 
 pub mod binaries;
+pub mod dump;
 pub mod ephemeral;
 pub mod error;
 pub mod local;

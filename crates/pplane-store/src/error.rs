@@ -17,6 +17,10 @@ pub enum StoreError {
     #[error("missing reference: {constraint} found no parent row in the active tenant")]
     MissingReference { constraint: String },
 
+    /// pg_dump or pg_restore failed, or could not be found.
+    #[error(transparent)]
+    Tool(#[from] pplane_cluster::ClusterError),
+
     /// A CHECK or NOT NULL constraint refused the value.
     #[error("invalid value: {constraint} refused it")]
     Invalid { constraint: String },

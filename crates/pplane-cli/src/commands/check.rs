@@ -1,8 +1,9 @@
-//! `pplane check schema|data`: a PASS/FAIL table with evidence; exit 1 on any FAIL.
+//! `pplane check schema|data|all`: PASS/FAIL with evidence; exit 1 on any FAIL.
 
 use std::process::ExitCode;
 
 use pplane_store::checks::data::data_check;
+use pplane_store::checks::gate::{production_gate, GateOptions, Verdict};
 use pplane_store::checks::schema_check;
 use pplane_store::{Admin, MigrationSet};
 
@@ -12,6 +13,9 @@ use crate::{output, target};
 
 pub async fn run(gate: CheckGate, out: Output) -> Result<ExitCode, Failure> {
     let url = target::resolve().await?;
+    if let CheckGate::All { no_backup_verify } = gate {
+        return all(&url, !no_backup_verify, out).await;
+    }
     let mut admin = Admin::connect(&url).await?;
     let (report, name) = match gate {
         CheckGate::Schema => (
@@ -19,6 +23,7 @@ pub async fn run(gate: CheckGate, out: Output) -> Result<ExitCode, Failure> {
             "schema gate",
         ),
         CheckGate::Data => (data_check(&mut admin).await?, "data gate"),
+        CheckGate::All { .. } => unreachable!("handled above"),
     };
     admin.close().await?;
     let failed = report.failures().count();
@@ -40,6 +45,46 @@ pub async fn run(gate: CheckGate, out: Output) -> Result<ExitCode, Failure> {
         output::table(&["RESULT", "AREA", "CHECK", "EVIDENCE"], &rows);
         println!();
         println!("{name}: {} checks, {failed} FAIL", report.results.len());
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The production gate as a Markdown report, one table per section.
+async fn all(url: &str, verify_backup: bool, out: Output) -> Result<ExitCode, Failure> {
+    let opts = GateOptions {
+        workspace: std::env::current_dir().ok(),
+        verify_backup,
+    };
+    let items = production_gate(url, &opts).await?;
+    let failed = items.iter().filter(|i| i.verdict == Verdict::Fail).count();
+    if out.json {
+        output::json(&items);
+    } else {
+        let count = |v: Verdict| items.iter().filter(|i| i.verdict == v).count();
+        println!("# Production gate\n");
+        let mut section = "";
+        for i in &items {
+            if i.section != section {
+                section = &i.section;
+                println!("\n## {section}\n\n| result | item | evidence |\n| --- | --- | --- |");
+            }
+            println!(
+                "| {} | {} | {} |",
+                i.verdict.label(),
+                i.item,
+                i.evidence.replace('|', "\\|")
+            );
+        }
+        println!(
+            "\n**{} items: {} PASS, {failed} FAIL, {} NOT APPLICABLE**",
+            items.len(),
+            count(Verdict::Pass),
+            count(Verdict::NotApplicable)
+        );
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS

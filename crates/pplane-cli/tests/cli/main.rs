@@ -5,6 +5,7 @@ mod bench;
 mod crash;
 mod embedded;
 mod external;
+mod gate;
 mod outbox;
 mod runs;
 mod script;

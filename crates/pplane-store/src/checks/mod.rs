@@ -9,10 +9,12 @@
 //! FAIL says which table and which rule.
 //!
 //! [`data`] is `pplane check data`: the same report shape over the rows
-//! themselves.
+//! themselves. [`gate`] is `pplane check all`: both, plus query plans, live
+//! migration reversal, the dependency graph and a verified backup.
 
 pub mod catalog;
 pub mod data;
+pub mod gate;
 pub mod probe;
 pub mod rules;
 

@@ -1,31 +1,12 @@
 //! Helpers shared by the feature modules.
 
-use std::process::Command;
-
-use pplane_cluster::Binaries;
 use pplane_domain::{TenantId, UserId};
 use pplane_store::Admin;
 
 /// The schema of a database as `pg_dump` prints it: every table, column,
 /// constraint, index, trigger, policy, function, grant and owner.
 pub fn schema_dump(url: &str) -> String {
-    let bins = Binaries::locate().expect("PostgreSQL binaries");
-    let out = Command::new(bins.tool("pg_dump"))
-        .args(["--schema-only", "--schema=public", "--dbname", url])
-        .output()
-        .expect("run pg_dump");
-    assert!(
-        out.status.success(),
-        "pg_dump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // pg_dump guards its output with a random \restrict key per run.
-    String::from_utf8(out.stdout)
-        .expect("utf-8 dump")
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    pplane_cluster::dump::schema_dump(url).expect("pg_dump --schema-only")
 }
 
 /// Asserts two dumps are equal, showing the first difference rather than

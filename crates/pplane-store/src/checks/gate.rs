@@ -1,0 +1,389 @@
+//! `pplane check all`: the DBA-AI production gate (walkthrough sections 6
+//! and 9) as one report. Every item is PASS, FAIL or NOT APPLICABLE, with its
+//! evidence: the schema gate and the data gate, each debugging query's plan,
+//! migrations reversed and replayed on a scratch database, the dependency
+//! graph, and a backup restored and checked.
+//!
+//! It runs as the login, which must see every tenant (a superuser or a
+//! BYPASSRLS operator) and be allowed to create databases for its scratch
+//! work; every scratch database is dropped before it returns.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use super::data::data_check;
+use super::schema_check;
+use crate::admin::url_with_database;
+use crate::queries::debugging::{DebugParam, DEBUG_QUERIES};
+use crate::{Admin, MigrationSet, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Verdict {
+    #[serde(rename = "PASS")]
+    Pass,
+    #[serde(rename = "FAIL")]
+    Fail,
+    #[serde(rename = "NOT APPLICABLE")]
+    NotApplicable,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::NotApplicable => "NOT APPLICABLE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GateItem {
+    pub section: String,
+    pub item: String,
+    pub verdict: Verdict,
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct GateOptions {
+    /// A source checkout whose dependency graph to inspect (NOT APPLICABLE
+    /// without one).
+    pub workspace: Option<PathBuf>,
+    /// Dump, restore and check now; without it, only the date of the last
+    /// recorded verification is judged.
+    pub verify_backup: bool,
+}
+
+/// Backups verified longer ago than this fail the gate.
+pub const BACKUP_MAX_AGE_DAYS: i64 = 30;
+
+pub async fn production_gate(url: &str, opts: &GateOptions) -> Result<Vec<GateItem>> {
+    let set = MigrationSet::embedded();
+    let mut items = Vec::new();
+    let mut admin = Admin::connect(url).await?;
+    for r in schema_check(&mut admin, &set).await?.results {
+        items.push(item(
+            &format!("6 {}", r.area.label()),
+            &r.check,
+            r.passed,
+            r.evidence,
+        ));
+    }
+    for r in data_check(&mut admin).await?.results {
+        items.push(item("9 Data Quality", &r.check, r.passed, r.evidence));
+    }
+    items.extend(query_plans(admin.conn()).await?);
+    admin.close().await?;
+    items.push(migrations_reversible(url, &set).await?);
+    items.push(dependency_graph(opts.workspace.as_deref()));
+    if opts.verify_backup {
+        items.push(backup_restores(url).await?);
+    }
+    items.push(backup_recent(url).await?);
+    Ok(items)
+}
+
+fn item(section: &str, name: &str, passed: bool, evidence: String) -> GateItem {
+    GateItem {
+        section: section.into(),
+        item: name.into(),
+        verdict: if passed { Verdict::Pass } else { Verdict::Fail },
+        evidence,
+    }
+}
+
+/// Ids to plan the debugging queries with: the newest run and its kin.
+#[derive(sqlx::FromRow)]
+struct Sample {
+    tenant: Uuid,
+    correlation: Uuid,
+    run: Uuid,
+    step: Option<Uuid>,
+    effect: Option<Uuid>,
+    outbox: Option<Uuid>,
+    principal: Uuid,
+}
+
+/// Each debugging query planned against the live data, as pplane_app in the
+/// tenant of the newest run (row-level security adds the tenant filter the
+/// indexes lead with): PASS when the plan reads through an index.
+async fn query_plans(conn: &mut PgConnection) -> Result<Vec<GateItem>> {
+    let sample: Option<Sample> =
+        sqlx::query_as(
+            "SELECT r.tenant_id AS tenant, r.correlation_id AS correlation, r.id AS run,
+                    (SELECT s.id FROM steps s WHERE s.tenant_id = r.tenant_id AND s.run_id = r.id
+                     LIMIT 1) AS step,
+                    (SELECT f.id FROM effects f WHERE f.tenant_id = r.tenant_id LIMIT 1) AS effect,
+                    (SELECT o.id FROM outbox_events o WHERE o.tenant_id = r.tenant_id LIMIT 1) AS outbox,
+                    (SELECT delivery_principal FROM pplane_meta.plane) AS principal
+             FROM runs r ORDER BY r.id DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+    let section = "6 Performance";
+    let Some(Sample {
+        tenant,
+        correlation,
+        run,
+        step,
+        effect,
+        outbox,
+        principal,
+    }) = sample
+    else {
+        return Ok(vec![GateItem {
+            section: section.into(),
+            item: "common queries use indexes (EXPLAIN)".into(),
+            verdict: Verdict::NotApplicable,
+            evidence: "no runs to plan against".into(),
+        }]);
+    };
+    let mut items = Vec::new();
+    for q in DEBUG_QUERIES {
+        let id = match q.param {
+            DebugParam::CorrelationId => Some(correlation),
+            DebugParam::RunId => Some(run),
+            DebugParam::StepId => step,
+            DebugParam::EffectId => effect,
+            DebugParam::OutboxId => outbox,
+        };
+        let name = format!("uses an index: {}", q.name);
+        let Some(id) = id else {
+            items.push(GateItem {
+                section: section.into(),
+                item: name,
+                verdict: Verdict::NotApplicable,
+                evidence: "no row of that kind to plan against".into(),
+            });
+            continue;
+        };
+        let mut tx = conn.begin().await?;
+        sqlx::raw_sql(&format!(
+            "SET LOCAL ROLE pplane_app; SET LOCAL app.tenant_id = '{tenant}';
+             SET LOCAL app.user_id = '{principal}'"
+        ))
+        .execute(&mut *tx)
+        .await?;
+        let plan: Vec<String> = sqlx::query_scalar(&format!(
+            "EXPLAIN {}",
+            q.sql.replace("$1", &format!("'{id}'::uuid"))
+        ))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.rollback().await?;
+        let scan = plan
+            .iter()
+            .find(|l| l.contains("Index") && l.contains(q.needs[0].table))
+            .or_else(|| plan.iter().find(|l| l.contains(q.needs[0].table)));
+        let uses_index = scan.is_some_and(|l| l.contains("Index"));
+        let evidence = scan.map_or_else(|| plan.join(" | "), |l| l.trim().to_owned());
+        items.push(item(section, &name, uses_index, evidence));
+    }
+    Ok(items)
+}
+
+/// Up, dump; down to nothing; up again, dump: the two dumps must be equal.
+async fn migrations_reversible(url: &str, set: &MigrationSet) -> Result<GateItem> {
+    let name = format!("pplane_gate_{}", &Uuid::now_v7().simple().to_string()[20..]);
+    let mut admin = Admin::connect(url).await?;
+    admin.database_ensure(&name).await?;
+    let scratch = url_with_database(url, &name)?;
+    let outcome = async {
+        let mut db = Admin::connect(&scratch).await?;
+        db.migrate_up(set, None, |_| {}).await?;
+        let first = pplane_cluster::dump::schema_dump(&scratch)?;
+        db.migrate_down(set, Some(0), |_| {}).await?;
+        db.migrate_up(set, None, |_| {}).await?;
+        let second = pplane_cluster::dump::schema_dump(&scratch)?;
+        db.close().await?;
+        Ok::<_, crate::StoreError>((first, second))
+    }
+    .await;
+    admin.database_drop(&name).await?;
+    admin.close().await?;
+    let (first, second) = outcome?;
+    let same = first == second;
+    let evidence = if same {
+        format!(
+            "{} migrations up, down to 0, up again on a scratch database: identical pg_dump --schema-only ({} lines)",
+            set.migrations.len(),
+            first.lines().count()
+        )
+    } else {
+        let at = first
+            .lines()
+            .zip(second.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        format!("the schema differs after down and up, at dump line {at}")
+    };
+    Ok(item(
+        "6 Migrations",
+        "migrations are reversible (verified live)",
+        same,
+        evidence,
+    ))
+}
+
+/// Only the persistence crate may depend on a database driver.
+fn dependency_graph(workspace: Option<&Path>) -> GateItem {
+    let section = "6 Architecture";
+    let name = "no direct database access in feature code (dependency graph)";
+    let not_applicable = |why: String| GateItem {
+        section: section.into(),
+        item: name.into(),
+        verdict: Verdict::NotApplicable,
+        evidence: why,
+    };
+    let Some(root) = workspace.filter(|w| w.join("Cargo.toml").is_file()) else {
+        return not_applicable("not run from a source checkout".into());
+    };
+    let out = match Command::new("cargo")
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(root)
+        .output()
+    {
+        Ok(out) if out.status.success() => out.stdout,
+        Ok(out) => {
+            return not_applicable(format!(
+                "cargo metadata failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+        Err(e) => return not_applicable(format!("cargo is not available: {e}")),
+    };
+    let Ok(meta) = serde_json::from_slice::<serde_json::Value>(&out) else {
+        return not_applicable("cargo metadata printed no JSON".into());
+    };
+    let packages = meta["packages"].as_array().cloned().unwrap_or_default();
+    if !packages.iter().any(|p| p["name"] == "pplane-store") {
+        return not_applicable(format!("{} is not the pplane workspace", root.display()));
+    }
+    let drivers = [
+        "sqlx",
+        "sqlx-core",
+        "sqlx-postgres",
+        "tokio-postgres",
+        "postgres",
+        "diesel",
+    ];
+    let mut offenders = Vec::new();
+    let mut crates = 0;
+    for pkg in &packages {
+        crates += 1;
+        let pkg_name = pkg["name"].as_str().unwrap_or("?");
+        for dep in pkg["dependencies"].as_array().into_iter().flatten() {
+            let dep_name = dep["name"].as_str().unwrap_or("");
+            let normal = dep["kind"].is_null();
+            if normal && drivers.contains(&dep_name) && pkg_name != "pplane-store" {
+                offenders.push(format!("{pkg_name} depends on {dep_name}"));
+            }
+        }
+    }
+    let passed = offenders.is_empty();
+    let evidence = if passed {
+        format!("{crates} workspace crates; only pplane-store depends on a database driver")
+    } else {
+        offenders.join("; ")
+    };
+    item(section, name, passed, evidence)
+}
+
+/// Dump the database, restore it into a scratch database, run the data gate
+/// there and compare event counts; record the proof.
+async fn backup_restores(url: &str) -> Result<GateItem> {
+    let section = "9 Backup";
+    let name = "backup restores and passes the data gate";
+    let file = std::env::temp_dir().join(format!("pplane-gate-{}.dump", Uuid::now_v7().simple()));
+    let scratch_name = format!("pplane_gate_{}", &Uuid::now_v7().simple().to_string()[20..]);
+    let mut admin = Admin::connect(url).await?;
+    let (database, events): (String, i64) = sqlx::query_as(
+        "SELECT current_database()::text, (SELECT count(*) FROM orchestration_events)",
+    )
+    .fetch_one(admin.conn())
+    .await?;
+    admin.database_ensure(&scratch_name).await?;
+    let scratch = url_with_database(url, &scratch_name)?;
+    let outcome = async {
+        pplane_cluster::dump::backup(url, &file)?;
+        pplane_cluster::dump::restore(&file, &scratch)?;
+        let mut restored = Admin::connect(&scratch).await?;
+        let report = data_check(&mut restored).await?;
+        let restored_events: i64 = sqlx::query_scalar("SELECT count(*) FROM orchestration_events")
+            .fetch_one(restored.conn())
+            .await?;
+        restored.close().await?;
+        let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        Ok::<_, crate::StoreError>((report, restored_events, bytes))
+    }
+    .await;
+    let _ = std::fs::remove_file(&file);
+    admin.database_drop(&scratch_name).await?;
+    let (report, restored_events, bytes) = outcome?;
+    let failed: Vec<String> = report.failures().map(|r| r.check.clone()).collect();
+    let passed = failed.is_empty() && restored_events == events;
+    if passed {
+        sqlx::query(
+            "INSERT INTO pplane_meta.backup_verifications (database, events, dump_bytes)
+             VALUES ($1, $2, $3)",
+        )
+        .bind(&database)
+        .bind(events)
+        .bind(bytes as i64)
+        .execute(admin.conn())
+        .await?;
+    }
+    admin.close().await?;
+    let evidence = if passed {
+        format!("pg_dump ({bytes} bytes) → pg_restore into a scratch database: data gate PASS, {events} events on both sides")
+    } else {
+        format!(
+            "restored {restored_events} of {events} events; data gate failures there: {}",
+            if failed.is_empty() {
+                "none".into()
+            } else {
+                failed.join(", ")
+            }
+        )
+    };
+    Ok(item(section, name, passed, evidence))
+}
+
+/// The newest recorded verification is at most 30 days old.
+async fn backup_recent(url: &str) -> Result<GateItem> {
+    let mut conn = PgConnection::connect(url).await?;
+    let age: Option<(String, f64)> = sqlx::query_as(
+        "SELECT verified_at::text, extract(epoch FROM now() - verified_at)::float8 / 86400
+         FROM pplane_meta.backup_verifications
+         WHERE database = current_database() ORDER BY verified_at DESC LIMIT 1",
+    )
+    .fetch_optional(&mut conn)
+    .await?;
+    conn.close().await?;
+    let name = format!("a backup was verified in the last {BACKUP_MAX_AGE_DAYS} days");
+    Ok(match age {
+        None => item(
+            "9 Backup",
+            &name,
+            false,
+            "no verification recorded: run `pplane check all`".into(),
+        ),
+        Some((at, days)) => item(
+            "9 Backup",
+            &name,
+            days <= BACKUP_MAX_AGE_DAYS as f64,
+            format!("last verified {at} ({days:.1} days ago)"),
+        ),
+    })
+}

@@ -1,0 +1,1 @@
+DROP TABLE pplane_meta.backup_verifications;
