@@ -5,20 +5,13 @@ use std::process::Command;
 
 use pplane_store::testing::TestDb;
 
-use crate::support::{pplane, Home};
+use crate::support::{drive_example_run, pplane, Home};
 
 #[tokio::test]
 async fn the_production_gate_passes_then_fails_on_one_broken_item() {
     let db = TestDb::migrated().await;
     let home = Home::new();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/drive-a-run.sh");
-    let filled = Command::new("bash")
-        .arg(script)
-        .env("PPLANE", env!("CARGO_BIN_EXE_pplane"))
-        .env("DATABASE_URL", db.url())
-        .output()
-        .unwrap();
-    assert!(filled.status.success());
+    drive_example_run(db.url());
 
     // From the repository root, so that the dependency graph is checked too.
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");

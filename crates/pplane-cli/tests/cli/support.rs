@@ -76,3 +76,26 @@ impl Drop for Home {
         pplane(self.path(), None, &["db", "stop"]);
     }
 }
+
+/// Runs examples/drive-a-run.sh against `url`; returns the `name=value`
+/// pairs of its last line (tenant, user, run, correlation).
+pub fn drive_example_run(url: &str) -> std::collections::HashMap<String, String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/drive-a-run.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .env("PPLANE", env!("CARGO_BIN_EXE_pplane"))
+        .env("DATABASE_URL", url)
+        .output()
+        .expect("run the example script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}

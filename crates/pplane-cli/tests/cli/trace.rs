@@ -1,32 +1,16 @@
 //! `pplane trace` on a run the example script drove: text and JSON, by run id
 //! and by correlation id; an unknown id is a clear failure.
 
-use std::process::Command;
-
 use pplane_store::testing::TestDb;
 
-use crate::support::{pplane, Home};
+use crate::support::{drive_example_run, pplane, Home};
 
 #[tokio::test]
 async fn a_driven_run_traces_as_text_and_json() {
     let db = TestDb::migrated().await;
     let home = Home::new();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/drive-a-run.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .env("PPLANE", env!("CARGO_BIN_EXE_pplane"))
-        .env("DATABASE_URL", db.url())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let value = |name: &str| {
-        stdout
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix(&format!("{name}=")))
-            .unwrap()
-            .to_owned()
-    };
+    let ran = drive_example_run(db.url());
+    let value = |name: &str| ran[name].clone();
     let (tenant, run, correlation) = (value("tenant"), value("run"), value("correlation"));
 
     let text = pplane(
