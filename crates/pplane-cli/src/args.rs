@@ -71,6 +71,8 @@ pub enum Command {
         #[command(subcommand)]
         action: OutboxAction,
     },
+    /// The whole plane end to end: tenants, signals, runs, effects delivered, trace, gate.
+    Demo(DemoArgs),
     /// The whole story of a run: signal, run, steps, events, effects, outbox, causation.
     Trace(TraceArgs),
     /// Expendable read models: bring them up to date, or rebuild them from the event log.
@@ -99,6 +101,21 @@ pub enum DiagnoseWhat {
     Run(TraceArgs),
     /// Status, outbox entry, dead-letter reason, and the requeue command.
     Effect(TraceArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value_t = 2)]
+    pub tenants: u32,
+    /// Runs per tenant.
+    #[arg(long, default_value_t = 3)]
+    pub runs: u32,
+    /// Deliver every effect to this receiver instead of the demo's own.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+    /// Only enqueue the effects; a separately started `pplane worker` delivers them.
+    #[arg(long)]
+    pub no_worker: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use pplane_store::checks::data::data_check;
-use pplane_store::checks::gate::{production_gate, GateOptions, Verdict};
+use pplane_store::checks::gate::{production_gate, GateItem, GateOptions, Verdict};
 use pplane_store::checks::schema_check;
 use pplane_store::{Admin, MigrationSet};
 
@@ -64,31 +64,38 @@ async fn all(url: &str, verify_backup: bool, out: Output) -> Result<ExitCode, Fa
     if out.json {
         output::json(&items);
     } else {
-        let count = |v: Verdict| items.iter().filter(|i| i.verdict == v).count();
-        println!("# Production gate\n");
-        let mut section = "";
-        for i in &items {
-            if i.section != section {
-                section = &i.section;
-                println!("\n## {section}\n\n| result | item | evidence |\n| --- | --- | --- |");
-            }
-            println!(
-                "| {} | {} | {} |",
-                i.verdict.label(),
-                i.item,
-                i.evidence.replace('|', "\\|")
-            );
-        }
-        println!(
-            "\n**{} items: {} PASS, {failed} FAIL, {} NOT APPLICABLE**",
-            items.len(),
-            count(Verdict::Pass),
-            count(Verdict::NotApplicable)
-        );
+        print!("{}", gate_markdown(&items));
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The production gate as Markdown: one table per section, then the totals.
+pub(crate) fn gate_markdown(items: &[GateItem]) -> String {
+    let count = |v: Verdict| items.iter().filter(|i| i.verdict == v).count();
+    let mut s = String::from("# Production gate\n");
+    let mut section = "";
+    for i in items {
+        if i.section != section {
+            section = &i.section;
+            s += &format!("\n## {section}\n\n| result | item | evidence |\n| --- | --- | --- |\n");
+        }
+        s += &format!(
+            "| {} | {} | {} |\n",
+            i.verdict.label(),
+            i.item,
+            i.evidence.replace('|', "\\|")
+        );
+    }
+    s += &format!(
+        "\n**{} items: {} PASS, {} FAIL, {} NOT APPLICABLE**\n",
+        items.len(),
+        count(Verdict::Pass),
+        count(Verdict::Fail),
+        count(Verdict::NotApplicable)
+    );
+    s
 }

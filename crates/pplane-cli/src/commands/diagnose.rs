@@ -60,7 +60,7 @@ fn missing(what: &str, id: Uuid, reader: &Reader) -> Failure {
     ))
 }
 
-fn render_run(d: &RunDiagnosis) -> String {
+pub(crate) fn render_run(d: &RunDiagnosis) -> String {
     let mut s = format!("run {}  {}\n", d.run.id, paint::status(&d.run.status));
     if let Some(err) = &d.run.error_details {
         s += &format!("  error {err}\n");
@@ -104,7 +104,7 @@ fn render_run(d: &RunDiagnosis) -> String {
     s
 }
 
-fn render_effect(d: &EffectDiagnosis, requeue: Option<&str>) -> String {
+pub(crate) fn render_effect(d: &EffectDiagnosis, requeue: Option<&str>) -> String {
     let e = &d.effect;
     let mut s = format!(
         "effect {}  {}  {}  retries {}\n",

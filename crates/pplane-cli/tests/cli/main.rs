@@ -3,6 +3,7 @@
 
 mod bench;
 mod crash;
+mod demo;
 mod embedded;
 mod external;
 mod gate;
