@@ -7,7 +7,7 @@ use std::sync::Arc;
 use pplane_store::testing::TestDb;
 use pplane_worker::receiver::Receiver;
 
-use crate::support::{pplane, Home};
+use crate::support::{assert_contains_all, pplane, Home};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_delivers_effects_and_ends_with_a_passing_gate() {
@@ -19,18 +19,19 @@ async fn the_demo_delivers_effects_and_ends_with_a_passing_gate() {
         &["demo", "--tenants", "2", "--runs", "2"],
     );
     assert_eq!(run.code, 0, "{run:?}");
-    for part in [
-        "2 tenants, 4 signals (2 duplicate ignored), 4 runs, 5 effects",
-        "outbox: 4 delivered, 1 dead letters, 0 waiting",
-        "$ pplane trace ",
-        "$ pplane diagnose run ",
-        "$ pplane diagnose effect ",
-        "pplane outbox requeue ",
-        "# Production gate",
-        " 0 FAIL, ",
-    ] {
-        assert!(run.stdout.contains(part), "{part:?} in\n{}", run.stdout);
-    }
+    assert_contains_all(
+        &run.stdout,
+        &[
+            "2 tenants, 4 signals (2 duplicate ignored), 4 runs, 5 effects",
+            "outbox: 4 delivered, 1 dead letters, 0 waiting",
+            "$ pplane trace ",
+            "$ pplane diagnose run ",
+            "$ pplane diagnose effect ",
+            "pplane outbox requeue ",
+            "# Production gate",
+            " 0 FAIL, ",
+        ],
+    );
     assert!(
         run.stderr.contains("demo: delivering effects"),
         "progress on stderr"

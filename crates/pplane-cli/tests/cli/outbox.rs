@@ -7,7 +7,7 @@ use std::sync::Arc;
 use pplane_store::testing::TestDb;
 use pplane_worker::receiver::Receiver;
 
-use crate::support::{pplane, Home};
+use crate::support::{assert_contains_all, pplane, Home};
 
 // Multi-threaded: the receiver must answer while this thread waits on the
 // binary.
@@ -87,17 +87,14 @@ async fn an_operator_finds_a_dead_letter_requeues_it_and_purges_what_was_deliver
     let effect_id = dead[0]["effect_id"].as_str().unwrap().to_owned();
     let diagnosis = run_with(&["diagnose", "effect", &effect_id]);
     assert_eq!(diagnosis.code, 0, "{diagnosis:?}");
-    for part in [
-        "DEAD_LETTER",
-        "last failure: HTTP 410 (permanent)",
-        "EFFECT_DEAD_LETTERED",
-    ] {
-        assert!(
-            diagnosis.stdout.contains(part),
-            "{part:?} in\n{}",
-            diagnosis.stdout
-        );
-    }
+    assert_contains_all(
+        &diagnosis.stdout,
+        &[
+            "DEAD_LETTER",
+            "last failure: HTTP 410 (permanent)",
+            "EFFECT_DEAD_LETTERED",
+        ],
+    );
     let command = format!("pplane outbox requeue {entry} --tenant {tenant} --user {user}");
     assert!(
         diagnosis.stdout.contains(&command),

@@ -99,3 +99,10 @@ pub fn drive_example_run(url: &str) -> std::collections::HashMap<String, String>
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
 }
+
+/// Asserts `text` contains every one of `parts`, showing the text if not.
+pub fn assert_contains_all(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part:?} in\n{text}");
+    }
+}

@@ -3,7 +3,7 @@
 
 use pplane_store::testing::TestDb;
 
-use crate::support::{drive_example_run, pplane, Home};
+use crate::support::{assert_contains_all, drive_example_run, pplane, Home};
 
 #[tokio::test]
 async fn a_driven_run_traces_as_text_and_json() {
@@ -19,17 +19,18 @@ async fn a_driven_run_traces_as_text_and_json() {
         &["trace", &run, "--tenant", &tenant],
     );
     assert_eq!(text.code, 0, "{text:?}");
-    for part in [
-        "signal  zendesk/",
-        "step 0 lookup-order  COMPLETED  retries 1",
-        "tool orders.get  FAILED",
-        "effect SEND_EMAIL",
-        "timeline",
-        "causation",
-        "RUN_COMPLETED",
-    ] {
-        assert!(text.stdout.contains(part), "{part:?} in\n{}", text.stdout);
-    }
+    assert_contains_all(
+        &text.stdout,
+        &[
+            "signal  zendesk/",
+            "step 0 lookup-order  COMPLETED  retries 1",
+            "tool orders.get  FAILED",
+            "effect SEND_EMAIL",
+            "timeline",
+            "causation",
+            "RUN_COMPLETED",
+        ],
+    );
     assert!(
         !text.stdout.contains('\x1b'),
         "no colour when stdout is not a terminal"
@@ -54,18 +55,15 @@ async fn a_driven_run_traces_as_text_and_json() {
         &["diagnose", "run", &run, "--tenant", &tenant],
     );
     assert_eq!(diagnosis.code, 0, "{diagnosis:?}");
-    for part in [
-        "step 0 lookup-order  COMPLETED  retries 1",
-        "STEP_FAILED #",
-        "orders service unavailable",
-        "tool orders.get  FAILED",
-    ] {
-        assert!(
-            diagnosis.stdout.contains(part),
-            "{part:?} in\n{}",
-            diagnosis.stdout
-        );
-    }
+    assert_contains_all(
+        &diagnosis.stdout,
+        &[
+            "step 0 lookup-order  COMPLETED  retries 1",
+            "STEP_FAILED #",
+            "orders service unavailable",
+            "tool orders.get  FAILED",
+        ],
+    );
     let json = pplane(
         home.path(),
         Some(db.url()),
