@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pplane_domain::delivery::Backoff;
-use pplane_store::checks::gate::GateOptions;
 use pplane_store::repositories::outbox::outbox_stats;
 use pplane_store::{Store, StoreError};
 use pplane_worker::receiver::Receiver;
@@ -151,12 +150,4 @@ async fn deliver(store: &Store) -> Result<(), DemoError> {
     let _ = stop.send(true);
     running.await.expect("the demo's worker")?;
     Ok(())
-}
-
-/// The gate options the demo's report uses: a backup verified now.
-pub fn gate_options() -> GateOptions {
-    GateOptions {
-        workspace: std::env::current_dir().ok(),
-        verify_backup: true,
-    }
 }

@@ -32,6 +32,17 @@ impl Admin {
         .await?)
     }
 
+    /// Whether row-level security hides nothing from this login (a
+    /// superuser or a BYPASSRLS role): what work across tenants needs (the
+    /// data gate, projections, backups).
+    pub async fn sees_every_tenant(&mut self) -> Result<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&mut self.conn)
+        .await?)
+    }
+
     pub async fn migrate_up(
         &mut self,
         set: &MigrationSet,

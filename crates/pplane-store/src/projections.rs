@@ -15,10 +15,10 @@
 //!   proves it equal to what the runtime tables say, and only then replaces
 //!   the table's contents with it.
 
-use pplane_domain::EventType;
 use serde::Serialize;
-use sqlx::{Connection, PgConnection};
+use sqlx::Connection;
 
+use crate::repositories::events::implied_status_values;
 use crate::{Admin, Result, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,13 +59,6 @@ const FROM_TABLES: &str = "
 /// its last event implies, its times those of its start and end events, a
 /// step belongs to the run its STEP_SCHEDULED names.
 fn from_events() -> String {
-    let implied: Vec<String> = EventType::ALL
-        .iter()
-        .filter_map(|t| {
-            t.implied_status()
-                .map(|s| format!("('{}', '{s}')", t.as_str()))
-        })
-        .collect();
     format!(
         "WITH implied (event_type, status) AS (VALUES {}),
          run_last AS (
@@ -112,13 +105,13 @@ fn from_events() -> String {
          JOIN run_times t ON t.tenant_id = r.tenant_id AND t.run_id = r.run_id
          LEFT JOIN steps s ON s.tenant_id = r.tenant_id AND s.run_id = r.run_id
          GROUP BY r.tenant_id, r.run_id, r.correlation_id, i.status, t.started_at, t.finished_at",
-        implied.join(", ")
+        implied_status_values()
     )
 }
 
 pub async fn projections_refresh(admin: &mut Admin) -> Result<Refreshed> {
+    sees_every_tenant(admin).await?;
     let conn = admin.conn();
-    sees_every_tenant(conn).await?;
     let mut tx = conn.begin().await?;
     sqlx::raw_sql("SET LOCAL jit = off")
         .execute(&mut *tx)
@@ -157,8 +150,8 @@ pub async fn projections_refresh(admin: &mut Admin) -> Result<Refreshed> {
 }
 
 pub async fn projections_rebuild(admin: &mut Admin) -> Result<Rebuilt> {
+    sees_every_tenant(admin).await?;
     let conn = admin.conn();
-    sees_every_tenant(conn).await?;
     let mut tx = conn.begin().await?;
     sqlx::raw_sql("SET LOCAL jit = off")
         .execute(&mut *tx)
@@ -204,13 +197,8 @@ pub async fn projections_rebuild(admin: &mut Admin) -> Result<Rebuilt> {
 
 /// Projections span tenants: refusing a login that row-level security
 /// would show only part of them, rather than building a partial projection.
-async fn sees_every_tenant(conn: &mut PgConnection) -> Result<()> {
-    let sees: bool = sqlx::query_scalar(
-        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
-    )
-    .fetch_one(conn)
-    .await?;
-    if sees {
+async fn sees_every_tenant(admin: &mut Admin) -> Result<()> {
+    if admin.sees_every_tenant().await? {
         Ok(())
     } else {
         Err(StoreError::InvalidInput(

@@ -153,24 +153,7 @@ impl Store {
                        migrating login and to pplane_app)",
             });
         }
-        let (superuser, bypass, owns): (bool, bool, i64) = sqlx::query_as(
-            "SELECT r.rolsuper, r.rolbypassrls,
-                    (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid)
-             FROM pg_roles r WHERE r.rolname = $1",
-        )
-        .bind(DISPATCHER_ROLE)
-        .fetch_one(&self.pool)
-        .await?;
-        let mut problems = Vec::new();
-        if superuser {
-            problems.push(format!("the role {DISPATCHER_ROLE} is a superuser"));
-        }
-        if bypass {
-            problems.push(format!("the role {DISPATCHER_ROLE} has BYPASSRLS"));
-        }
-        if owns > 0 {
-            problems.push(format!("the role {DISPATCHER_ROLE} owns {owns} relations"));
-        }
+        let problems = role_problems(&self.pool, DISPATCHER_ROLE).await?;
         if problems.is_empty() {
             Ok(())
         } else {
@@ -236,31 +219,19 @@ impl Store {
             )));
         }
 
-        let row: (String, bool, bool, Vec<String>, Vec<String>) = sqlx::query_as(
-            "SELECT r.rolname::text, r.rolsuper, r.rolbypassrls,
-                    ARRAY(SELECT c.relname::text FROM pg_class c
-                          WHERE c.relowner = r.oid ORDER BY 1),
-                    ARRAY(SELECT c.relname::text FROM pg_class c
-                          JOIN pg_namespace n ON n.oid = c.relnamespace
-                          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
-                            AND NOT (c.relrowsecurity AND c.relforcerowsecurity) ORDER BY 1)
-             FROM pg_roles r WHERE r.rolname = current_user",
+        let unprotected: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+               AND NOT (c.relrowsecurity AND c.relforcerowsecurity) ORDER BY 1",
         )
-        .fetch_one(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
         tx.rollback().await?;
 
-        let (role, superuser, bypassrls, owned, unprotected) = row;
-        let mut problems = Vec::new();
-        if superuser {
-            problems.push(format!("the runtime role {role} is a superuser"));
-        }
-        if bypassrls {
-            problems.push(format!("the runtime role {role} has BYPASSRLS"));
-        }
-        if !owned.is_empty() {
-            problems.push(format!("the runtime role {role} owns {}", owned.join(", ")));
-        }
+        // Runtime work always runs as pplane_app: the login is it, or
+        // switches to it.
+        let mut problems = role_problems(&self.pool, APP_ROLE).await?;
         if !unprotected.is_empty() {
             problems.push(format!(
                 "row-level security is not enabled and forced on {}",
@@ -273,6 +244,29 @@ impl Store {
             Err(StoreError::UnsafeRuntime(problems))
         }
     }
+}
+
+/// What makes `role` unsafe to work as: superuser, BYPASSRLS, ownership.
+async fn role_problems(pool: &PgPool, role: &str) -> Result<Vec<String>> {
+    let (superuser, bypassrls, owned): (bool, bool, Vec<String>) = sqlx::query_as(
+        "SELECT r.rolsuper, r.rolbypassrls,
+                ARRAY(SELECT c.relname::text FROM pg_class c WHERE c.relowner = r.oid ORDER BY 1)
+         FROM pg_roles r WHERE r.rolname = $1",
+    )
+    .bind(role)
+    .fetch_one(pool)
+    .await?;
+    let mut problems = Vec::new();
+    if superuser {
+        problems.push(format!("the runtime role {role} is a superuser"));
+    }
+    if bypassrls {
+        problems.push(format!("the runtime role {role} has BYPASSRLS"));
+    }
+    if !owned.is_empty() {
+        problems.push(format!("the runtime role {role} owns {}", owned.join(", ")));
+    }
+    Ok(problems)
 }
 
 async fn login_of(pool: &PgPool) -> Result<Login> {

@@ -14,7 +14,6 @@
 use pplane_domain::{TenantId, UserId};
 use sqlx::{Executor, PgConnection, Postgres, Transaction};
 
-use crate::repositories::outbox::OUTBOX_CHANNEL;
 use crate::Result;
 
 /// A transaction as `pplane_app` inside one tenant, for one principal.
@@ -23,19 +22,11 @@ pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
     tenant: TenantId,
     user: UserId,
-    /// Set by a change that gives the outbox new work: the commit wakes the
-    /// workers (one notification per transaction, however many entries).
-    wakes_outbox: bool,
 }
 
 impl TenantTx {
     pub(crate) fn new(tx: Transaction<'static, Postgres>, tenant: TenantId, user: UserId) -> Self {
-        TenantTx {
-            tx,
-            tenant,
-            user,
-            wakes_outbox: false,
-        }
+        TenantTx { tx, tenant, user }
     }
 
     /// Continues in another tenant, same principal, same transaction: a
@@ -51,11 +42,6 @@ impl TenantTx {
         Ok(())
     }
 
-    /// Asks the commit to notify the outbox workers.
-    pub(crate) fn wake_outbox(&mut self) {
-        self.wakes_outbox = true;
-    }
-
     pub fn tenant(&self) -> TenantId {
         self.tenant
     }
@@ -69,17 +55,7 @@ impl TenantTx {
         &mut self.tx
     }
 
-    /// Commits; if the outbox has new work, its workers are notified by
-    /// this transaction (not by a trigger: on Citus a trigger's NOTIFY
-    /// fires on a worker node, where no worker listens). PostgreSQL delivers
-    /// the notification only if the commit succeeds.
-    pub async fn commit(mut self) -> Result<()> {
-        if self.wakes_outbox {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(OUTBOX_CHANNEL)
-                .execute(&mut *self.tx)
-                .await?;
-        }
+    pub async fn commit(self) -> Result<()> {
         Ok(self.tx.commit().await?)
     }
 

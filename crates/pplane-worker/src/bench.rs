@@ -221,11 +221,8 @@ async fn drain(store: &Store, workers: u32) -> Result<(), WorkerError> {
             ..config(format!("bench-drain-{w}"))
         };
         let worker = Worker::new(store.clone(), c).await?;
-        let (_stop, shutdown) = watch::channel(false);
-        runs.push(tokio::spawn(async move {
-            let _keep = _stop;
-            worker.run(shutdown).await
-        }));
+        let (_, shutdown) = watch::channel(false);
+        runs.push(tokio::spawn(async move { worker.run(shutdown).await }));
     }
     for r in runs {
         r.await.expect("a bench worker")?;

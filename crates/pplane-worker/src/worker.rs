@@ -97,7 +97,8 @@ impl Worker {
     }
 
     /// Runs until `shutdown` turns true (then finishes the rounds in
-    /// flight), or, with `until_idle`, until a claim finds nothing due.
+    /// flight), or, with `until_idle`, until a claim finds nothing due. A
+    /// dropped sender means "never asked to stop".
     pub async fn run(
         self: &Arc<Self>,
         shutdown: watch::Receiver<bool>,
@@ -133,7 +134,12 @@ impl Worker {
                     tokio::select! {
                         _ = notified => {}
                         _ = tokio::time::sleep(self.config.poll) => {}
-                        _ = shutdown.changed() => {}
+                        // A dropped sender can never ask to stop: wait on.
+                        _ = async {
+                            if shutdown.changed().await.is_err() {
+                                std::future::pending::<()>().await;
+                            }
+                        } => {}
                     }
                 }
                 Ok(_) => {}

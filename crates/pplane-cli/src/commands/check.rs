@@ -13,9 +13,6 @@ use crate::{output, target};
 
 pub async fn run(gate: CheckGate, out: Output) -> Result<ExitCode, Failure> {
     let url = target::resolve().await?;
-    if let CheckGate::All { no_backup_verify } = gate {
-        return all(&url, !no_backup_verify, out).await;
-    }
     let mut admin = Admin::connect(&url).await?;
     let (report, name) = match gate {
         CheckGate::Schema => (
@@ -23,7 +20,10 @@ pub async fn run(gate: CheckGate, out: Output) -> Result<ExitCode, Failure> {
             "schema gate",
         ),
         CheckGate::Data => (data_check(&mut admin).await?, "data gate"),
-        CheckGate::All { .. } => unreachable!("handled above"),
+        CheckGate::All { no_backup_verify } => {
+            admin.close().await?;
+            return all(&url, !no_backup_verify, out).await;
+        }
     };
     admin.close().await?;
     let failed = report.failures().count();
@@ -55,11 +55,7 @@ pub async fn run(gate: CheckGate, out: Output) -> Result<ExitCode, Failure> {
 
 /// The production gate as a Markdown report, one table per section.
 async fn all(url: &str, verify_backup: bool, out: Output) -> Result<ExitCode, Failure> {
-    let opts = GateOptions {
-        workspace: std::env::current_dir().ok(),
-        verify_backup,
-    };
-    let items = production_gate(url, &opts).await?;
+    let items = production_gate(url, &GateOptions::here(verify_backup)).await?;
     let failed = items.iter().filter(|i| i.verdict == Verdict::Fail).count();
     if out.json {
         output::json(&items);

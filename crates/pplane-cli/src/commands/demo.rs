@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use pplane_demo::{DemoOptions, DemoReport};
-use pplane_store::checks::gate::{production_gate, Verdict};
+use pplane_store::checks::gate::{production_gate, GateOptions, Verdict};
 use pplane_store::queries::diagnose::{diagnose_effect, diagnose_run};
 use pplane_store::queries::trace::trace_load;
 use pplane_store::{Admin, MigrationSet, Store};
@@ -47,7 +47,7 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<ExitCode, Failure> {
         .await
         .map_err(|e| Failure::Operation(e.into()))?;
     progress("running the production gate");
-    let gate = production_gate(&url, &pplane_demo::gate_options()).await?;
+    let gate = production_gate(&url, &GateOptions::here(true)).await?;
     let failed = gate.iter().any(|i| i.verdict == Verdict::Fail);
 
     if out.json {
@@ -112,9 +112,7 @@ async fn stories(url: &str, r: &DemoReport) -> Result<String, Failure> {
     if let Some((tenant, effect)) = r.driven.doomed {
         let mut tx = store.tenant_tx(tenant, principal).await?;
         if let Some(d) = diagnose_effect(tx.conn(), tenant, effect.as_uuid()).await? {
-            let requeue = d.outbox.as_ref().filter(|o| o.status == "DEAD_LETTER").map(|o| {
-                format!("pplane outbox requeue {} --tenant {tenant} --user <member-uuid> --actor user:<you>", o.id)
-            });
+            let requeue = diagnose::requeue_command(&d, &tenant.to_string(), None);
             s += &format!(
                 "\n{}\n",
                 paint::bold(&format!(

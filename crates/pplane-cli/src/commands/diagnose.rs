@@ -34,7 +34,7 @@ pub async fn run(what: DiagnoseWhat, out: Output) -> Result<ExitCode, Failure> {
             let found = diagnose_effect(tx.conn(), reader.tenant, wanted).await?;
             tx.commit().await?;
             let d = found.ok_or_else(|| missing("effect", wanted, &reader))?;
-            let requeue = requeue_command(&d, &args);
+            let requeue = requeue_command(&d, &args.tenant, args.user.as_deref());
             if out.json {
                 output::json(&serde_json::json!({ "diagnosis": d, "requeue": requeue }));
             } else {
@@ -151,11 +151,15 @@ pub(crate) fn render_effect(d: &EffectDiagnosis, requeue: Option<&str>) -> Strin
 }
 
 /// For a dead letter: the exact command that puts it back in the queue.
-fn requeue_command(d: &EffectDiagnosis, args: &TraceArgs) -> Option<String> {
+pub(crate) fn requeue_command(
+    d: &EffectDiagnosis,
+    tenant: &str,
+    user: Option<&str>,
+) -> Option<String> {
     let o = d.outbox.as_ref().filter(|o| o.status == "DEAD_LETTER")?;
-    let user = args.user.as_deref().unwrap_or("<member-uuid>");
+    let user = user.unwrap_or("<member-uuid>");
     Some(format!(
-        "pplane outbox requeue {} --tenant {} --user {user} --actor user:<you>",
-        o.id, args.tenant
+        "pplane outbox requeue {} --tenant {tenant} --user {user} --actor user:<you>",
+        o.id
     ))
 }

@@ -9,10 +9,10 @@
 //! role); with any other login it fails and says so. Each check names its
 //! offending ids (the first ten, and how many in all).
 
-use pplane_domain::EventType;
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 
 use super::{Area, CheckReport, CheckResult};
+use crate::repositories::events::implied_status_values;
 use crate::{Admin, Result};
 
 /// Offenders a FAIL names before it only counts.
@@ -25,14 +25,7 @@ struct DataCheck {
 }
 
 fn checks() -> Vec<DataCheck> {
-    let implied: Vec<String> = EventType::ALL
-        .iter()
-        .filter_map(|t| {
-            t.implied_status()
-                .map(|s| format!("('{}', '{s}')", t.as_str()))
-        })
-        .collect();
-    let implied = implied.join(", ");
+    let implied = implied_status_values();
     let lifecycle = |table: &str, aggregate: &str, label: &str| {
         format!(
             "SELECT '{label} ' || x.id || ' is ' || x.status || ' at version ' || x.version
@@ -173,13 +166,7 @@ fn checks() -> Vec<DataCheck> {
 
 /// Runs every data check on the database the admin connection is on.
 pub async fn data_check(admin: &mut Admin) -> Result<CheckReport> {
-    let conn = admin.conn();
-    let sees_all: bool = sqlx::query_scalar(
-        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    if !sees_all {
+    if !admin.sees_every_tenant().await? {
         return Ok(CheckReport {
             results: vec![CheckResult::from_failures(
                 Area::DataQuality,
@@ -193,12 +180,17 @@ pub async fn data_check(admin: &mut Admin) -> Result<CheckReport> {
             )],
         });
     }
-    // The gate's queries are large, one-off scans: no JIT compilation.
-    sqlx::raw_sql("SET jit = off").execute(&mut *conn).await?;
+    // One read-only transaction: one snapshot for every check, and the
+    // gate's large one-off scans without JIT compilation.
+    let mut tx = admin.conn().begin().await?;
+    sqlx::raw_sql("SET TRANSACTION READ ONLY; SET LOCAL jit = off")
+        .execute(&mut *tx)
+        .await?;
     let mut results = Vec::new();
     for check in checks() {
-        results.push(run_one(conn, &check).await?);
+        results.push(run_one(&mut tx, &check).await?);
     }
+    tx.rollback().await?;
     Ok(CheckReport { results })
 }
 

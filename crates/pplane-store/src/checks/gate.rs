@@ -60,6 +60,16 @@ pub struct GateOptions {
     pub verify_backup: bool,
 }
 
+impl GateOptions {
+    /// Run from the current directory (the checkout, if it is one).
+    pub fn here(verify_backup: bool) -> GateOptions {
+        GateOptions {
+            workspace: std::env::current_dir().ok(),
+            verify_backup,
+        }
+    }
+}
+
 /// Backups verified longer ago than this fail the gate.
 pub const BACKUP_MAX_AGE_DAYS: i64 = 30;
 

@@ -50,7 +50,7 @@ pub async fn effects_dispatch(
     entries: &[Claimed],
     actor: &Actor,
 ) -> Result<Vec<Option<EffectStatus>>> {
-    let mut effects = effects_of(tx, entries).await?;
+    let mut effects = effects_of(tx, entries.iter()).await?;
     // An entry put back to PENDING by the walkthrough's bare UPDATE leaves
     // its effect a dead letter: record the requeue the UPDATE did not.
     let by_hand: Vec<Change> = entries
@@ -128,12 +128,11 @@ pub async fn deliveries_settle(
         .map(|e| (e.id, e))
         .collect();
 
-    let current: Vec<Claimed> = outcomes
+    let current = outcomes
         .iter()
-        .filter(|o| settled.contains_key(&o.0.id))
-        .map(|o| o.0.clone())
-        .collect();
-    let effects = effects_of(tx, &current).await?;
+        .map(|o| &o.0)
+        .filter(|e| settled.contains_key(&e.id));
+    let effects = effects_of(tx, current).await?;
     let mut changes = Vec::new();
     let mut unchanged = Vec::new();
     for ((entry, attempt, verdict), (_, _, s)) in outcomes.iter().zip(&items) {
@@ -284,15 +283,21 @@ async fn apply(
 
 /// The effects of `entries`, by id; every entry's tenant must be the
 /// transaction's.
-async fn effects_of(tx: &mut TenantTx, entries: &[Claimed]) -> Result<HashMap<Uuid, Effect>> {
+async fn effects_of<'a>(
+    tx: &mut TenantTx,
+    entries: impl Iterator<Item = &'a Claimed>,
+) -> Result<HashMap<Uuid, Effect>> {
     let tenant = tx.tenant();
-    if let Some(other) = entries.iter().find(|e| e.tenant_id != tenant.as_uuid()) {
-        return Err(StoreError::InvalidInput(format!(
-            "outbox entry {} belongs to another tenant than this transaction's",
-            other.id
-        )));
+    let mut ids = Vec::new();
+    for e in entries {
+        if e.tenant_id != tenant.as_uuid() {
+            return Err(StoreError::InvalidInput(format!(
+                "outbox entry {} belongs to another tenant than this transaction's",
+                e.id
+            )));
+        }
+        ids.push(e.effect_id);
     }
-    let ids: Vec<Uuid> = entries.iter().map(|e| e.effect_id).collect();
     let found: HashMap<Uuid, Effect> = effects_fetch_many(tx.conn(), tenant, &ids)
         .await?
         .into_iter()
@@ -413,7 +418,6 @@ pub async fn delivery_requeue(tx: &mut TenantTx, id: OutboxId, origin: &Origin) 
             id: id.to_string(),
             expected: entry.attempt,
         })?;
-    tx.wake_outbox();
     Ok(Settled { entry, effect })
 }
 

@@ -104,7 +104,6 @@ pub async fn effect_request(
         destination: Some(DestinationId::from_uuid(destination.id)),
     };
     let effect = effect_insert_with_outbox(tx.conn(), tenant, &new).await?;
-    tx.wake_outbox();
     Ok(Requested {
         effect,
         duplicate: false,

@@ -11,7 +11,7 @@ use crate::repositories::outbox::{self, OutboxEntry};
 use crate::repositories::runs::{self, Run};
 use crate::repositories::steps::{self, Step};
 use crate::repositories::tool_calls::{self, ToolCall};
-use crate::{Result, StoreError};
+use crate::Result;
 use pplane_domain::TenantId;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,7 +64,7 @@ pub async fn diagnose_run(
         step = steps::COLUMNS,
         run = runs::COLUMNS,
     );
-    one_document(conn, &sql, tenant, run).await
+    super::document(conn, &sql, tenant, run).await
 }
 
 pub async fn diagnose_effect(
@@ -75,7 +75,7 @@ pub async fn diagnose_effect(
     let sql = format!(
         "SELECT jsonb_build_object(
              'effect', to_jsonb(f),
-             'outbox', (SELECT to_jsonb(o) FROM (SELECT {outbox} FROM outbox_events
+             'outbox', (SELECT to_jsonb(o) FROM (SELECT {outbox} FROM outbox_events o
                         WHERE tenant_id = $1 AND aggregate_type = 'EFFECT' AND aggregate_id = f.id) o),
              'events', coalesce((SELECT jsonb_agg(e ORDER BY e.sequence_number) FROM (
                         SELECT {event} FROM orchestration_events
@@ -85,24 +85,5 @@ pub async fn diagnose_effect(
         event = events::EVENT_COLUMNS,
         effect = effects::COLUMNS,
     );
-    one_document(conn, &sql, tenant, effect).await
-}
-
-async fn one_document<T: serde::de::DeserializeOwned>(
-    conn: &mut PgConnection,
-    sql: &str,
-    tenant: TenantId,
-    id: Uuid,
-) -> Result<Option<T>> {
-    let doc: Option<serde_json::Value> = sqlx::query_scalar(sql)
-        .bind(tenant.as_uuid())
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    doc.map(|d| {
-        serde_json::from_value(d).map_err(|e| {
-            StoreError::InvalidInput(format!("a diagnosis that does not read back: {e}"))
-        })
-    })
-    .transpose()
+    super::document(conn, &sql, tenant, effect).await
 }

@@ -3,11 +3,6 @@
 //! events, effects, outbox entries, and the causation chain — in one round
 //! trip. Every part filters by tenant and reaches its rows through an index
 //! (`tests/store/debugging_indexes.rs` covers the same access paths).
-//!
-//! The causation chain walks one link per recursion step. Written as a
-//! plain join, the planner hashes the tenant's whole log at every step (a
-//! run of 1,000 events took 110 ms); the `OFFSET 0` fence keeps each step an
-//! index probe on `(tenant_id, causation_id)` (4 ms).
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -42,7 +37,7 @@ pub struct Trace {
 
 /// The trace of `id`, a correlation id or a run id, in `tenant`; None when
 /// neither names anything visible there. Sets `jit = off` for the rest of
-/// the caller's transaction.
+/// the caller's transaction (see [`super::document`]).
 pub async fn trace_load(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -72,21 +67,12 @@ pub async fn trace_load(
              'effects', coalesce((SELECT jsonb_agg(f ORDER BY f.id) FROM (SELECT {effect} FROM effects
                         WHERE tenant_id = $1 AND run_id IN (SELECT id FROM r)) f), '[]'),
              'outbox', coalesce((SELECT jsonb_agg(o ORDER BY o.created_at) FROM (SELECT {outbox}
-                        FROM outbox_events
+                        FROM outbox_events o
                         WHERE tenant_id = $1 AND correlation_id = c.correlation_id) o), '[]'),
-             'chain', coalesce((WITH RECURSIVE causal_chain AS (
-                          SELECT id, event_type::text, causation_id, 0 AS depth
-                          FROM orchestration_events
-                          WHERE tenant_id = $1 AND correlation_id = c.correlation_id
-                            AND causation_id IS NULL
-                          UNION ALL
-                          SELECT e.id, e.event_type, e.causation_id, cc.depth + 1
-                          FROM causal_chain cc CROSS JOIN LATERAL (
-                              SELECT id, event_type::text, causation_id FROM orchestration_events
-                              WHERE tenant_id = $1 AND causation_id = cc.id
-                              OFFSET 0) e)
+             'chain', coalesce(({chain}
                         SELECT jsonb_agg(cc ORDER BY cc.depth) FROM causal_chain cc), '[]'))
          FROM c",
+        chain = events::causal_chain_cte("c.correlation_id"),
         run = runs::COLUMNS,
         step = steps::COLUMNS,
         signal = signals::COLUMNS,
@@ -95,21 +81,5 @@ pub async fn trace_load(
         effect = effects::COLUMNS,
         outbox = outbox::COLUMNS,
     );
-    // The recursive part's estimate is far above jit_above_cost, and
-    // compiling the plan took 800 ms of an 817 ms trace of a 1,000-event run
-    // among a million events; without JIT it takes 17 ms.
-    sqlx::query("SET LOCAL jit = off")
-        .execute(&mut *conn)
-        .await?;
-    let doc: Option<serde_json::Value> = sqlx::query_scalar(&sql)
-        .bind(tenant.as_uuid())
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    doc.map(|d| {
-        serde_json::from_value(d).map_err(|e| {
-            crate::StoreError::InvalidInput(format!("a trace that does not read back: {e}"))
-        })
-    })
-    .transpose()
+    super::document(conn, &sql, tenant, id).await
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::outbox::WAKE_WORKERS;
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
@@ -75,7 +76,8 @@ pub async fn effect_fetch(
     .await?)
 }
 
-/// Inserts the effect and its outbox entry in one statement and returns the
+/// Inserts the effect and its outbox entry in one statement, which also
+/// wakes the outbox workers when the transaction commits, and returns the
 /// effect: there is never an effect without its delivery, nor a delivery
 /// without its effect.
 pub async fn effect_insert_with_outbox(
@@ -94,7 +96,7 @@ pub async fn effect_insert_with_outbox(
                                         idempotency_key, correlation_id, causation_id, actor,
                                         destination_id)
              SELECT $1, $11, $5, 'EFFECT', effect.id, $6, $7, $8, $9, $10, $12 FROM effect)
-         SELECT * FROM effect"
+         SELECT effect.* FROM effect, (SELECT {WAKE_WORKERS}) wake"
     ))
     .bind(tenant.as_uuid())
     .bind(e.id.as_uuid())

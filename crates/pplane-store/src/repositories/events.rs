@@ -172,6 +172,27 @@ pub async fn event_latest_in_correlation(
     Ok(id.map(EventId::from_uuid))
 }
 
+/// `WITH RECURSIVE causal_chain (id, event_type, causation_id, depth)`: the
+/// events reachable from the root of correlation `correlation` (an SQL
+/// expression) in tenant `$1`. Each step is one index probe on
+/// `(tenant_id, causation_id)`: written as a plain join, the planner hashes
+/// the tenant's whole log at every step (a 1,000-event chain took 105 ms;
+/// with the `OFFSET 0` fence, 4 ms).
+pub(crate) fn causal_chain_cte(correlation: &str) -> String {
+    format!(
+        "WITH RECURSIVE causal_chain AS (
+             SELECT id, event_type::text, causation_id, 0 AS depth
+             FROM orchestration_events
+             WHERE tenant_id = $1 AND correlation_id = {correlation} AND causation_id IS NULL
+             UNION ALL
+             SELECT e.id, e.event_type, e.causation_id, link.depth + 1
+             FROM causal_chain link CROSS JOIN LATERAL (
+                 SELECT id, event_type::text, causation_id FROM orchestration_events
+                 WHERE tenant_id = $1 AND causation_id = link.id
+                 OFFSET 0) e)"
+    )
+}
+
 /// One link of a causation chain.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct CausalLink {
@@ -189,24 +210,26 @@ pub async fn event_causal_chain(
     tenant: TenantId,
     correlation: CorrelationId,
 ) -> Result<Vec<CausalLink>> {
-    Ok(sqlx::query_as(
-        "WITH RECURSIVE causal_chain AS (
-             SELECT id, event_type::text, causation_id, 0 AS depth
-             FROM orchestration_events
-             WHERE tenant_id = $1 AND correlation_id = $2 AND causation_id IS NULL
-             UNION ALL
-             SELECT e.id, e.event_type, e.causation_id, c.depth + 1
-             FROM causal_chain c CROSS JOIN LATERAL (
-                 -- OFFSET 0: one index probe per link, not a hash of the
-                 -- tenant's log per link (see queries/trace.rs).
-                 SELECT id, event_type::text, causation_id FROM orchestration_events
-                 WHERE tenant_id = $1 AND causation_id = c.id
-                 OFFSET 0) e
-         )
-         SELECT * FROM causal_chain ORDER BY depth ASC",
-    )
+    Ok(sqlx::query_as(&format!(
+        "{} SELECT * FROM causal_chain ORDER BY depth ASC",
+        causal_chain_cte("$2")
+    ))
     .bind(tenant.as_uuid())
     .bind(correlation.as_uuid())
     .fetch_all(conn)
     .await?)
+}
+
+/// The domain's `EventType::implied_status` as the rows of an SQL
+/// `VALUES (event_type, status)` list, for queries that judge or rebuild a
+/// status from the log.
+pub(crate) fn implied_status_values() -> String {
+    EventType::ALL
+        .iter()
+        .filter_map(|t| {
+            t.implied_status()
+                .map(|s| format!("('{}', '{s}')", t.as_str()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

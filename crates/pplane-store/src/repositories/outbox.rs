@@ -18,6 +18,14 @@ use crate::Result;
 /// The channel a committed effect request notifies; workers listen on it.
 pub const OUTBOX_CHANNEL: &str = "pplane_outbox";
 
+/// The notification that wakes the workers, as an expression the statements
+/// that create or requeue work evaluate: sent by the application's own
+/// statement (on Citus a trigger's NOTIFY fires on a worker node, where no
+/// worker listens), delivered only if the transaction commits, and sent once
+/// per transaction however many entries it adds (PostgreSQL folds identical
+/// notifications of one transaction into one).
+pub(crate) const WAKE_WORKERS: &str = "pg_notify('pplane_outbox', '')";
+
 /// An entry a worker has claimed, with what it needs to deliver it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Claimed {
@@ -124,8 +132,7 @@ pub async fn outbox_settle(
               AS s (id, attempt, status, retry_count, next_retry_at, error_details)
          WHERE o.tenant_id = $1 AND o.id = s.id AND o.status = 'IN_FLIGHT'
            AND o.attempt = s.attempt AND o.lease_owner = $2
-         RETURNING {}",
-        COLUMNS_OF_O
+         RETURNING {COLUMNS}"
     ))
     .bind(tenant.as_uuid())
     .bind(owner)
@@ -158,13 +165,9 @@ pub struct OutboxEntry {
     pub created_at: DateTime<Utc>,
 }
 
+/// Qualified by `o`: every query that reads entries calls the table `o`,
+/// which also keeps them apart from an `UPDATE ... FROM` source's columns.
 pub(crate) const COLUMNS: &str =
-    "id, aggregate_id AS effect_id, event_type, idempotency_key, status, attempt, \
-     retry_count, next_retry_at, error_details, lease_owner, lease_expires_at, delivered_at, \
-     correlation_id, created_at";
-/// The same, qualified for an UPDATE ... FROM whose other side has columns
-/// of the same names.
-const COLUMNS_OF_O: &str =
     "o.id, o.aggregate_id AS effect_id, o.event_type, o.idempotency_key, o.status, o.attempt, \
      o.retry_count, o.next_retry_at, o.error_details, o.lease_owner, o.lease_expires_at, \
      o.delivered_at, o.correlation_id, o.created_at";
@@ -175,7 +178,7 @@ pub async fn outbox_fetch(
     id: OutboxId,
 ) -> Result<Option<OutboxEntry>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM outbox_events WHERE tenant_id = $1 AND id = $2"
+        "SELECT {COLUMNS} FROM outbox_events o WHERE tenant_id = $1 AND id = $2"
     ))
     .bind(tenant.as_uuid())
     .bind(id.as_uuid())
@@ -191,7 +194,7 @@ pub async fn outbox_list(
     limit: i64,
 ) -> Result<Vec<OutboxEntry>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM outbox_events
+        "SELECT {COLUMNS} FROM outbox_events o
          WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)
          ORDER BY created_at DESC, id DESC LIMIT $3"
     ))
@@ -210,11 +213,13 @@ pub async fn outbox_requeue(
     id: OutboxId,
 ) -> Result<Option<OutboxEntry>> {
     Ok(sqlx::query_as(&format!(
-        "UPDATE outbox_events
-         SET status = 'PENDING', attempt = 0, retry_count = 0, next_retry_at = NULL,
-             available_at = now()
-         WHERE tenant_id = $1 AND id = $2 AND status = 'DEAD_LETTER'
-         RETURNING {COLUMNS}"
+        "WITH requeued AS (
+             UPDATE outbox_events o
+             SET status = 'PENDING', attempt = 0, retry_count = 0, next_retry_at = NULL,
+                 available_at = now()
+             WHERE tenant_id = $1 AND id = $2 AND status = 'DEAD_LETTER'
+             RETURNING {COLUMNS})
+         SELECT requeued.* FROM requeued, (SELECT {WAKE_WORKERS}) wake"
     ))
     .bind(tenant.as_uuid())
     .bind(id.as_uuid())
@@ -283,4 +288,12 @@ pub async fn outbox_purge_chunk(
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_wake_up_notifies_the_channel_workers_listen_on() {
+        assert!(super::WAKE_WORKERS.contains(&format!("'{}'", super::OUTBOX_CHANNEL)));
+    }
 }

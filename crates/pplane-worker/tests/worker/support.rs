@@ -113,7 +113,7 @@ impl Plane {
         )
         .await
         .unwrap();
-        let (_stop, shutdown) = watch::channel(false);
+        let (_, shutdown) = watch::channel(false);
         worker.run(shutdown).await.unwrap()
     }
 

@@ -53,8 +53,7 @@ pub(super) fn tenant_fences(cat: &Catalog) -> CheckResult {
                     && p.command == "ALL"
                     && p.roles == ["public"]
                     && fenced(&t.name, &p.using_expr)
-                    && (fenced(&t.name, &p.check_expr)
-                        || p.check_expr.as_deref() == Some("(tenant_id = current_tenant_id())"))
+                    && fenced(&t.name, &p.check_expr)
             })
         })
         .map(|t| format!("{}: no restrictive tenant fence policy", t.name))
