@@ -26,16 +26,18 @@ pub fn schema_dump(url: &str) -> Result<String, ClusterError> {
         .join("\n"))
 }
 
-/// A full backup in pg_dump's custom format.
-pub fn backup(url: &str, file: &Path) -> Result<(), ClusterError> {
-    run(
-        Command::new(Binaries::locate()?.tool("pg_dump"))
-            .args(["--format=custom", "--file"])
-            .arg(file)
-            .args(["--dbname", url]),
-        "pg_dump --format=custom",
-    )
-    .map(drop)
+/// A full backup in pg_dump's custom format; with `snapshot` (from
+/// `pg_export_snapshot()` in a transaction still open), of exactly the data
+/// that transaction sees.
+pub fn backup(url: &str, file: &Path, snapshot: Option<&str>) -> Result<(), ClusterError> {
+    let mut cmd = Command::new(Binaries::locate()?.tool("pg_dump"));
+    cmd.args(["--format=custom", "--file"])
+        .arg(file)
+        .args(["--dbname", url]);
+    if let Some(id) = snapshot {
+        cmd.arg(format!("--snapshot={id}"));
+    }
+    run(&mut cmd, "pg_dump --format=custom").map(drop)
 }
 
 /// Restores a custom-format backup into the (empty) database of `url`,

@@ -133,3 +133,47 @@ pub fn url_with_database(url: &str, database: &str) -> Result<String> {
     parsed.set_path(&format!("/{database}"));
     Ok(parsed.into())
 }
+
+/// A database of its own on the server of a URL, for work that must not
+/// touch real data (benchmarks, the production gate's checks); gone after
+/// [`ScratchDb::drop_now`].
+pub struct ScratchDb {
+    server_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl ScratchDb {
+    /// Creates `pplane_bench_<random>` on the server of `url` and migrates it.
+    pub async fn create(url: &str) -> Result<ScratchDb> {
+        let scratch = ScratchDb::empty(url, "pplane_bench").await?;
+        let mut admin = Admin::connect(&scratch.url).await?;
+        admin
+            .migrate_up(&MigrationSet::embedded(), None, |_| {})
+            .await?;
+        admin.close().await?;
+        Ok(scratch)
+    }
+
+    /// Creates `<prefix>_<random>` on the server of `url`, empty.
+    pub async fn empty(url: &str, prefix: &str) -> Result<ScratchDb> {
+        let name = format!(
+            "{prefix}_{}",
+            &uuid::Uuid::now_v7().simple().to_string()[20..]
+        );
+        let mut admin = Admin::connect(url).await?;
+        admin.database_ensure(&name).await?;
+        admin.close().await?;
+        Ok(ScratchDb {
+            server_url: url.to_owned(),
+            url: url_with_database(url, &name)?,
+            name,
+        })
+    }
+
+    pub async fn drop_now(self) -> Result<()> {
+        let mut admin = Admin::connect(&self.server_url).await?;
+        admin.database_drop(&self.name).await?;
+        admin.close().await
+    }
+}

@@ -12,9 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::admin::url_with_database;
-use crate::migrations::MigrationSet;
-use crate::{Admin, Result};
+pub use crate::admin::ScratchDb;
 
 /// One scenario: our figures, the raw baseline's, and their ratio.
 #[derive(Debug, Clone, Serialize)]
@@ -101,42 +99,5 @@ impl Samples {
         } else {
             self.latencies.len() as f64 / total.as_secs_f64()
         }
-    }
-}
-
-/// A migrated scratch database that is dropped by [`ScratchDb::drop_now`].
-pub struct ScratchDb {
-    server_url: String,
-    name: String,
-    pub url: String,
-}
-
-impl ScratchDb {
-    /// Creates `pplane_bench_<random>` on the server of `url` and migrates it.
-    pub async fn create(url: &str) -> Result<ScratchDb> {
-        let name = format!(
-            "pplane_bench_{}",
-            &uuid::Uuid::now_v7().simple().to_string()[20..]
-        );
-        let mut admin = Admin::connect(url).await?;
-        admin.database_ensure(&name).await?;
-        admin.close().await?;
-        let db_url = url_with_database(url, &name)?;
-        let mut admin = Admin::connect(&db_url).await?;
-        admin
-            .migrate_up(&MigrationSet::embedded(), None, |_| {})
-            .await?;
-        admin.close().await?;
-        Ok(ScratchDb {
-            server_url: url.to_owned(),
-            name,
-            url: db_url,
-        })
-    }
-
-    pub async fn drop_now(self) -> Result<()> {
-        let mut admin = Admin::connect(&self.server_url).await?;
-        admin.database_drop(&self.name).await?;
-        admin.close().await
     }
 }

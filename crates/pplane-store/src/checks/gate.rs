@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::catalog::Catalog;
 use super::data::data_check;
 use super::schema_check;
-use crate::admin::url_with_database;
+use crate::admin::ScratchDb;
 use crate::queries::debugging::{DebugParam, DEBUG_QUERIES};
 use crate::{Admin, MigrationSet, Result};
 
@@ -241,10 +241,8 @@ async fn query_plans(conn: &mut PgConnection) -> Result<Vec<GateItem>> {
 
 /// Up, dump; down to nothing; up again, dump: the two dumps must be equal.
 async fn migrations_reversible(url: &str, set: &MigrationSet) -> Result<GateItem> {
-    let name = format!("pplane_gate_{}", &Uuid::now_v7().simple().to_string()[20..]);
-    let mut admin = Admin::connect(url).await?;
-    admin.database_ensure(&name).await?;
-    let scratch = url_with_database(url, &name)?;
+    let db_scratch = ScratchDb::empty(url, "pplane_gate").await?;
+    let scratch = db_scratch.url.clone();
     let outcome = async {
         let mut db = Admin::connect(&scratch).await?;
         db.migrate_up(set, None, |_| {}).await?;
@@ -256,8 +254,7 @@ async fn migrations_reversible(url: &str, set: &MigrationSet) -> Result<GateItem
         Ok::<_, crate::StoreError>((first, second))
     }
     .await;
-    admin.database_drop(&name).await?;
-    admin.close().await?;
+    db_scratch.drop_now().await?;
     let (first, second) = outcome?;
     let same = first == second;
     let evidence = if same {
@@ -358,17 +355,23 @@ async fn backup_restores(url: &str) -> Result<GateItem> {
     let section = "9 Backup";
     let name = "backup restores and passes the data gate";
     let file = std::env::temp_dir().join(format!("pplane-gate-{}.dump", Uuid::now_v7().simple()));
-    let scratch_name = format!("pplane_gate_{}", &Uuid::now_v7().simple().to_string()[20..]);
+    let db_scratch = ScratchDb::empty(url, "pplane_gate").await?;
+    let scratch = db_scratch.url.clone();
+    // The events are counted in the very snapshot pg_dump copies, so that
+    // writers running meanwhile cannot make the counts differ.
     let mut admin = Admin::connect(url).await?;
-    let (database, events): (String, i64) = sqlx::query_as(
-        "SELECT current_database()::text, (SELECT count(*) FROM orchestration_events)",
+    let mut snapshot_tx = admin.conn().begin().await?;
+    sqlx::raw_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *snapshot_tx)
+        .await?;
+    let (snapshot, database, events): (String, String, i64) = sqlx::query_as(
+        "SELECT pg_export_snapshot(), current_database()::text,
+                (SELECT count(*) FROM orchestration_events)",
     )
-    .fetch_one(admin.conn())
+    .fetch_one(&mut *snapshot_tx)
     .await?;
-    admin.database_ensure(&scratch_name).await?;
-    let scratch = url_with_database(url, &scratch_name)?;
     let outcome = async {
-        pplane_cluster::dump::backup(url, &file)?;
+        pplane_cluster::dump::backup(url, &file, Some(&snapshot))?;
         pplane_cluster::dump::restore(&file, &scratch)?;
         let mut restored = Admin::connect(&scratch).await?;
         let report = data_check(&mut restored).await?;
@@ -381,7 +384,8 @@ async fn backup_restores(url: &str) -> Result<GateItem> {
     }
     .await;
     let _ = std::fs::remove_file(&file);
-    admin.database_drop(&scratch_name).await?;
+    snapshot_tx.rollback().await?;
+    db_scratch.drop_now().await?;
     let (report, restored_events, bytes) = outcome?;
     let failed: Vec<String> = report.failures().map(|r| r.check.clone()).collect();
     let passed = failed.is_empty() && restored_events == events;
