@@ -149,9 +149,14 @@ pub enum MigrateAction {
         to: Option<i64>,
     },
     /// Roll back the newest migration, or every one newer than --to VERSION (0: all).
+    /// Rollbacks that drop tables or columns say what they destroy and need --yes
+    /// (or a typed confirmation on a terminal).
     Down {
         #[arg(long, value_name = "VERSION")]
         to: Option<i64>,
+        /// Drop what the rollback drops without asking.
+        #[arg(long)]
+        yes: bool,
     },
     /// Every migration and whether it is applied.
     Status,
@@ -266,6 +271,10 @@ pub struct WorkerArgs {
     /// Exit once nothing is due, instead of waiting for more.
     #[arg(long)]
     pub until_idle: bool,
+    /// With --until-idle: while other workers hold entries under a lease, wait
+    /// until they settle them or their leases expire (and this worker takes them).
+    #[arg(long, requires = "until_idle")]
+    pub wait_leases: bool,
     /// Delivery loops in this process.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,

@@ -24,6 +24,7 @@ impl From<StoreError> for Failure {
         match err {
             StoreError::Invalid { .. }
             | StoreError::InvalidInput(_)
+            | StoreError::PayloadTooLarge { .. }
             | StoreError::DatabaseName(_) => Failure::Usage(err.to_string()),
             other => Failure::Operation(other.into()),
         }

@@ -65,3 +65,35 @@ pub async fn runtime_store() -> Result<Store, Failure> {
     }
     Ok(store)
 }
+
+/// How to run this very binary from the current directory, for the commands
+/// pplane prints for the user to paste: `pplane` when that is what `PATH`
+/// finds, otherwise its path (relative when it is below the current
+/// directory, as `target/release/pplane` is after `cargo run`).
+pub fn self_command() -> String {
+    let Ok(exe) = std::env::current_exe().and_then(std::fs::canonicalize) else {
+        return "pplane".into();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("pplane"))
+            .filter_map(|candidate| std::fs::canonicalize(candidate).ok())
+            .next()
+            .is_some_and(|found| found == exe)
+    });
+    if on_path {
+        return "pplane".into();
+    }
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| exe.strip_prefix(cwd).ok().map(|p| p.to_path_buf()));
+    let path = relative.unwrap_or(exe).display().to_string();
+    if path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+    {
+        path
+    } else {
+        format!("'{}'", path.replace('\'', r"'\''"))
+    }
+}

@@ -89,7 +89,11 @@ impl LocalCluster {
     }
 
     /// Starts the cluster, creating it first if needed; reuses a running one.
+    /// Concurrent starts (two commands run at once on a fresh machine) take
+    /// turns on a lock file: the first creates and starts the cluster, the
+    /// others then find it running and reuse it.
     pub fn start(&self) -> Result<StartReport, ClusterError> {
+        let _turn = self.lock()?;
         let bins = Binaries::locate()?;
         let owner = Owner::detect()?;
         let data = self.data_dir();
@@ -159,6 +163,7 @@ impl LocalCluster {
 
     /// Stops a running cluster; returns whether one was running.
     pub fn stop(&self) -> Result<bool, ClusterError> {
+        let _turn = self.lock()?;
         if !matches!(self.status(), Status::Running { .. }) {
             return Ok(false);
         }
@@ -270,6 +275,24 @@ impl LocalCluster {
             });
         }
         Ok(())
+    }
+
+    /// An exclusive lock on `$PPLANE_HOME/cluster.lock`, held until dropped.
+    fn lock(&self) -> Result<fs::File, ClusterError> {
+        fs::create_dir_all(&self.home).map_err(ClusterError::io(format!(
+            "creating {}",
+            self.home.display()
+        )))?;
+        let path = self.home.join("cluster.lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(ClusterError::io(format!("opening {}", path.display())))?;
+        file.lock()
+            .map_err(ClusterError::io(format!("locking {}", path.display())))?;
+        Ok(file)
     }
 
     fn wait_ready(&self, seconds: u64) -> Result<(), ClusterError> {

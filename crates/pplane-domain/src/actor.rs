@@ -24,9 +24,13 @@ pub enum Actor {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActorError {
-    #[error("actor {0:?} must look like agent:ID, user:ID, system:COMPONENT or external:NAME")]
+    #[error(
+        "actor {} must look like agent:ID, user:ID, system:COMPONENT or external:NAME \
+         (no spaces or control characters)",
+        crate::text::preview(.0)
+    )]
     Form(String),
-    #[error("actor {0:?} is longer than {ACTOR_MAX_LEN} characters")]
+    #[error("actor {} is longer than {ACTOR_MAX_LEN} characters", crate::text::preview(.0))]
     TooLong(String),
 }
 
@@ -63,7 +67,7 @@ impl FromStr for Actor {
         let (kind, name) = s
             .split_once(':')
             .ok_or_else(|| ActorError::Form(s.to_owned()))?;
-        if name.is_empty() || name.chars().any(char::is_whitespace) {
+        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(ActorError::Form(s.to_owned()));
         }
         let name = name.to_owned();

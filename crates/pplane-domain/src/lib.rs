@@ -9,12 +9,13 @@
 //! - [`lifecycle`]: the state machines (legal transitions) and the retry policy.
 //! - [`delivery`]: what a receiver's answer means for an outbox entry, and the backoff.
 //! - [`events`]: the event taxonomy and its schema version.
+//! - [`text`]: how values callers sent appear in error messages (short, printable).
 //! - [`status`]: the lifecycle state sets of runs, steps, tool calls, effects and outbox
 //!   entries, and the aggregate types of the event log, as the database spells them.
 
 /// A value was not one of its enum's spellings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} must be one of {allowed}, got {input:?}")]
+#[error("{kind} must be one of {allowed}, got {}", text::preview(input))]
 pub struct StatusParseError {
     pub kind: &'static str,
     pub allowed: String,
@@ -70,6 +71,7 @@ pub mod events;
 pub mod ids;
 pub mod lifecycle;
 pub mod status;
+pub mod text;
 
 pub use actor::{Actor, ActorError};
 pub use events::{EventType, EVENT_SCHEMA_VERSION};

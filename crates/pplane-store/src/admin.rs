@@ -43,6 +43,12 @@ impl Admin {
         .await?)
     }
 
+    /// Fails unless the schema is exactly the one this binary needs (see
+    /// [`migrations::schema_verify`]).
+    pub async fn schema_verify(&mut self) -> Result<()> {
+        Ok(migrations::schema_verify(&mut self.conn, &MigrationSet::embedded()).await?)
+    }
+
     pub async fn migrate_up(
         &mut self,
         set: &MigrationSet,
@@ -59,6 +65,15 @@ impl Admin {
         on_step: impl FnMut(&MigrationStep),
     ) -> Result<Vec<MigrationStep>> {
         Ok(migrations::migrate_down(&mut self.conn, set, target, on_step).await?)
+    }
+
+    /// What [`Admin::migrate_down`] to `target` would drop, with row counts.
+    pub async fn migrate_down_losses(
+        &mut self,
+        set: &MigrationSet,
+        target: Option<i64>,
+    ) -> Result<Vec<migrations::Loss>> {
+        Ok(migrations::migrate_down_losses(&mut self.conn, set, target).await?)
     }
 
     pub async fn migrate_status(&mut self, set: &MigrationSet) -> Result<Vec<MigrationStatus>> {

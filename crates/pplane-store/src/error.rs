@@ -47,6 +47,25 @@ pub enum StoreError {
     #[error("{what} {key:?} was already used with different content; nothing was written")]
     IdempotencyConflict { what: &'static str, key: String },
 
+    /// The run has ended: nothing under it changes any more.
+    #[error("run {run} is {status} and takes no more {what}")]
+    RunFinished {
+        run: String,
+        status: &'static str,
+        what: &'static str,
+    },
+
+    /// Completing a run needs every step and tool call under it ended.
+    #[error(
+        "run {run} still has {live}: complete, skip or cancel them first \
+         (failing or cancelling the run cancels them)"
+    )]
+    RunUnsettled { run: String, live: String },
+
+    /// Tool calls belong to a RUNNING step.
+    #[error("step {step} is {status}: tool calls belong to a RUNNING step")]
+    StepNotRunning { step: String, status: String },
+
     /// A failed step has used all its retries.
     #[error("step {step} has used all {max_retries} of its retries")]
     RetriesExhausted { step: String, max_retries: u32 },
@@ -68,6 +87,10 @@ pub enum StoreError {
     #[error("refused by tenant isolation: {0}")]
     TenantIsolation(String),
 
+    /// The principal is not a member of the tenant it acts in (migration 10).
+    #[error("{0}")]
+    NotMember(String),
+
     /// An UPDATE, DELETE or TRUNCATE reached the append-only event log.
     #[error("orchestration_events is append-only: {0}")]
     AppendOnly(String),
@@ -83,10 +106,6 @@ pub enum StoreError {
         role: &'static str,
         hint: &'static str,
     },
-
-    /// The database's schema is not the one this binary was built for.
-    #[error("{0}")]
-    SchemaVersion(String),
 
     #[error(transparent)]
     Migration(#[from] MigrationError),
@@ -116,6 +135,11 @@ impl From<sqlx::Error> for StoreError {
             },
             Some("42501") => StoreError::TenantIsolation(db.message().to_owned()),
             Some("PA001") => StoreError::AppendOnly(db.message().to_owned()),
+            Some("PA002") => StoreError::NotMember(db.message().to_owned()),
+            // A NUL character: text and jsonb cannot hold one.
+            Some("22021") | Some("22P05") => StoreError::InvalidInput(
+                "text and JSON values cannot contain the NUL character (\\u0000)".into(),
+            ),
             _ => StoreError::Database(err),
         }
     }

@@ -197,7 +197,9 @@ pub async fn projections_rebuild(admin: &mut Admin) -> Result<Rebuilt> {
 
 /// Projections span tenants: refusing a login that row-level security
 /// would show only part of them, rather than building a partial projection.
+/// Projections need the current schema and a login that sees every tenant.
 async fn sees_every_tenant(admin: &mut Admin) -> Result<()> {
+    admin.schema_verify().await?;
     if admin.sees_every_tenant().await? {
         Ok(())
     } else {

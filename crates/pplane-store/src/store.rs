@@ -19,7 +19,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::appender::Appender;
-use crate::migrations::{migration_history, verify_history, MigrationSet};
+use crate::migrations::{schema_verify, MigrationError, MigrationSet};
 use crate::repositories::events::NewEvent;
 use crate::unit_of_work::{DispatchTx, OwnerTx, TenantTx};
 use crate::{Result, StoreError};
@@ -91,18 +91,13 @@ impl Store {
     /// as `pplane_app` with the tenant context set, so row-level security
     /// shows only that tenant's rows, and only if `user` is a member of it.
     pub async fn tenant_tx(&self, tenant: TenantId, user: UserId) -> Result<TenantTx> {
-        // One round trip: BEGIN and the context travel as one simple query.
-        // The values are formatted from parsed UUIDs, never from raw input;
-        // SET takes no bind parameters, and SET LOCAL (unlike set_config) is
-        // what Citus forwards to its workers.
-        let begin = format!(
-            "BEGIN; {}SET LOCAL app.tenant_id = '{}'; SET LOCAL app.user_id = '{}'",
-            self.role_switch(),
-            tenant.as_uuid(),
-            user.as_uuid()
-        );
-        let tx = self.pool.begin_with(begin).await?;
-        Ok(TenantTx::new(tx, tenant, user))
+        // One round trip: BEGIN, the context and the membership check travel
+        // as one simple query. The values are formatted from parsed UUIDs,
+        // never from raw input; SET takes no bind parameters, and SET LOCAL
+        // (unlike set_config) is what Citus forwards to its workers. A
+        // non-member gets NotMember here rather than an empty tenant.
+        let begin = format!("BEGIN; {}{}", self.role_switch(), context_sql(tenant, user));
+        TenantTx::begin(&self.pool, begin, tenant, user).await
     }
 
     /// A transaction acting as `pplane_owner` in `tenant`: tenant and
@@ -120,17 +115,17 @@ impl Store {
             "BEGIN; SET LOCAL ROLE {OWNER_ROLE}; SET LOCAL app.tenant_id = '{}'",
             tenant.as_uuid()
         );
-        Ok(OwnerTx::new(self.pool.begin_with(begin).await?))
+        OwnerTx::begin(&self.pool, begin).await
     }
 
     /// A transaction as `pplane_dispatcher`, for the outbox worker's claims
     /// and for retention.
     pub async fn dispatch_tx(&self) -> Result<DispatchTx> {
-        let tx = self
-            .pool
-            .begin_with(format!("BEGIN; SET LOCAL ROLE {DISPATCHER_ROLE}"))
-            .await?;
-        Ok(DispatchTx::new(tx))
+        DispatchTx::begin(
+            &self.pool,
+            format!("BEGIN; SET LOCAL ROLE {DISPATCHER_ROLE}"),
+        )
+        .await
     }
 
     /// The delivery principal: the service account, a member of every
@@ -205,19 +200,7 @@ impl Store {
             .pool
             .begin_with(format!("BEGIN; {}", self.role_switch()))
             .await?;
-        let set = MigrationSet::embedded();
-        let applied = migration_history(&mut tx).await?;
-        verify_history(&set, &applied)?;
-        if applied.last().map(|a| a.version) != set.latest() {
-            let at = applied
-                .last()
-                .map(|a| a.version.to_string())
-                .unwrap_or_else(|| "none".into());
-            let want = set.latest().map(|v| v.to_string()).unwrap_or_default();
-            return Err(StoreError::SchemaVersion(format!(
-                "the database schema is at migration {at} but this binary needs {want}: run `pplane migrate up`"
-            )));
-        }
+        schema_verify(&mut tx, &MigrationSet::embedded()).await?;
 
         let unprotected: Vec<String> = sqlx::query_scalar(
             "SELECT c.relname::text FROM pg_class c
@@ -244,6 +227,18 @@ impl Store {
             Err(StoreError::UnsafeRuntime(problems))
         }
     }
+}
+
+/// Sets the tenant context and checks that the principal is a member of
+/// the tenant (migration 10): the statements every tenant transaction runs
+/// first, as one simple query.
+pub(crate) fn context_sql(tenant: TenantId, user: UserId) -> String {
+    format!(
+        "SET LOCAL app.tenant_id = '{}'; SET LOCAL app.user_id = '{}'; \
+         SELECT tenant_member_check()",
+        tenant.as_uuid(),
+        user.as_uuid()
+    )
 }
 
 /// What makes `role` unsafe to work as: superuser, BYPASSRLS, ownership.
@@ -277,10 +272,8 @@ async fn login_of(pool: &PgPool) -> Result<Login> {
     .fetch_one(pool)
     .await?;
     if !app_exists {
-        return Err(StoreError::SchemaVersion(
-            "the database is not migrated (there is no pplane_app role): run `pplane migrate up`"
-                .into(),
-        ));
+        // The roles come with the first migration.
+        return Err(MigrationError::NotMigrated.into());
     }
     if user == APP_ROLE {
         return Ok(Login {

@@ -12,31 +12,89 @@
 //! One unit of work may so touch several runs, each keeping its own trace.
 
 use pplane_domain::{TenantId, UserId};
-use sqlx::{Executor, PgConnection, Postgres, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgTransactionManager;
+use sqlx::{Executor, PgConnection, PgPool, Postgres, TransactionManager};
 
+use crate::store::context_sql;
 use crate::Result;
+
+/// A pooled connection inside a transaction that began with one simple
+/// query (BEGIN and the statements that set its role and context).
+///
+/// sqlx's own `Transaction` cannot be used for that: when a statement after
+/// BEGIN fails (the membership check refusing a non-member), sqlx has not
+/// counted the transaction yet, so nothing rolls it back and the connection
+/// would go back to the pool inside an aborted transaction, failing whoever
+/// gets it next. Here a failed begin is rolled back before the connection is
+/// released; everything else is sqlx's transaction manager.
+#[derive(Debug)]
+struct OpenTx {
+    conn: PoolConnection<Postgres>,
+    open: bool,
+}
+
+impl OpenTx {
+    async fn begin(pool: &PgPool, statements: String) -> Result<OpenTx> {
+        let mut conn = pool.acquire().await?;
+        if let Err(err) = PgTransactionManager::begin(&mut conn, Some(statements.into())).await {
+            // Without a transaction open this is a warning, not an error.
+            let _ = conn.execute("ROLLBACK").await;
+            return Err(err.into());
+        }
+        Ok(OpenTx { conn, open: true })
+    }
+
+    async fn commit(mut self) -> Result<()> {
+        PgTransactionManager::commit(&mut self.conn).await?;
+        self.open = false;
+        Ok(())
+    }
+
+    async fn rollback(mut self) -> Result<()> {
+        PgTransactionManager::rollback(&mut self.conn).await?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for OpenTx {
+    /// Dropped without commit: the rollback is queued and sent when the
+    /// pool takes the connection back, as sqlx does for its transactions.
+    fn drop(&mut self) {
+        if self.open {
+            PgTransactionManager::start_rollback(&mut self.conn);
+        }
+    }
+}
 
 /// A transaction as `pplane_app` inside one tenant, for one principal.
 #[derive(Debug)]
 pub struct TenantTx {
-    tx: Transaction<'static, Postgres>,
+    tx: OpenTx,
     tenant: TenantId,
     user: UserId,
 }
 
 impl TenantTx {
-    pub(crate) fn new(tx: Transaction<'static, Postgres>, tenant: TenantId, user: UserId) -> Self {
-        TenantTx { tx, tenant, user }
+    /// Begins with `statements` (BEGIN, role, context, membership check).
+    pub(crate) async fn begin(
+        pool: &PgPool,
+        statements: String,
+        tenant: TenantId,
+        user: UserId,
+    ) -> Result<Self> {
+        let tx = OpenTx::begin(pool, statements).await?;
+        Ok(TenantTx { tx, tenant, user })
     }
 
     /// Continues in another tenant, same principal, same transaction: a
     /// worker settles the entries of several tenants in one commit.
     pub async fn switch_tenant(&mut self, tenant: TenantId) -> Result<()> {
         if tenant != self.tenant {
-            let set = format!("SET LOCAL app.tenant_id = '{}'", tenant.as_uuid());
+            let set = context_sql(tenant, self.user);
             // A &str with no arguments goes as one simple query.
-            let conn: &mut PgConnection = &mut self.tx;
-            conn.execute(set.as_str()).await?;
+            self.conn().execute(set.as_str()).await?;
             self.tenant = tenant;
         }
         Ok(())
@@ -52,15 +110,15 @@ impl TenantTx {
 
     /// The connection, for repository calls that join this transaction.
     pub fn conn(&mut self) -> &mut PgConnection {
-        &mut self.tx
+        &mut self.tx.conn
     }
 
     pub async fn commit(self) -> Result<()> {
-        Ok(self.tx.commit().await?)
+        self.tx.commit().await
     }
 
     pub async fn rollback(self) -> Result<()> {
-        Ok(self.tx.rollback().await?)
+        self.tx.rollback().await
     }
 }
 
@@ -69,33 +127,34 @@ impl TenantTx {
 /// as a [`TenantTx`] to record what the claim started.
 #[derive(Debug)]
 pub struct DispatchTx {
-    tx: Transaction<'static, Postgres>,
+    tx: OpenTx,
 }
 
 impl DispatchTx {
-    pub(crate) fn new(tx: Transaction<'static, Postgres>) -> Self {
-        DispatchTx { tx }
+    pub(crate) async fn begin(pool: &PgPool, statements: String) -> Result<Self> {
+        Ok(DispatchTx {
+            tx: OpenTx::begin(pool, statements).await?,
+        })
     }
 
     pub fn conn(&mut self) -> &mut PgConnection {
-        &mut self.tx
+        &mut self.tx.conn
     }
 
     /// The same transaction, from here on as `pplane_app` in `tenant` for
     /// `user`, under the usual policies.
     pub async fn into_tenant(mut self, tenant: TenantId, user: UserId) -> Result<TenantTx> {
-        let set = format!(
-            "SET LOCAL ROLE pplane_app; SET LOCAL app.tenant_id = '{}'; SET LOCAL app.user_id = '{}'",
-            tenant.as_uuid(),
-            user.as_uuid()
-        );
-        let conn: &mut PgConnection = &mut self.tx;
-        conn.execute(set.as_str()).await?;
-        Ok(TenantTx::new(self.tx, tenant, user))
+        let set = format!("SET LOCAL ROLE pplane_app; {}", context_sql(tenant, user));
+        self.conn().execute(set.as_str()).await?;
+        Ok(TenantTx {
+            tx: self.tx,
+            tenant,
+            user,
+        })
     }
 
     pub async fn commit(self) -> Result<()> {
-        Ok(self.tx.commit().await?)
+        self.tx.commit().await
     }
 }
 
@@ -103,19 +162,21 @@ impl DispatchTx {
 /// membership administration.
 #[derive(Debug)]
 pub struct OwnerTx {
-    tx: Transaction<'static, Postgres>,
+    tx: OpenTx,
 }
 
 impl OwnerTx {
-    pub(crate) fn new(tx: Transaction<'static, Postgres>) -> Self {
-        OwnerTx { tx }
+    pub(crate) async fn begin(pool: &PgPool, statements: String) -> Result<Self> {
+        Ok(OwnerTx {
+            tx: OpenTx::begin(pool, statements).await?,
+        })
     }
 
     pub fn conn(&mut self) -> &mut PgConnection {
-        &mut self.tx
+        &mut self.tx.conn
     }
 
     pub async fn commit(self) -> Result<()> {
-        Ok(self.tx.commit().await?)
+        self.tx.commit().await
     }
 }

@@ -25,6 +25,10 @@ pub struct WorkerConfig {
     pub nats_url: Option<String>,
     /// Exit once nothing is due, instead of waiting for more.
     pub until_idle: bool,
+    /// With `until_idle`: while other workers hold entries under a lease,
+    /// wait until they settle them or their leases expire (and this worker
+    /// takes them over), instead of leaving them.
+    pub wait_leases: bool,
 }
 
 impl Default for WorkerConfig {
@@ -40,6 +44,7 @@ impl Default for WorkerConfig {
             timeout: Duration::from_secs(15),
             nats_url: None,
             until_idle: false,
+            wait_leases: false,
         }
     }
 }

@@ -17,12 +17,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::join_all;
 use pplane_domain::delivery::Attempt;
 use pplane_domain::{Actor, TenantId, UserId};
 use pplane_store::operations::delivery::{deliveries_settle, effects_dispatch};
-use pplane_store::repositories::outbox::{outbox_claim, Claimed};
+use pplane_store::repositories::outbox::{outbox_claim, outbox_leases_held, Claimed};
 use pplane_store::{Store, StoreError};
 use rand::Rng;
 use serde::Serialize;
@@ -48,6 +49,9 @@ pub struct Tally {
     pub dead_lettered: u64,
     /// Settlements refused because the attempt was no longer current.
     pub stale: u64,
+    /// With `until_idle`: entries other workers still held under a lease
+    /// when this one stopped (0 with `wait_leases`).
+    pub leased_elsewhere: u64,
 }
 
 #[derive(Default)]
@@ -57,6 +61,7 @@ struct Counters {
     retried: AtomicU64,
     dead_lettered: AtomicU64,
     stale: AtomicU64,
+    leased_elsewhere: AtomicU64,
 }
 
 pub struct Worker {
@@ -93,6 +98,7 @@ impl Worker {
             retried: c.retried.load(Ordering::Relaxed),
             dead_lettered: c.dead_lettered.load(Ordering::Relaxed),
             stale: c.stale.load(Ordering::Relaxed),
+            leased_elsewhere: c.leased_elsewhere.load(Ordering::Relaxed),
         }
     }
 
@@ -129,7 +135,18 @@ impl Worker {
         while !*shutdown.borrow() {
             let notified = wake.notified();
             match self.round().await {
-                Ok(0) if self.config.until_idle => return Ok(()),
+                Ok(0) if self.config.until_idle => {
+                    let held = self.leased_elsewhere().await?;
+                    self.counters
+                        .leased_elsewhere
+                        .store(held, Ordering::Relaxed);
+                    if held == 0 || !self.config.wait_leases {
+                        return Ok(());
+                    }
+                    // Settled by their holder, or due again when a lease
+                    // expires: either way a poll later tells.
+                    tokio::time::sleep(self.config.poll.min(Duration::from_millis(500))).await;
+                }
                 Ok(0) => {
                     tokio::select! {
                         _ = notified => {}
@@ -173,6 +190,14 @@ impl Worker {
             Some(attempt) => attempt,
             None => self.sinks.deliver(entry).await,
         }
+    }
+
+    /// Entries that other workers hold under a lease that has not expired.
+    async fn leased_elsewhere(&self) -> Result<u64, StoreError> {
+        let mut dispatch = self.store.dispatch_tx().await?;
+        let held = outbox_leases_held(dispatch.conn(), &self.config.id).await?;
+        dispatch.commit().await?;
+        Ok(held)
     }
 
     /// Claims a batch and records its dispatch, in one transaction. For an

@@ -9,6 +9,7 @@ use pplane_store::{Admin, MigrationSet};
 
 use crate::args::{CheckGate, Output};
 use crate::failure::Failure;
+use crate::output::{out, outln};
 use crate::{output, target};
 
 pub async fn run(gate: CheckGate, out: Output) -> Result<ExitCode, Failure> {
@@ -43,8 +44,8 @@ pub async fn run(gate: CheckGate, out: Output) -> Result<ExitCode, Failure> {
             })
             .collect();
         output::table(&["RESULT", "AREA", "CHECK", "EVIDENCE"], &rows);
-        println!();
-        println!("{name}: {} checks, {failed} FAIL", report.results.len());
+        outln!();
+        outln!("{name}: {} checks, {failed} FAIL", report.results.len());
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS
@@ -60,7 +61,7 @@ async fn all(url: &str, verify_backup: bool, out: Output) -> Result<ExitCode, Fa
     if out.json {
         output::json(&items);
     } else {
-        print!("{}", gate_markdown(&items));
+        out!("{}", gate_markdown(&items));
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS

@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::args::{DbAction, Output};
 use crate::failure::Failure;
 use crate::output;
+use crate::output::outln;
 use crate::target::{self, EMBEDDED_DATABASE};
 
 pub async fn run(action: DbAction, out: Output) -> Result<ExitCode, Failure> {
@@ -21,7 +22,7 @@ pub async fn run(action: DbAction, out: Output) -> Result<ExitCode, Failure> {
                     &json!({ "status": "running", "port": port, "home": cluster.home(), "url": url }),
                 );
             } else {
-                println!(
+                outln!(
                     "running on 127.0.0.1:{port}, data in {}",
                     cluster.data_dir().display()
                 );
@@ -35,9 +36,9 @@ pub async fn run(action: DbAction, out: Output) -> Result<ExitCode, Failure> {
             if out.json {
                 output::json(&json!({ "stopped": was_running }));
             } else if was_running {
-                println!("stopped");
+                outln!("stopped");
             } else {
-                println!("not running");
+                outln!("not running");
             }
         }
         DbAction::Status => {
@@ -53,12 +54,12 @@ pub async fn run(action: DbAction, out: Output) -> Result<ExitCode, Failure> {
                 );
             } else {
                 match status {
-                    Status::NotInitialized => println!("not initialized (run `pplane db start`)"),
+                    Status::NotInitialized => outln!("not initialized (run `pplane db start`)"),
                     Status::Stopped => {
-                        println!("stopped, data in {}", cluster.data_dir().display())
+                        outln!("stopped, data in {}", cluster.data_dir().display())
                     }
                     Status::Running { pid, port } => {
-                        println!("running (pid {pid}) on 127.0.0.1:{port}")
+                        outln!("running (pid {pid}) on 127.0.0.1:{port}")
                     }
                 }
             }
@@ -75,7 +76,7 @@ pub async fn run(action: DbAction, out: Output) -> Result<ExitCode, Failure> {
             if out.json {
                 output::json(&json!({ "url": url }));
             } else {
-                println!("{url}");
+                outln!("{url}");
             }
         }
     }

@@ -1,6 +1,10 @@
-//! `pplane demo`: runs the whole plane on the embedded default (in its own
-//! database) or on `DATABASE_URL`, then prints a trace, a diagnosis and the
-//! production gate; exit 1 if the gate fails.
+//! `pplane demo`: runs the whole plane in the database every other command
+//! uses (the embedded default, or `DATABASE_URL`), then prints a trace, the
+//! diagnoses and the production gate, each under the command that shows it
+//! again, and the commands to try next; exit 1 if the gate fails.
+//!
+//! The demo only adds: new tenants with their own runs each time, next to
+//! whatever the database holds, so running it again is safe.
 
 use std::process::ExitCode;
 
@@ -14,10 +18,8 @@ use super::check::gate_markdown;
 use super::{diagnose, trace};
 use crate::args::{DemoArgs, Output};
 use crate::failure::Failure;
+use crate::output::out;
 use crate::{output, paint, target};
-
-/// The embedded default's demo database.
-const DEMO_DATABASE: &str = "pplane_demo";
 
 pub async fn run(args: DemoArgs, out: Output) -> Result<ExitCode, Failure> {
     if args.tenants == 0 || args.runs == 0 || args.tenants > 1000 || args.runs > 1000 {
@@ -25,17 +27,18 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<ExitCode, Failure> {
             "--tenants and --runs must be 1 to 1000".into(),
         ));
     }
-    let url = match target::database_url_env() {
-        Some(url) => url,
-        None => target::embedded_database(DEMO_DATABASE).await?,
-    };
+    let url = target::resolve().await?;
     let progress = |msg: &str| eprintln!("demo: {msg}");
-    progress("migrating");
     let mut admin = Admin::connect(&url).await?;
-    admin
+    let applied = admin
         .migrate_up(&MigrationSet::embedded(), None, |_| {})
         .await?;
     admin.close().await?;
+    progress(&if applied.is_empty() {
+        "the database is already migrated: adding new tenants next to what it holds".to_owned()
+    } else {
+        format!("migrated a new database ({} migrations)", applied.len())
+    });
 
     let opts = DemoOptions {
         tenants: args.tenants,
@@ -53,9 +56,9 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<ExitCode, Failure> {
     if out.json {
         output::json(&serde_json::json!({ "demo": report, "gate": gate }));
     } else {
-        print!("{}", summary(&report));
-        print!("{}", stories(&url, &report).await?);
-        print!("\n{}", gate_markdown(&gate));
+        out!("{}", summary(&report));
+        out!("{}", stories(&url, &report).await?);
+        out!("\n{}", gate_markdown(&gate));
     }
     Ok(if failed {
         ExitCode::from(1)
@@ -83,46 +86,66 @@ fn summary(r: &DemoReport) -> String {
 }
 
 /// The trace of a completed run, the diagnosis of a failed one and of the
-/// dead letter, read as the plane's service principal.
+/// dead letter, read as the plane's service principal, each under the
+/// command that shows it again; then the commands to try next. Every
+/// command is printed as this very binary is reached from here, so that it
+/// works when pasted into the same shell.
 async fn stories(url: &str, r: &DemoReport) -> Result<String, Failure> {
+    let pplane = target::self_command();
     let store = Store::connect(url).await?;
     let principal = store.delivery_principal().await?;
     let mut s = String::new();
+    let mut next = Vec::new();
+    let heading = |cmd: &str| format!("\n{}\n", paint::bold(&format!("$ {cmd}")));
+
     let (tenant, run) = r.driven.traced;
     let mut tx = store.tenant_tx(tenant, principal).await?;
     if let Some(t) = trace_load(tx.conn(), tenant, run.as_uuid()).await? {
-        s += &format!(
-            "\n{}\n",
-            paint::bold(&format!("$ pplane trace {run} --tenant {tenant}"))
-        );
+        let cmd = format!("{pplane} trace {run} --tenant {tenant}");
+        s += &heading(&cmd);
         s += &trace::render(&t);
+        next.push(cmd);
     }
     tx.commit().await?;
     if let Some((tenant, run)) = r.driven.failed {
         let mut tx = store.tenant_tx(tenant, principal).await?;
         if let Some(d) = diagnose_run(tx.conn(), tenant, run.as_uuid()).await? {
-            s += &format!(
-                "\n{}\n",
-                paint::bold(&format!("$ pplane diagnose run {run} --tenant {tenant}"))
-            );
+            let cmd = format!("{pplane} diagnose run {run} --tenant {tenant}");
+            s += &heading(&cmd);
             s += &diagnose::render_run(&d);
+            next.push(cmd);
         }
         tx.commit().await?;
     }
     if let Some((tenant, effect)) = r.driven.doomed {
+        let member = r
+            .driven
+            .tenants
+            .iter()
+            .find(|(t, _)| *t == tenant)
+            .map(|(_, user)| user.to_string());
         let mut tx = store.tenant_tx(tenant, principal).await?;
         if let Some(d) = diagnose_effect(tx.conn(), tenant, effect.as_uuid()).await? {
-            let requeue = diagnose::requeue_command(&d, &tenant.to_string(), None);
-            s += &format!(
-                "\n{}\n",
-                paint::bold(&format!(
-                    "$ pplane diagnose effect {effect} --tenant {tenant}"
-                ))
-            );
+            let requeue = member.as_deref().and_then(|user| {
+                diagnose::requeue_command(&d, &pplane, &tenant.to_string(), Some(user), None)
+            });
+            let cmd = format!("{pplane} diagnose effect {effect} --tenant {tenant}");
+            s += &heading(&cmd);
             s += &diagnose::render_effect(&d, requeue.as_deref());
+            next.push(cmd);
+            next.extend(requeue);
         }
         tx.commit().await?;
     }
     store.close().await;
+    next.push(format!("{pplane} outbox stats"));
+    next.push(format!("{pplane} check all"));
+    s += &format!(
+        "\n{}\n",
+        paint::bold("Try these next: they work on the same database")
+    );
+    for cmd in next {
+        s += &format!("  $ {cmd}\n");
+    }
     Ok(s)
 }

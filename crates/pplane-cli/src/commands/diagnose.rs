@@ -12,7 +12,9 @@ use uuid::Uuid;
 use crate::acting::{id, Reader};
 use crate::args::{DiagnoseWhat, Output, TraceArgs};
 use crate::failure::Failure;
-use crate::{output, paint};
+
+use crate::output::{out, printable};
+use crate::{output, paint, target};
 
 pub async fn run(what: DiagnoseWhat, out: Output) -> Result<ExitCode, Failure> {
     match what {
@@ -25,7 +27,7 @@ pub async fn run(what: DiagnoseWhat, out: Output) -> Result<ExitCode, Failure> {
             if out.json {
                 output::json(&d);
             } else {
-                print!("{}", render_run(&d));
+                out!("{}", render_run(&d));
             }
         }
         DiagnoseWhat::Effect(args) => {
@@ -34,11 +36,17 @@ pub async fn run(what: DiagnoseWhat, out: Output) -> Result<ExitCode, Failure> {
             let found = diagnose_effect(tx.conn(), reader.tenant, wanted).await?;
             tx.commit().await?;
             let d = found.ok_or_else(|| missing("effect", wanted, &reader))?;
-            let requeue = requeue_command(&d, &args.tenant, args.user.as_deref());
+            let requeue = requeue_command(
+                &d,
+                &target::self_command(),
+                &args.tenant,
+                args.user.as_deref(),
+                None,
+            );
             if out.json {
                 output::json(&serde_json::json!({ "diagnosis": d, "requeue": requeue }));
             } else {
-                print!("{}", render_effect(&d, requeue.as_deref()));
+                out!("{}", render_effect(&d, requeue.as_deref()));
             }
         }
     }
@@ -72,7 +80,7 @@ pub(crate) fn render_run(d: &RunDiagnosis) -> String {
         s += &format!(
             "  step {} {}  {}  retries {}\n",
             t.step.step_index,
-            t.step.step_type,
+            printable(&t.step.step_type),
             paint::status(&t.step.status),
             t.step.retry_count
         );
@@ -95,7 +103,7 @@ pub(crate) fn render_run(d: &RunDiagnosis) -> String {
                 .unwrap_or_default();
             s += &format!(
                 "    tool {}  {}  args {}  {err}\n",
-                c.tool_name,
+                printable(&c.tool_name),
                 paint::status(&c.status),
                 c.tool_args
             );
@@ -109,7 +117,7 @@ pub(crate) fn render_effect(d: &EffectDiagnosis, requeue: Option<&str>) -> Strin
     let mut s = format!(
         "effect {}  {}  {}  retries {}\n",
         e.id,
-        e.effect_type,
+        printable(&e.effect_type),
         paint::status(&e.status),
         e.retry_count
     );
@@ -126,12 +134,16 @@ pub(crate) fn render_effect(d: &EffectDiagnosis, requeue: Option<&str>) -> Strin
                 o.attempt
             );
             if let Some(owner) = &o.lease_owner {
-                s += &format!("  held by {owner}\n");
+                s += &format!("  held by {}\n", printable(owner));
             }
             if let Some(last) = o.error_details.as_ref().and_then(|x| x.get("last")) {
                 let reason = last.get("message").and_then(|m| m.as_str()).unwrap_or("?");
                 let kind = last.get("kind").and_then(|m| m.as_str()).unwrap_or("?");
-                s += &format!("  last failure: {reason} ({kind})\n");
+                s += &format!(
+                    "  last failure: {} ({})\n",
+                    printable(reason),
+                    printable(kind)
+                );
             }
         }
     }
@@ -141,25 +153,34 @@ pub(crate) fn render_effect(d: &EffectDiagnosis, requeue: Option<&str>) -> Strin
             "    #{:<6} {:<22} {}\n",
             ev.sequence_number,
             ev.event_type,
-            paint::dim(&ev.actor)
+            paint::dim(&printable(&ev.actor))
         );
     }
     if let Some(cmd) = requeue {
-        s += &format!("  to deliver it again:\n    {cmd}\n");
+        s += &format!("  to deliver it again:\n    $ {cmd}\n");
     }
     s
 }
 
-/// For a dead letter: the exact command that puts it back in the queue.
+/// For a dead letter: the exact command that puts it back in the queue,
+/// with placeholders for whatever the caller does not know (the member to
+/// act as, the actor to record).
 pub(crate) fn requeue_command(
     d: &EffectDiagnosis,
+    pplane: &str,
     tenant: &str,
     user: Option<&str>,
+    actor: Option<&str>,
 ) -> Option<String> {
     let o = d.outbox.as_ref().filter(|o| o.status == "DEAD_LETTER")?;
+    let actor = match (actor, user) {
+        (Some(actor), _) => actor.to_owned(),
+        (None, Some(user)) => format!("user:{user}"),
+        (None, None) => "user:<you>".to_owned(),
+    };
     let user = user.unwrap_or("<member-uuid>");
     Some(format!(
-        "pplane outbox requeue {} --tenant {tenant} --user {user} --actor user:<you>",
+        "{pplane} outbox requeue {} --tenant {tenant} --user {user} --actor {actor}",
         o.id
     ))
 }

@@ -2,11 +2,12 @@
 
 use std::process::ExitCode;
 
-use pplane_store::migrations::{MigrationState, MigrationStep};
+use pplane_store::migrations::{Loss, MigrationState, MigrationStep};
 use pplane_store::{Admin, MigrationSet};
 
 use crate::args::{MigrateAction, Output};
 use crate::failure::Failure;
+use crate::output::outln;
 use crate::{output, target};
 
 pub async fn run(action: MigrateAction, out: Output) -> Result<ExitCode, Failure> {
@@ -15,9 +16,12 @@ pub async fn run(action: MigrateAction, out: Output) -> Result<ExitCode, Failure
     let set = MigrationSet::embedded();
     let print_step = |s: &MigrationStep| {
         if !out.json {
-            println!(
+            outln!(
                 "{:<5} {} {} ({} ms)",
-                s.direction, s.version, s.description, s.elapsed_ms
+                s.direction,
+                s.version,
+                s.description,
+                s.elapsed_ms
             );
         }
     };
@@ -26,7 +30,15 @@ pub async fn run(action: MigrateAction, out: Output) -> Result<ExitCode, Failure
             let steps = admin.migrate_up(&set, to, print_step).await?;
             finish(out, &steps, "up to date: nothing to apply");
         }
-        MigrateAction::Down { to } => {
+        MigrateAction::Down { to, yes } => {
+            let losses = admin.migrate_down_losses(&set, to).await?;
+            if !losses.is_empty() && !yes && !confirmed(&losses)? {
+                return Err(Failure::Operation(anyhow::anyhow!(
+                    "refusing to roll back: it would drop {}. Nothing was changed; run again \
+                     with --yes to drop them",
+                    describe(&losses)
+                )));
+            }
             let steps = admin.migrate_down(&set, to, print_step).await?;
             finish(out, &steps, "nothing to roll back");
         }
@@ -60,10 +72,44 @@ pub async fn run(action: MigrateAction, out: Output) -> Result<ExitCode, Failure
     Ok(ExitCode::SUCCESS)
 }
 
+/// "table runs (12 rows), column outbox_events.attempt (of 40 rows)".
+fn describe(losses: &[Loss]) -> String {
+    losses
+        .iter()
+        .map(|l| match (l.rows, l.object.starts_with("column")) {
+            (None, _) => l.object.clone(),
+            (Some(n), false) => format!("{} ({n} rows)", l.object),
+            (Some(n), true) => format!("{} (of {n} rows)", l.object),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// On a terminal, lists what would be dropped and asks for a typed "yes";
+/// elsewhere (scripts, CI) the answer is no, and --yes is the way to say yes.
+fn confirmed(losses: &[Loss]) -> Result<bool, Failure> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprintln!("This rollback drops, with everything in them:");
+    for l in losses {
+        eprintln!("  {}", describe(std::slice::from_ref(l)));
+    }
+    eprint!("Type yes to drop them: ");
+    std::io::stderr().flush().map_err(anyhow::Error::from)?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(anyhow::Error::from)?;
+    Ok(answer.trim() == "yes")
+}
+
 fn finish(out: Output, steps: &[MigrationStep], nothing: &str) {
     if out.json {
         output::json(&steps);
     } else if steps.is_empty() {
-        println!("{nothing}");
+        outln!("{nothing}");
     }
 }

@@ -9,6 +9,7 @@ use pplane_store::Admin;
 
 use crate::args::{Output, ProjectionsAction};
 use crate::failure::Failure;
+use crate::output::outln;
 use crate::{output, target};
 
 pub async fn run(action: ProjectionsAction, out: Output) -> Result<ExitCode, Failure> {
@@ -20,7 +21,7 @@ pub async fn run(action: ProjectionsAction, out: Output) -> Result<ExitCode, Fai
             if out.json {
                 output::json(&done);
             } else {
-                println!("run_summary: {} runs, {} removed", done.rows, done.removed);
+                outln!("run_summary: {} runs, {} removed", done.rows, done.removed);
             }
             ExitCode::SUCCESS
         }
@@ -29,16 +30,16 @@ pub async fn run(action: ProjectionsAction, out: Output) -> Result<ExitCode, Fai
             if out.json {
                 output::json(&done);
             } else if done.mismatches.is_empty() {
-                println!(
+                outln!(
                     "run_summary: rebuilt from the event log, {} runs, equal to the runtime tables",
                     done.rows
                 );
             } else {
-                println!(
+                outln!(
                     "run_summary: the event log and the runtime tables disagree; nothing replaced"
                 );
                 for m in &done.mismatches {
-                    println!("  {m}");
+                    outln!("  {m}");
                 }
             }
             if done.mismatches.is_empty() {

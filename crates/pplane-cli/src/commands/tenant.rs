@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::args::{Output, TenantAction};
 use crate::failure::Failure;
+use crate::output::outln;
 use crate::{output, target};
 
 pub async fn run(action: TenantAction, out: Output) -> Result<ExitCode, Failure> {
@@ -22,8 +23,8 @@ pub async fn run(action: TenantAction, out: Output) -> Result<ExitCode, Failure>
     if out.json {
         output::json(&json!({ "tenant_id": tenant, "user_id": user, "name": name.trim() }));
     } else {
-        println!("tenant {tenant}");
-        println!("user   {user}");
+        outln!("tenant {tenant}");
+        outln!("user   {user}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::acting::{id, Reader};
 use crate::args::{Output, TraceArgs};
 use crate::failure::Failure;
+use crate::output::{out, printable};
 use crate::{output, paint};
 
 pub async fn run(args: TraceArgs, out: Output) -> Result<ExitCode, Failure> {
@@ -29,7 +30,7 @@ pub async fn run(args: TraceArgs, out: Output) -> Result<ExitCode, Failure> {
     if out.json {
         output::json(&trace);
     } else {
-        print!("{}", render(&trace));
+        out!("{}", render(&trace));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -47,10 +48,10 @@ pub fn render(t: &Trace) -> String {
             &mut s,
             format!(
                 "signal  {}/{}  received {}  by {}",
-                sig.source_channel,
-                sig.source_id,
+                printable(&sig.source_channel),
+                printable(&sig.source_id),
                 clock(sig.received_at),
-                sig.actor
+                printable(&sig.actor)
             ),
         );
     }
@@ -78,7 +79,7 @@ pub fn render(t: &Trace) -> String {
                 format!(
                     "  step {} {}  {}{retries}",
                     step.step_index,
-                    step.step_type,
+                    printable(&step.step_type),
                     paint::status(&step.status)
                 ),
             );
@@ -95,7 +96,7 @@ pub fn render(t: &Trace) -> String {
                     &mut s,
                     format!(
                         "    tool {}  {}{detail}",
-                        call.tool_name,
+                        printable(&call.tool_name),
                         paint::status(&call.status)
                     ),
                 );
@@ -116,8 +117,8 @@ pub fn render(t: &Trace) -> String {
                 &mut s,
                 format!(
                     "  effect {}  key {}  {}{delivery}",
-                    effect.effect_type,
-                    effect.idempotency_key,
+                    printable(&effect.effect_type),
+                    printable(&effect.idempotency_key),
                     paint::status(&effect.status)
                 ),
             );
@@ -141,8 +142,8 @@ pub fn render(t: &Trace) -> String {
                 "  #{:<6} {:>10}  {:<22} {}",
                 e.sequence_number,
                 offset,
-                e.event_type,
-                paint::dim(&e.actor)
+                printable(&e.event_type),
+                paint::dim(&printable(&e.actor))
             ),
         );
     }
@@ -170,7 +171,10 @@ pub fn render(t: &Trace) -> String {
         } else {
             paint::dim(&format!(" ← {parent}"))
         };
-        line(&mut s, format!("{indent}{}{from}", link.event_type));
+        line(
+            &mut s,
+            format!("{indent}{}{from}", printable(&link.event_type)),
+        );
     }
     s
 }

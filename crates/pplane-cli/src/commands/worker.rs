@@ -30,6 +30,7 @@ pub async fn run(args: WorkerArgs, out: Output) -> Result<ExitCode, Failure> {
         timeout: Duration::from_millis(args.timeout_ms),
         nats_url: args.nats_url,
         until_idle: args.until_idle,
+        wait_leases: args.wait_leases,
     };
     config.validate().map_err(Failure::Usage)?;
     // Signals first: a stop asked for while starting up is a stop too.
@@ -52,6 +53,14 @@ pub async fn run(args: WorkerArgs, out: Output) -> Result<ExitCode, Failure> {
         .run(shutdown)
         .await
         .map_err(|e| Failure::Operation(e.into()))?;
+    if tally.leased_elsewhere > 0 {
+        eprintln!(
+            "worker: idle here, but other workers hold {} entries IN_FLIGHT under their \
+             leases; they are not done. Run with --wait-leases to wait for them (or take them \
+             over when a lease expires)",
+            tally.leased_elsewhere
+        );
+    }
     if out.json {
         output::json(&serde_json::json!(tally));
     } else {

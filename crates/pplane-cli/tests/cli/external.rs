@@ -62,7 +62,7 @@ async fn migrate_down_and_status_step_by_step() {
     let down = pplane(
         home.path(),
         url,
-        &["migrate", "down", "--to", "20260104000002"],
+        &["migrate", "down", "--to", "20260104000002", "--yes"],
     );
     assert_eq!(down.code, 0, "{down:?}");
     let reverted: Vec<&str> = down.stdout.lines().map(|l| &l[6..20]).collect();

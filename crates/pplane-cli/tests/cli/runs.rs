@@ -82,8 +82,8 @@ async fn ingest_is_idempotent_and_run_commands_report_errors() {
     let hidden = pplane(home.path(), url, &stranger);
     assert_eq!(hidden.code, 1);
     assert!(
-        hidden.stderr.contains("not found in this tenant"),
-        "a non-member sees no run: {hidden:?}"
+        hidden.stderr.contains("is not a member of this tenant"),
+        "a non-member is told so: {hidden:?}"
     );
 
     let show: Vec<&str> = ["run", "show", run]

@@ -27,10 +27,31 @@ impl std::fmt::Debug for Run {
 }
 
 /// `pplane ARGS` with DATABASE_URL set to `url`, or unset when None, and
-/// `$PPLANE_HOME` at `home`.
+/// `$PPLANE_HOME` at `home`; the binary is on `PATH`, as after `cargo
+/// install`, so the commands it prints begin with `pplane`.
 pub fn pplane(home: &Path, url: Option<&str>, args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pplane"));
+    command(home, url, BINARY, args, true)
+}
+
+/// The binary under test.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_pplane");
+
+/// `program ARGS` in `home` as [`pplane`] runs it; with `on_path` the
+/// binary's folder leads `PATH`, and `program` may be `pplane`.
+pub fn command(home: &Path, url: Option<&str>, program: &str, args: &[&str], on_path: bool) -> Run {
+    let program = if program == "pplane" && on_path {
+        BINARY
+    } else {
+        program
+    };
+    let mut cmd = Command::new(program);
     cmd.args(args).env("PPLANE_HOME", home).current_dir(home);
+    if on_path {
+        let dir = Path::new(BINARY).parent().unwrap().to_path_buf();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let paths = std::iter::once(dir).chain(std::env::split_paths(&path));
+        cmd.env("PATH", std::env::join_paths(paths).unwrap());
+    }
     match url {
         Some(url) => cmd.env("DATABASE_URL", url),
         None => cmd.env_remove("DATABASE_URL"),

@@ -77,6 +77,24 @@ fn checks() -> Vec<DataCheck> {
                 .into(),
         },
         DataCheck {
+            // A finished run takes no change under it, and completing one
+            // needs its steps and tool calls ended (operations/runs.rs).
+            name: "a finished run has no live steps or tool calls",
+            sql: "SELECT 'run ' || r.id || ' is ' || r.status || ' but its step ' || s.id
+                         || ' is ' || s.status
+                  FROM runs r JOIN steps s ON s.tenant_id = r.tenant_id AND s.run_id = r.id
+                  WHERE r.status IN ('COMPLETED', 'FAILED', 'CANCELLED')
+                    AND s.status IN ('PENDING', 'RUNNING')
+                  UNION ALL
+                  SELECT 'run ' || r.id || ' is ' || r.status || ' but its tool call ' || t.id
+                         || ' is ' || t.status
+                  FROM runs r JOIN steps s ON s.tenant_id = r.tenant_id AND s.run_id = r.id
+                  JOIN tool_calls t ON t.tenant_id = s.tenant_id AND t.step_id = s.id
+                  WHERE r.status IN ('COMPLETED', 'FAILED', 'CANCELLED')
+                    AND t.status IN ('PENDING', 'RUNNING')"
+                .into(),
+        },
+        DataCheck {
             name: "each status is what its last event implies",
             sql: format!(
                 "WITH implied (event_type, status) AS (VALUES {implied})
@@ -166,6 +184,7 @@ fn checks() -> Vec<DataCheck> {
 
 /// Runs every data check on the database the admin connection is on.
 pub async fn data_check(admin: &mut Admin) -> Result<CheckReport> {
+    admin.schema_verify().await?;
     if !admin.sees_every_tenant().await? {
         return Ok(CheckReport {
             results: vec![CheckResult::from_failures(

@@ -20,7 +20,7 @@ pub mod rules;
 
 use serde::Serialize;
 
-use crate::migrations::{migration_history, MigrationSet};
+use crate::migrations::{migration_history, MigrationError, MigrationSet};
 use crate::{Admin, Result};
 
 /// The production gate's groups, in the walkthrough's order.
@@ -102,10 +102,15 @@ impl CheckReport {
 }
 
 /// Runs every schema check against the database the admin connection is on.
+/// A database that was never migrated is an error that says to migrate; one
+/// that is behind, edited or newer is reported as a failed check.
 pub async fn schema_check(admin: &mut Admin, set: &MigrationSet) -> Result<CheckReport> {
     let conn = admin.conn();
-    let snapshot = catalog::Catalog::load(conn).await?;
     let history = migration_history(conn).await?;
+    if history.is_empty() {
+        return Err(MigrationError::NotMigrated.into());
+    }
+    let snapshot = catalog::Catalog::load(conn).await?;
     let mut results = rules::evaluate(&snapshot, set, &history);
     results.extend(probe::run(conn).await);
     // Group by area, in the production gate's order; the sort is stable.

@@ -3,12 +3,13 @@
 use pplane_domain::{CheckpointId, CorrelationId, EventType, RunId};
 use serde_json::{json, Value};
 
-use super::runs::run_get;
+use super::runs::run_open;
 use super::{record, Origin};
 use crate::limits::{check_size, CHECKPOINT_STATE_MAX};
 use crate::repositories::checkpoints::{
     checkpoint_insert, checkpoint_latest, Checkpoint, NewCheckpoint,
 };
+use crate::repositories::runs::RunLock;
 use crate::{Result, StoreError, TenantTx};
 
 /// Saves the run's state. The checkpoint's position is that of its own
@@ -26,7 +27,7 @@ pub async fn checkpoint_save(
             "last_step_index must be 0 or more".into(),
         ));
     }
-    let run = run_get(tx, run_id).await?;
+    let run = run_open(tx, run_id, "checkpoints", RunLock::Share).await?;
     let id = CheckpointId::new();
     let correlation = CorrelationId::from_uuid(run.correlation_id);
     let data = json!({ "run_id": run_id, "last_step_index": last_step_index, "state_bytes": state.to_string().len() });

@@ -3,11 +3,14 @@
 //! random bytes), returned once, at creation.
 
 use base64::Engine;
+use pplane_domain::text::preview;
 use pplane_domain::DestinationId;
 use rand::RngCore;
 
 use super::check_text;
-use crate::repositories::destinations::{destination_insert, Destination, NewDestination};
+use crate::repositories::destinations::{
+    credentials_masked, destination_insert, Destination, NewDestination,
+};
 use crate::{Result, StoreError, TenantTx};
 
 #[derive(Debug, Clone)]
@@ -29,11 +32,12 @@ pub async fn destination_create(tx: &mut TenantTx, name: &str, target: &Target) 
     check_text("destination name", name, 100)?;
     let (kind, target, secret) = match target {
         Target::Webhook(url) => {
+            let shown = preview(&credentials_masked(url));
             let parsed = url::Url::parse(url)
-                .map_err(|e| StoreError::InvalidInput(format!("webhook URL {url:?}: {e}")))?;
+                .map_err(|e| StoreError::InvalidInput(format!("webhook URL {shown}: {e}")))?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(StoreError::InvalidInput(format!(
-                    "webhook URL {url:?} must be http or https"
+                    "webhook URL {shown} must be http or https"
                 )));
             }
             (
@@ -48,7 +52,8 @@ pub async fn destination_create(tx: &mut TenantTx, name: &str, target: &Target) 
                 && subject.split('.').all(|token| !token.is_empty());
             if !valid {
                 return Err(StoreError::InvalidInput(format!(
-                    "NATS subject {subject:?} must be dot-separated tokens without spaces"
+                    "NATS subject {} must be dot-separated tokens without spaces",
+                    preview(subject)
                 )));
             }
             ("NATS", subject.clone(), None)

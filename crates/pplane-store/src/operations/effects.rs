@@ -14,8 +14,10 @@ use super::{check_text, not_found, record, Origin};
 use crate::limits::{check_size, EFFECT_SPEC_MAX};
 use crate::repositories::destinations::destination_find_by_name;
 use crate::repositories::effects::{
-    effect_find_by_key, effect_insert_with_outbox, effect_same_request, Effect, NewEffect,
+    effect_find_by_key, effect_insert_with_outbox, effect_key_lock, effect_same_request, Effect,
+    NewEffect,
 };
+use crate::repositories::runs::RunLock;
 use crate::{Result, StoreError, TenantTx};
 
 #[derive(Debug, Clone)]
@@ -45,6 +47,10 @@ pub async fn effect_request(
     check_size("effect_spec", &spec, EFFECT_SPEC_MAX)?;
     let tenant = tx.tenant();
 
+    // Identical requests may race: each waits here for the one before it to
+    // commit, then finds its effect below, so all of them return the one
+    // effect instead of all but one failing on effects_idempotency_key.
+    effect_key_lock(tx.conn(), tenant, &input.idempotency_key).await?;
     if let Some(existing) = effect_find_by_key(tx.conn(), tenant, &input.idempotency_key).await? {
         let id = EffectId::from_uuid(existing.id);
         let same = effect_same_request(tx.conn(), tenant, id, input.run, &input.effect_type, &spec)
@@ -73,7 +79,7 @@ pub async fn effect_request(
             ))
         }
     };
-    let run = run_open(tx, input.run, "effects").await?;
+    let run = run_open(tx, input.run, "effects", RunLock::Share).await?;
     let id = EffectId::new();
     let outbox_id = OutboxId::new();
     let correlation = CorrelationId::from_uuid(run.correlation_id);

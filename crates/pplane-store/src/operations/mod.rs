@@ -179,13 +179,24 @@ pub(crate) fn not_found(entity: &'static str, id: impl ToString) -> StoreError {
     }
 }
 
-/// Text fields with a length limit in the schema.
+/// Text fields with a length limit in the schema: not blank, not too long,
+/// no NUL (which PostgreSQL cannot store). The error shows a short preview
+/// of the value, never the whole of it.
 pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
-    if value.trim().is_empty() || value.chars().count() > max {
-        Err(StoreError::InvalidInput(format!(
-            "{field} must be 1 to {max} characters, got {value:?}"
-        )))
+    let problem = if value.trim().is_empty() {
+        Some("is blank")
+    } else if value.chars().count() > max {
+        Some("is too long")
+    } else if value.contains('\0') {
+        Some("contains the NUL character")
     } else {
-        Ok(())
+        None
+    };
+    match problem {
+        Some(problem) => Err(StoreError::InvalidInput(format!(
+            "{field} must be 1 to {max} characters without NUL; {} {problem}",
+            pplane_domain::text::preview(value)
+        ))),
+        None => Ok(()),
     }
 }

@@ -2,19 +2,22 @@
 
 use chrono::Utc;
 use pplane_domain::{
-    CorrelationId, EventType, Lifecycle, RetryPolicy, RunId, RunStatus, StepId, StepStatus,
-    ToolCallId, ToolCallStatus,
+    CorrelationId, EventId, EventType, Lifecycle, RetryPolicy, RunId, RunStatus, StepId,
+    StepStatus, ToolCallId, ToolCallStatus,
 };
 use serde_json::{json, Value};
 
 use super::{applied, check_text, expect_version, not_found, record, record_move, Move, Origin};
-use crate::limits::{check_size, DETAIL_MAX, ERROR_MAX};
-use crate::repositories::runs::{run_fetch, run_update_status, Run};
+use crate::limits::{check_size, DETAIL_MAX, ERROR_MAX, STEP_INDEX_MAX};
+use crate::repositories::runs::{
+    run_fetch, run_fetch_locked, run_of_step_locked, run_update_status, Run, RunLock,
+};
 use crate::repositories::steps::{
-    step_fetch, step_insert, step_next_index, step_update_status, NewStep, Step,
+    step_fetch, step_insert, step_next_index, step_update_status, steps_live_of_run, NewStep, Step,
 };
 use crate::repositories::tool_calls::{
-    tool_call_fetch, tool_call_insert, tool_call_update_status, NewToolCall, ToolCall,
+    tool_call_fetch, tool_call_insert, tool_call_update_status, tool_calls_live_of_run,
+    NewToolCall, ToolCall,
 };
 use crate::{Result, StoreError, TenantTx};
 
@@ -33,86 +36,201 @@ pub async fn run_get(tx: &mut TenantTx, id: RunId) -> Result<Run> {
         .ok_or_else(|| not_found("run", id))
 }
 
-/// The run, if it has not ended: only a PENDING or RUNNING run takes more
-/// `what` (steps, effects).
-pub(crate) async fn run_open(tx: &mut TenantTx, id: RunId, what: &str) -> Result<Run> {
-    let run = run_get(tx, id).await?;
-    let status: RunStatus = run
-        .status
-        .parse()
-        .map_err(|e| StoreError::InvalidInput(format!("{e}")))?;
+/// The run, held as `lock` says until the transaction commits, if it has not
+/// ended: a finished run takes no more `what` (steps, step changes, tool
+/// calls, checkpoints, effects). Holding it is what keeps a change under the
+/// run from slipping past the run's end: [`run_finish`] takes it exclusively.
+pub(crate) async fn run_open(
+    tx: &mut TenantTx,
+    id: RunId,
+    what: &'static str,
+    lock: RunLock,
+) -> Result<Run> {
+    let tenant = tx.tenant();
+    let run = run_fetch_locked(tx.conn(), tenant, id, lock)
+        .await?
+        .ok_or_else(|| not_found("run", id))?;
+    still_open(run, what)
+}
+
+fn still_open(run: Run, what: &'static str) -> Result<Run> {
+    let status: RunStatus = run.status.parse()?;
     if status.is_terminal() {
-        return Err(StoreError::InvalidInput(format!(
-            "run {id} is {status}: it takes no more {what}"
-        )));
+        return Err(StoreError::RunFinished {
+            run: run.id.to_string(),
+            status: status.as_str(),
+            what,
+        });
     }
     Ok(run)
 }
 
 pub async fn run_start(tx: &mut TenantTx, id: RunId, origin: &Origin) -> Result<Run> {
     let run = run_get(tx, id).await?;
-    run_move(
+    let started = RunStatus::Running;
+    let (run, _) = run_move(
         tx,
         &run,
-        RunStatus::Running,
+        started,
         EventType::RunStarted,
         None,
         json!({}),
         origin,
     )
-    .await
+    .await?;
+    Ok(run)
 }
 
+/// Ends a run. Completing it needs every step and tool call under it ended
+/// (refused otherwise, nothing written); failing or cancelling it cancels
+/// those still live, each with its own event caused by the run's end. The
+/// run is held exclusively meanwhile, so no change under it can slip in.
 pub async fn run_finish(
     tx: &mut TenantTx,
     id: RunId,
     outcome: &RunOutcome,
     origin: &Origin,
 ) -> Result<Run> {
-    let run = run_get(tx, id).await?;
-    match outcome {
+    let tenant = tx.tenant();
+    let run = run_fetch_locked(tx.conn(), tenant, id, RunLock::Exclusive)
+        .await?
+        .ok_or_else(|| not_found("run", id))?;
+    let steps = steps_live_of_run(tx.conn(), tenant, id).await?;
+    let calls = tool_calls_live_of_run(tx.conn(), tenant, id).await?;
+    let (to, event, error, data) = match outcome {
         RunOutcome::Completed => {
-            run_move(
-                tx,
-                &run,
+            if !steps.is_empty() || !calls.is_empty() {
+                return Err(StoreError::RunUnsettled {
+                    run: id.to_string(),
+                    live: live_children(&steps, &calls),
+                });
+            }
+            (
                 RunStatus::Completed,
                 EventType::RunCompleted,
                 None,
                 json!({}),
-                origin,
             )
-            .await
         }
         RunOutcome::Failed { error } => {
             check_size("error_details", error, ERROR_MAX)?;
             let data = json!({ "error_details": error });
-            run_move(
-                tx,
-                &run,
+            (
                 RunStatus::Failed,
                 EventType::RunFailed,
-                Some(error),
+                Some(error.clone()),
                 data,
-                origin,
             )
-            .await
         }
         RunOutcome::Cancelled { reason } => {
             let details = json!({ "reason": reason });
-            run_move(
-                tx,
-                &run,
+            let data = details.clone();
+            (
                 RunStatus::Cancelled,
                 EventType::RunCancelled,
-                Some(&details),
-                details.clone(),
-                origin,
+                Some(details),
+                data,
             )
-            .await
         }
+    };
+    let (finished, ended_by) = run_move(tx, &run, to, event, error.as_ref(), data, origin).await?;
+    if !steps.is_empty() || !calls.is_empty() {
+        let cause = Origin {
+            caused_by: Some(ended_by),
+            expected_version: None,
+            ..origin.clone()
+        };
+        let reason = json!({ "reason": format!("run {id} is {to}") });
+        children_cancel(tx, &steps, &calls, &reason, &cause).await?;
+    }
+    Ok(finished)
+}
+
+/// "1 RUNNING step, 2 PENDING steps and 1 RUNNING tool call".
+fn live_children(steps: &[Step], calls: &[ToolCall]) -> String {
+    let mut parts = Vec::new();
+    for (rows, noun) in [
+        (
+            steps.iter().map(|s| s.status.as_str()).collect::<Vec<_>>(),
+            "step",
+        ),
+        (
+            calls.iter().map(|c| c.status.as_str()).collect(),
+            "tool call",
+        ),
+    ] {
+        for status in ["RUNNING", "PENDING"] {
+            let n = rows.iter().filter(|s| **s == status).count();
+            if n > 0 {
+                parts.push(format!(
+                    "{n} {status} {noun}{}",
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+        }
+    }
+    match parts.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => "nothing live".into(),
     }
 }
 
+/// Cancels live tool calls, then live steps, each with its event.
+async fn children_cancel(
+    tx: &mut TenantTx,
+    steps: &[Step],
+    calls: &[ToolCall],
+    reason: &Value,
+    origin: &Origin,
+) -> Result<()> {
+    let tenant = tx.tenant();
+    for call in calls {
+        let m = Move {
+            entity: "tool call",
+            id: call.id,
+            version: call.version,
+            correlation: call.correlation_id,
+            to: ToolCallStatus::Cancelled.as_str(),
+            event: EventType::ToolCallCancelled,
+            data: merge(
+                json!({ "step_id": call.step_id, "tool_name": call.tool_name }),
+                reason.clone(),
+            ),
+            output: None,
+            error: Some(reason),
+            next_retry_at: None,
+        };
+        let change = record_move(tx, origin, m).await?;
+        let id = ToolCallId::from_uuid(call.id);
+        let updated = tool_call_update_status(tx.conn(), tenant, id, &change).await?;
+        applied(updated, "tool call", call.id, call.version)?;
+    }
+    for step in steps {
+        let m = Move {
+            entity: "step",
+            id: step.id,
+            version: step.version,
+            correlation: step.correlation_id,
+            to: StepStatus::Cancelled.as_str(),
+            event: EventType::StepCancelled,
+            data: merge(
+                json!({ "run_id": step.run_id, "step_index": step.step_index }),
+                reason.clone(),
+            ),
+            output: None,
+            error: Some(reason),
+            next_retry_at: None,
+        };
+        let change = record_move(tx, origin, m).await?;
+        let updated =
+            step_update_status(tx.conn(), tenant, StepId::from_uuid(step.id), &change).await?;
+        applied(updated, "step", step.id, step.version)?;
+    }
+    Ok(())
+}
+
+/// Moves the run and returns it with the event that recorded the move.
 async fn run_move(
     tx: &mut TenantTx,
     run: &Run,
@@ -121,12 +239,9 @@ async fn run_move(
     error: Option<&Value>,
     data: Value,
     origin: &Origin,
-) -> Result<Run> {
+) -> Result<(Run, EventId)> {
     expect_version(origin, "run", run.id, run.version)?;
-    let from: RunStatus = run
-        .status
-        .parse()
-        .map_err(|e| StoreError::InvalidInput(format!("{e}")))?;
+    let from: RunStatus = run.status.parse()?;
     from.check(to)?;
     let m = Move {
         entity: "run",
@@ -143,7 +258,10 @@ async fn run_move(
     let change = record_move(tx, origin, m).await?;
     let tenant = tx.tenant();
     let updated = run_update_status(tx.conn(), tenant, RunId::from_uuid(run.id), &change).await?;
-    applied(updated, "run", run.id, run.version)
+    Ok((
+        applied(updated, "run", run.id, run.version)?,
+        change.causation,
+    ))
 }
 
 /// A new step for a run, at `step_index` or after the last one.
@@ -164,17 +282,24 @@ pub async fn step_add(
     if let Some(input) = &step.input {
         check_size("input", input, DETAIL_MAX)?;
     }
-    let run = run_open(tx, run_id, "steps").await?;
+    // Exclusively: concurrent appends each see the steps before them.
+    let run = run_open(tx, run_id, "steps", RunLock::Exclusive).await?;
     let tenant = tx.tenant();
     let index = match step.step_index {
-        Some(i) if i < 0 => {
-            return Err(StoreError::InvalidInput(
-                "step_index must be 0 or more".into(),
-            ))
+        Some(i) if !(0..=STEP_INDEX_MAX).contains(&i) => {
+            return Err(StoreError::InvalidInput(format!(
+                "step_index must be 0 to {STEP_INDEX_MAX}, got {i}"
+            )))
         }
         Some(i) => i,
         None => step_next_index(tx.conn(), tenant, run_id).await?,
     };
+    if index > STEP_INDEX_MAX {
+        return Err(StoreError::InvalidInput(format!(
+            "run {run_id} has a step at the last index, {STEP_INDEX_MAX}: give new steps an \
+             index of their own"
+        )));
+    }
     let id = StepId::new();
     let correlation = CorrelationId::from_uuid(run.correlation_id);
     let data = json!({ "run_id": run_id, "step_index": index, "step_type": step.step_type });
@@ -236,6 +361,13 @@ pub async fn step_move(
     origin: &Origin,
 ) -> Result<Step> {
     let step = step_get(tx, id).await?;
+    run_open(
+        tx,
+        RunId::from_uuid(step.run_id),
+        "step changes",
+        RunLock::Share,
+    )
+    .await?;
     expect_version(origin, "step", step.id, step.version)?;
     let from: StepStatus = step
         .status
@@ -323,11 +455,18 @@ pub async fn tool_call_start(
     check_text("tool_name", tool_name, 200)?;
     check_size("tool_args", args, DETAIL_MAX)?;
     let step = step_get(tx, step_id).await?;
+    run_open(
+        tx,
+        RunId::from_uuid(step.run_id),
+        "tool calls",
+        RunLock::Share,
+    )
+    .await?;
     if step.status != StepStatus::Running.as_str() {
-        return Err(StoreError::InvalidInput(format!(
-            "step {step_id} is {}: tool calls belong to a RUNNING step",
-            step.status
-        )));
+        return Err(StoreError::StepNotRunning {
+            step: step_id.to_string(),
+            status: step.status,
+        });
     }
     let id = ToolCallId::new();
     let correlation = CorrelationId::from_uuid(step.correlation_id);
@@ -370,6 +509,12 @@ pub async fn tool_call_finish(
     origin: &Origin,
 ) -> Result<ToolCall> {
     let call = tool_call_get(tx, id).await?;
+    let step = StepId::from_uuid(call.step_id);
+    let tenant = tx.tenant();
+    let run = run_of_step_locked(tx.conn(), tenant, step, RunLock::Share)
+        .await?
+        .ok_or_else(|| not_found("step", step))?;
+    still_open(run, "tool call changes")?;
     expect_version(origin, "tool call", call.id, call.version)?;
     let from: ToolCallStatus = call
         .status
@@ -414,7 +559,6 @@ pub async fn tool_call_finish(
         next_retry_at: None,
     };
     let change = record_move(tx, origin, m).await?;
-    let tenant = tx.tenant();
     let updated = tool_call_update_status(tx.conn(), tenant, id, &change).await?;
     applied(updated, "tool call", call.id, call.version)
 }

@@ -13,12 +13,29 @@ pub struct Destination {
     pub name: String,
     /// `WEBHOOK` or `NATS`.
     pub kind: String,
-    /// The webhook's URL or the JetStream subject.
+    /// The webhook's URL or the JetStream subject. Printed with a URL's
+    /// password masked: the worker reads the field, people read the output.
+    #[serde(serialize_with = "serialize_masked")]
     pub target: String,
     /// Webhooks only; never printed after creation.
     #[serde(skip)]
     pub signing_secret: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `target` with the password of a URL (`https://user:pass@host/`) masked.
+pub fn credentials_masked(target: &str) -> String {
+    match url::Url::parse(target) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("****"));
+            url.into()
+        }
+        _ => target.to_owned(),
+    }
+}
+
+fn serialize_masked<S: serde::Serializer>(target: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&credentials_masked(target))
 }
 
 const COLUMNS: &str = "id, name, kind, target, signing_secret, created_at";

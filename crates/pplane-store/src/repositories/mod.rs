@@ -35,3 +35,12 @@ pub struct StatusChange<'a> {
     pub causation: EventId,
     pub actor: &'a Actor,
 }
+
+/// A repository's column list qualified by a table alias, for joins.
+pub(crate) fn qualified(columns: &str, alias: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -239,6 +239,19 @@ pub struct OutboxStats {
     pub oldest_due_age_s: Option<f64>,
 }
 
+/// How many entries other lease owners than `owner` hold IN_FLIGHT under a
+/// lease that has not expired. Needs a dispatcher connection.
+pub async fn outbox_leases_held(conn: &mut PgConnection, owner: &str) -> Result<u64> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox_events
+         WHERE status = 'IN_FLIGHT' AND lease_expires_at > now() AND lease_owner <> $1",
+    )
+    .bind(owner)
+    .fetch_one(conn)
+    .await?;
+    Ok(n as u64)
+}
+
 /// Depth by status and the oldest due entry, of one tenant (in its
 /// transaction) or of the whole plane (in a dispatcher transaction).
 pub async fn outbox_stats(

@@ -1,12 +1,12 @@
 //! Runs: one execution of an agent workflow, versioned for optimistic concurrency.
 
 use chrono::{DateTime, Utc};
-use pplane_domain::{Actor, CorrelationId, EventId, RunId, SignalId, TenantId};
+use pplane_domain::{Actor, CorrelationId, EventId, RunId, SignalId, StepId, TenantId};
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::StatusChange;
+use super::{qualified, StatusChange};
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
@@ -63,6 +63,62 @@ pub async fn run_fetch(
     ))
     .bind(tenant.as_uuid())
     .bind(id.as_uuid())
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// How a change holds the run it works under until it commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunLock {
+    /// A change under the run (a step's move, a tool call, a checkpoint, an
+    /// effect): many may share it, and the run cannot end meanwhile.
+    Share,
+    /// The run's own end, and appending a step, which must see every step
+    /// before it: one at a time, after every shared holder has committed.
+    Exclusive,
+}
+
+impl RunLock {
+    fn clause(self) -> &'static str {
+        match self {
+            RunLock::Share => "FOR SHARE",
+            RunLock::Exclusive => "FOR UPDATE",
+        }
+    }
+}
+
+/// The run, locked as `lock` says until the transaction ends.
+pub async fn run_fetch_locked(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: RunId,
+    lock: RunLock,
+) -> Result<Option<Run>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM runs WHERE tenant_id = $1 AND id = $2 {}",
+        lock.clause()
+    ))
+    .bind(tenant.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The run a step belongs to, locked as `lock` says until the transaction ends.
+pub async fn run_of_step_locked(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    step: StepId,
+    lock: RunLock,
+) -> Result<Option<Run>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {} FROM runs r JOIN steps s ON s.tenant_id = r.tenant_id AND s.run_id = r.id
+         WHERE s.tenant_id = $1 AND s.id = $2 {} OF r",
+        qualified(COLUMNS, "r"),
+        lock.clause()
+    ))
+    .bind(tenant.as_uuid())
+    .bind(step.as_uuid())
     .fetch_optional(conn)
     .await?)
 }

@@ -96,6 +96,22 @@ pub async fn steps_of_run(
     .await?)
 }
 
+/// The run's steps that have not ended (PENDING or RUNNING).
+pub async fn steps_live_of_run(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    run: RunId,
+) -> Result<Vec<Step>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM steps WHERE tenant_id = $1 AND run_id = $2
+           AND status IN ('PENDING', 'RUNNING') ORDER BY step_index"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(run.as_uuid())
+    .fetch_all(conn)
+    .await?)
+}
+
 /// The position after the run's last step.
 pub async fn step_next_index(conn: &mut PgConnection, tenant: TenantId, run: RunId) -> Result<i32> {
     Ok(sqlx::query_scalar(

@@ -1,12 +1,12 @@
 //! Tool calls made by steps.
 
 use chrono::{DateTime, Utc};
-use pplane_domain::{Actor, CorrelationId, EventId, StepId, TenantId, ToolCallId};
+use pplane_domain::{Actor, CorrelationId, EventId, RunId, StepId, TenantId, ToolCallId};
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::StatusChange;
+use super::{qualified, StatusChange};
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
@@ -74,6 +74,25 @@ pub async fn tool_call_fetch(
     .bind(tenant.as_uuid())
     .bind(id.as_uuid())
     .fetch_optional(conn)
+    .await?)
+}
+
+/// The tool calls under a run that have not ended (PENDING or RUNNING).
+pub async fn tool_calls_live_of_run(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    run: RunId,
+) -> Result<Vec<ToolCall>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {} FROM tool_calls t
+         JOIN steps s ON s.tenant_id = t.tenant_id AND s.id = t.step_id
+         WHERE t.tenant_id = $1 AND s.run_id = $2 AND t.status IN ('PENDING', 'RUNNING')
+         ORDER BY t.id",
+        qualified(COLUMNS, "t")
+    ))
+    .bind(tenant.as_uuid())
+    .bind(run.as_uuid())
+    .fetch_all(conn)
     .await?)
 }
 

@@ -147,7 +147,31 @@ async fn rows_written_by_the_operations_pass() {
     let report = check(&p.db).await;
     let failures: Vec<_> = report.failures().map(|r| (&r.check, &r.evidence)).collect();
     assert!(report.passed(), "{failures:#?}");
-    assert_eq!(report.results.len(), 8);
+    assert_eq!(report.results.len(), 9);
+}
+
+#[tokio::test]
+async fn a_finished_run_with_live_children_fails() {
+    let p = plane().await;
+    // Behind the operations' back: the completed run's step runs again, and
+    // a tool call under it is pending.
+    p.db.exec(&format!(
+        "UPDATE steps SET status = 'RUNNING' WHERE id = '{step}';
+         INSERT INTO tool_calls (tenant_id, id, step_id, tool_name, tool_args, correlation_id, actor)
+         SELECT tenant_id, '{call}', id, 'late', '{{}}', correlation_id, 'agent:x'
+         FROM steps WHERE id = '{step}'",
+        step = p.step,
+        call = uuid::Uuid::now_v7(),
+    ))
+    .await;
+    let report = check(&p.db).await;
+    let run = p.first.run_id;
+    assert_fails(
+        &report,
+        "finished run has no live",
+        &format!("run {run} is COMPLETED but its step {} is RUNNING", p.step),
+    );
+    assert_fails(&report, "finished run has no live", "tool call");
 }
 
 #[tokio::test]

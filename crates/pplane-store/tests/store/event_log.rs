@@ -35,7 +35,7 @@ async fn writer(store: Store, tenant: TenantId, user: UserId, seed: usize) -> us
         let batch: Vec<NewEvent> = (0..1 + (seed + i) % 3).map(event).collect();
         let mut tx = store.tenant_tx(tenant, user).await.unwrap();
         event_append(tx.conn(), tenant, &batch).await.unwrap();
-        if (seed + i) % 5 == 0 {
+        if (seed + i).is_multiple_of(5) {
             tx.rollback().await.unwrap();
         } else {
             tx.commit().await.unwrap();

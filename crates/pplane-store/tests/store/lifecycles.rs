@@ -180,7 +180,7 @@ async fn a_run_from_signal_to_completion() {
         .unwrap_err();
     assert!(
         late.to_string()
-            .contains("is COMPLETED: it takes no more steps"),
+            .contains("is COMPLETED and takes no more steps"),
         "{late}"
     );
     tx.commit().await.unwrap();

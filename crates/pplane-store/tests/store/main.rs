@@ -6,6 +6,7 @@ mod check_schema;
 mod cross_tenant;
 mod debugging_indexes;
 mod event_log;
+mod finished_runs;
 mod group_commit;
 mod ingestion;
 mod layering;

@@ -10,7 +10,7 @@ use pplane_store::operations::runs::{
 use pplane_store::operations::Origin;
 use pplane_store::projections::{projections_rebuild, projections_refresh, run_summaries};
 use pplane_store::testing::TestDb;
-use pplane_store::Store;
+use pplane_store::{Store, StoreError};
 use serde_json::json;
 
 /// A run with a retried step and a failed one, finished as FAILED.
@@ -110,12 +110,8 @@ async fn refresh_projects_each_run_and_members_see_only_their_tenant() {
     assert!(row.duration_ms.unwrap() >= 0.0);
 
     let outsider = UserId::new();
-    let mut tx = store.tenant_tx(a, outsider).await.unwrap();
-    assert!(
-        run_summaries(&mut tx, 10).await.unwrap().is_empty(),
-        "a non-member sees nothing"
-    );
-    tx.commit().await.unwrap();
+    let refused = store.tenant_tx(a, outsider).await.unwrap_err();
+    assert!(matches!(refused, StoreError::NotMember(_)), "{refused}");
     let denied = db
         .exec_as_app_fails(
             a,

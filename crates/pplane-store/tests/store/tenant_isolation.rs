@@ -290,8 +290,15 @@ async fn the_unit_of_work_carries_the_tenant_context() {
     assert_eq!(tenant.tenant_id, a.as_uuid());
     tx.commit().await.unwrap();
 
-    let mut tx = store.tenant_tx(a, UserId::new()).await.unwrap();
-    assert!(tenants::tenant_fetch(tx.conn(), a).await.unwrap().is_none());
+    // A principal that is not a member is refused when the unit of work
+    // begins, by name, rather than shown an empty tenant.
+    let stranger = UserId::new();
+    let refused = store.tenant_tx(a, stranger).await.unwrap_err();
+    assert!(matches!(refused, StoreError::NotMember(_)), "{refused}");
+    assert_eq!(
+        refused.to_string(),
+        format!("principal {stranger} is not a member of this tenant ({a})")
+    );
 }
 
 /// On a pool of one connection, a tenant context never outlives its
@@ -325,12 +332,17 @@ async fn context_never_outlives_its_transaction() {
     assert_eq!(n, 0, "B's context did not survive on the shared connection");
     tx.commit().await.unwrap();
 
-    let mut tx = store.tenant_tx(b, user_a).await.unwrap();
+    let refused = store.tenant_tx(b, user_a).await.unwrap_err();
+    assert!(matches!(refused, StoreError::NotMember(_)), "{refused}");
+    let mut tx = store.tenant_tx(a, user_a).await.unwrap();
     let n: i64 = sqlx::query_scalar(count)
         .fetch_one(tx.conn())
         .await
         .unwrap();
-    assert_eq!(n, 0, "a non-member in B's context sees nothing");
+    assert_eq!(
+        n, 0,
+        "the refused context did not survive on the shared connection"
+    );
     let role: String = sqlx::query_scalar("SELECT current_user::text")
         .fetch_one(tx.conn())
         .await

@@ -9,6 +9,10 @@
 //! migrated by a newer binary). Both checks run before anything is changed.
 //! A session advisory lock serialises concurrent `migrate` runs.
 
+mod losses;
+
+pub use losses::{migrate_down_losses, Loss};
+
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -48,6 +52,15 @@ pub enum MigrationError {
         #[source]
         source: sqlx::Error,
     },
+
+    #[error("this database is not migrated: run `pplane migrate up`")]
+    NotMigrated,
+
+    #[error(
+        "this database's schema is at migration {at} but this binary needs {want}: \
+         run `pplane migrate up`"
+    )]
+    Behind { at: i64, want: i64 },
 
     #[error("migration bookkeeping failed: {0}")]
     Database(#[from] sqlx::Error),
@@ -232,6 +245,27 @@ pub fn verify_history(
     Ok(())
 }
 
+/// Refuses to work on a database whose schema is not exactly the one this
+/// binary was built for: never migrated, behind, edited or newer. Every
+/// command that needs the schema asks this first, so an unmigrated database
+/// gets the instruction to migrate instead of a missing-relation error.
+pub async fn schema_verify(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+) -> Result<(), MigrationError> {
+    let applied = migration_history(conn).await?;
+    verify_history(set, &applied)?;
+    let want = set.latest().unwrap_or(0);
+    match applied.last() {
+        None => Err(MigrationError::NotMigrated),
+        Some(a) if a.version != want => Err(MigrationError::Behind {
+            at: a.version,
+            want,
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Applies pending migrations up to `target` (all when None), in order,
 /// calling `on_step` after each one.
 pub async fn migrate_up(
@@ -298,19 +332,7 @@ async fn down_locked(
 ) -> Result<Vec<MigrationStep>, MigrationError> {
     let applied = migration_history(conn).await?;
     verify_history(set, &applied)?;
-    let to_revert: Vec<&Migration> = match target {
-        None => applied
-            .last()
-            .and_then(|a| set.get(a.version))
-            .into_iter()
-            .collect(),
-        Some(t) => applied
-            .iter()
-            .rev()
-            .filter(|a| a.version > t)
-            .filter_map(|a| set.get(a.version))
-            .collect(),
-    };
+    let to_revert = down_plan(set, &applied, target);
     // Check every rollback exists before reverting any of them.
     if let Some(m) = to_revert.iter().find(|m| m.down.is_none()) {
         return Err(MigrationError::Irreversible {
@@ -325,6 +347,28 @@ async fn down_locked(
         steps.push(step);
     }
     Ok(steps)
+}
+
+/// The migrations that going down to `target` reverts, newest first: the
+/// newest one alone with no target, all of them with `Some(0)`.
+fn down_plan<'a>(
+    set: &'a MigrationSet,
+    applied: &[AppliedMigration],
+    target: Option<i64>,
+) -> Vec<&'a Migration> {
+    match target {
+        None => applied
+            .last()
+            .and_then(|a| set.get(a.version))
+            .into_iter()
+            .collect(),
+        Some(t) => applied
+            .iter()
+            .rev()
+            .filter(|a| a.version > t)
+            .filter_map(|a| set.get(a.version))
+            .collect(),
+    }
 }
 
 async fn lock(conn: &mut PgConnection) -> Result<(), MigrationError> {
