@@ -97,9 +97,14 @@ impl Admin {
             .await
         {
             Ok(_) => Ok(true),
-            // Another process created it between our check and our CREATE.
+            // Another process created it between our check and our CREATE:
+            // "already exists", or, when both CREATEs ran at once, the
+            // catalog's own unique index.
             Err(err)
-                if err.as_database_error().and_then(|e| e.code()).as_deref() == Some("42P04") =>
+                if matches!(
+                    err.as_database_error().and_then(|e| e.code()).as_deref(),
+                    Some("42P04") | Some("23505")
+                ) =>
             {
                 Ok(false)
             }

@@ -73,3 +73,24 @@ async fn the_production_gate_passes_then_fails_on_one_broken_item() {
         broken.stdout
     );
 }
+
+/// On an external server with stock planner settings, the demo's own gate
+/// passes with ten runs per tenant and with one, and again after ANALYZE
+/// gives the planner real statistics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_passes_its_gate_at_any_size_on_an_external_server() {
+    for runs in ["10", "1"] {
+        let db = TestDb::migrated().await;
+        let home = Home::new();
+        let demo = pplane(home.path(), Some(db.url()), &["demo", "--runs", runs]);
+        assert_eq!(demo.code, 0, "--runs {runs}: {demo:?}");
+        assert!(demo.stdout.contains(" 0 FAIL, "), "{}", demo.stdout);
+        db.exec("ANALYZE").await;
+        let again = pplane(
+            home.path(),
+            Some(db.url()),
+            &["check", "all", "--no-backup-verify"],
+        );
+        assert_eq!(again.code, 0, "--runs {runs}, after ANALYZE: {again:?}");
+    }
+}

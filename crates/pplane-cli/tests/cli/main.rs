@@ -1,9 +1,12 @@
 //! The `pplane` binary as users and scripts see it: commands, output and exit
 //! codes, against the embedded default and against an external server.
 
+mod bad_input;
 mod bench;
+mod concurrency;
 mod crash;
 mod demo;
+mod destructive;
 mod embedded;
 mod external;
 mod gate;
@@ -12,4 +15,5 @@ mod runs;
 mod script;
 mod support;
 mod trace;
+mod unmigrated;
 mod usage;

@@ -127,3 +127,55 @@ pub fn assert_contains_all(text: &str, parts: &[&str]) {
         assert!(text.contains(part), "{part:?} in\n{text}");
     }
 }
+
+/// A tenant with a member and a started run, made through the CLI.
+pub struct Started {
+    pub tenant: String,
+    pub user: String,
+    pub run: String,
+}
+
+impl Started {
+    pub fn new(home: &Path, url: Option<&str>) -> Started {
+        let created = pplane(home, url, &["tenant", "create", "t", "--json"]).json();
+        let tenant = created["tenant_id"].as_str().unwrap().to_owned();
+        let user = created["user_id"].as_str().unwrap().to_owned();
+        let source = uuid::Uuid::now_v7().to_string();
+        let signal = pplane(
+            home,
+            url,
+            &[
+                "signal",
+                "ingest",
+                "--tenant",
+                &tenant,
+                "--user",
+                &user,
+                "--channel",
+                "c",
+                "--source-id",
+                &source,
+            ],
+        );
+        assert_eq!(signal.code, 0, "{signal:?}");
+        let run = signal.json()["run_id"].as_str().unwrap().to_owned();
+        let started = pplane(
+            home,
+            url,
+            &["run", "start", &run, "--tenant", &tenant, "--user", &user],
+        );
+        assert_eq!(started.code, 0, "{started:?}");
+        Started { tenant, user, run }
+    }
+
+    /// `--tenant T --user U` for this tenant's member.
+    pub fn acting(&self) -> [&str; 4] {
+        ["--tenant", &self.tenant, "--user", &self.user]
+    }
+
+    /// `pplane FIRST… --tenant T --user U`.
+    pub fn run(&self, home: &Path, url: Option<&str>, first: &[&str]) -> Run {
+        let args: Vec<&str> = first.iter().copied().chain(self.acting()).collect();
+        pplane(home, url, &args)
+    }
+}

@@ -121,6 +121,13 @@ struct Sample {
     principal: Uuid,
 }
 
+/// The "uses an index" items alone: each debugging query's plan against
+/// the data of the database the admin connection is on.
+pub async fn debugging_plans(admin: &mut Admin) -> Result<Vec<GateItem>> {
+    admin.schema_verify().await?;
+    query_plans(admin.conn()).await
+}
+
 /// Each debugging query planned against the live data, as pplane_app in the
 /// tenant of the newest run (row-level security adds the tenant filter the
 /// indexes lead with).

@@ -14,14 +14,15 @@ use crate::support::exec;
 
 const RUNS_PER_TENANT: u32 = 2000;
 
-/// Fills one tenant with runs of three steps (the last one failed), a tool
-/// call per step, an effect and outbox entry per run, and two events per run.
-async fn populate(admin: &mut Admin, tenant: TenantId, user: UserId) {
+/// Fills one tenant with `runs` runs of three steps (the last one failed), a
+/// tool call per step, an effect and outbox entry per run, and two events
+/// per run.
+pub(crate) async fn populate(admin: &mut Admin, tenant: TenantId, user: UserId, runs: u32) {
     let sql = format!(
         "SET LOCAL ROLE pplane_app; SET LOCAL app.tenant_id = '{tenant}'; SET LOCAL app.user_id = '{user}';
          INSERT INTO signals (tenant_id, id, source_channel, source_id, correlation_id, actor)
              SELECT '{tenant}', gen_random_uuid(), 'chat', 's' || g, gen_random_uuid(), 'agent:load'
-             FROM generate_series(1, {RUNS_PER_TENANT}) g;
+             FROM generate_series(1, {runs}) g;
          INSERT INTO runs (tenant_id, id, signal_id, correlation_id, actor)
              SELECT tenant_id, gen_random_uuid(), id, correlation_id, 'agent:load' FROM signals;
          INSERT INTO steps (tenant_id, id, run_id, step_index, step_type, status, correlation_id, actor)
@@ -83,7 +84,7 @@ async fn every_debugging_query_uses_an_index() {
     let mut tenants = Vec::new();
     for _ in 0..3 {
         let (t, u) = db.tenant(&store).await;
-        populate(&mut admin, t, u).await;
+        populate(&mut admin, t, u, RUNS_PER_TENANT).await;
         tenants.push((t, u));
     }
     exec(&mut admin, "SET ROLE pplane_owner; ANALYZE; RESET ROLE").await;

@@ -7,6 +7,7 @@ mod cross_tenant;
 mod debugging_indexes;
 mod event_log;
 mod finished_runs;
+mod gate_plans;
 mod group_commit;
 mod ingestion;
 mod layering;

@@ -1,0 +1,140 @@
+//! Commands that destroy or abandon work say so first: a rollback that
+//! drops tables lists them with their rows and needs --yes; a worker told to
+//! stop when idle says when other workers still hold entries, and with
+//! --wait-leases waits for them.
+
+use std::sync::Arc;
+
+use pplane_store::repositories::outbox::outbox_claim;
+use pplane_store::testing::TestDb;
+use pplane_worker::receiver::Receiver;
+
+use crate::support::{pplane, Home, Started};
+
+#[tokio::test]
+async fn a_rollback_that_drops_data_says_what_and_needs_yes() {
+    let db = TestDb::migrated().await;
+    let home = Home::new();
+    let url = Some(db.url());
+    let p = Started::new(home.path(), url);
+    let events = db.scalar("SELECT count(*) FROM orchestration_events").await;
+    assert!(events >= 3);
+
+    let refused = pplane(home.path(), url, &["migrate", "down", "--to", "0"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    for part in [
+        "refusing to roll back: it would drop",
+        &format!("table orchestration_events ({events} rows)"),
+        "table runs (1 rows)",
+        "table tenants (1 rows)",
+        "Nothing was changed; run again with --yes",
+    ] {
+        assert!(refused.stderr.contains(part), "{part:?} in {refused:?}");
+    }
+    let status = pplane(home.path(), url, &["migrate", "status", "--json"]).json();
+    assert!(status
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["state"] == "applied"));
+    let still = p.run(home.path(), url, &["run", "show", &p.run]);
+    assert_eq!(still.code, 0, "nothing was dropped: {still:?}");
+
+    // The newest migration drops a function only: no question asked.
+    let newest = pplane(home.path(), url, &["migrate", "down"]);
+    assert_eq!(newest.code, 0, "{newest:?}");
+    let up = pplane(home.path(), url, &["migrate", "up"]);
+    assert_eq!(up.code, 0, "{up:?}");
+
+    let yes = pplane(home.path(), url, &["migrate", "down", "--to", "0", "--yes"]);
+    assert_eq!(yes.code, 0, "{yes:?}");
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'orchestration_events'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_names_leases_held_elsewhere_and_can_wait_for_them() {
+    let db = TestDb::migrated().await;
+    let home = Home::new();
+    let url = Some(db.url());
+    let p = Started::new(home.path(), url);
+    let receiver = Receiver::start_with(Arc::new(|_, _| (204, None)))
+        .await
+        .unwrap();
+    let hook = receiver.url("/hook");
+    let add = p.run(
+        home.path(),
+        url,
+        &["destination", "add", "hook", "--webhook", &hook],
+    );
+    assert_eq!(add.code, 0, "{add:?}");
+    let effect = p.run(
+        home.path(),
+        url,
+        &[
+            "run",
+            "effect",
+            &p.run,
+            "--type",
+            "N",
+            "--key",
+            "k",
+            "--destination",
+            "hook",
+            "--spec",
+            "{}",
+        ],
+    );
+    assert_eq!(effect.code, 0, "{effect:?}");
+
+    // Another worker holds the entry for three seconds.
+    let store = db.store().await;
+    let mut tx = store.dispatch_tx().await.unwrap();
+    let held = outbox_claim(tx.conn(), "elsewhere", 10, 3_000)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    tx.commit().await.unwrap();
+
+    let quick = pplane(home.path(), url, &["worker", "--until-idle", "--json"]);
+    assert_eq!(quick.code, 0, "{quick:?}");
+    assert_eq!(quick.json()["leased_elsewhere"], 1);
+    assert!(
+        quick
+            .stderr
+            .contains("other workers hold 1 entries IN_FLIGHT")
+            && quick.stderr.contains("--wait-leases"),
+        "{quick:?}"
+    );
+
+    let started = std::time::Instant::now();
+    let patient = pplane(
+        home.path(),
+        url,
+        &[
+            "worker",
+            "--until-idle",
+            "--wait-leases",
+            "--poll-ms",
+            "100",
+            "--json",
+        ],
+    );
+    assert_eq!(patient.code, 0, "{patient:?}");
+    let tally = patient.json();
+    assert_eq!(
+        (
+            tally["leased_elsewhere"].clone(),
+            tally["delivered"].clone()
+        ),
+        (0.into(), 1.into())
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(2_000),
+        "it waited for the lease to expire, then took the entry over"
+    );
+    assert_eq!(receiver.keys(), 1);
+}
