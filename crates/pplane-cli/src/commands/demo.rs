@@ -18,7 +18,7 @@ use super::check::gate_markdown;
 use super::{diagnose, trace};
 use crate::args::{DemoArgs, Output};
 use crate::failure::Failure;
-use crate::output::out;
+use crate::output::{out, outln};
 use crate::{output, paint, target};
 
 pub async fn run(args: DemoArgs, out: Output) -> Result<ExitCode, Failure> {
@@ -57,8 +57,16 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<ExitCode, Failure> {
         output::json(&serde_json::json!({ "demo": report, "gate": gate }));
     } else {
         out!("{}", summary(&report));
-        out!("{}", stories(&url, &report).await?);
+        let (text, next) = stories(&url, &report).await?;
+        out!("{text}");
         out!("\n{}", gate_markdown(&gate));
+        out!(
+            "\n{}\n",
+            paint::bold("Try these next: they work on the same database")
+        );
+        for cmd in next {
+            outln!("  $ {cmd}");
+        }
     }
     Ok(if failed {
         ExitCode::from(1)
@@ -90,7 +98,7 @@ fn summary(r: &DemoReport) -> String {
 /// command that shows it again; then the commands to try next. Every
 /// command is printed as this very binary is reached from here, so that it
 /// works when pasted into the same shell.
-async fn stories(url: &str, r: &DemoReport) -> Result<String, Failure> {
+async fn stories(url: &str, r: &DemoReport) -> Result<(String, Vec<String>), Failure> {
     let pplane = target::self_command();
     let store = Store::connect(url).await?;
     let principal = store.delivery_principal().await?;
@@ -127,7 +135,8 @@ async fn stories(url: &str, r: &DemoReport) -> Result<String, Failure> {
         let mut tx = store.tenant_tx(tenant, principal).await?;
         if let Some(d) = diagnose_effect(tx.conn(), tenant, effect.as_uuid()).await? {
             let requeue = member.as_deref().and_then(|user| {
-                diagnose::requeue_command(&d, &pplane, &tenant.to_string(), Some(user), None)
+                let actor = format!("user:{user}");
+                diagnose::requeue_command(&d, &pplane, &tenant.to_string(), user, Some(&actor))
             });
             let cmd = format!("{pplane} diagnose effect {effect} --tenant {tenant}");
             s += &heading(&cmd);
@@ -140,12 +149,5 @@ async fn stories(url: &str, r: &DemoReport) -> Result<String, Failure> {
     store.close().await;
     next.push(format!("{pplane} outbox stats"));
     next.push(format!("{pplane} check all"));
-    s += &format!(
-        "\n{}\n",
-        paint::bold("Try these next: they work on the same database")
-    );
-    for cmd in next {
-        s += &format!("  $ {cmd}\n");
-    }
-    Ok(s)
+    Ok((s, next))
 }

@@ -36,11 +36,13 @@ pub async fn run(what: DiagnoseWhat, out: Output) -> Result<ExitCode, Failure> {
             let found = diagnose_effect(tx.conn(), reader.tenant, wanted).await?;
             tx.commit().await?;
             let d = found.ok_or_else(|| missing("effect", wanted, &reader))?;
+            // The reader is the given member or the plane's service
+            // principal, a member of every tenant: either may requeue.
             let requeue = requeue_command(
                 &d,
                 &target::self_command(),
-                &args.tenant,
-                args.user.as_deref(),
+                &reader.tenant.to_string(),
+                &reader.user.to_string(),
                 None,
             );
             if out.json {
@@ -163,22 +165,19 @@ pub(crate) fn render_effect(d: &EffectDiagnosis, requeue: Option<&str>) -> Strin
 }
 
 /// For a dead letter: the exact command that puts it back in the queue,
-/// with placeholders for whatever the caller does not know (the member to
-/// act as, the actor to record).
+/// ready to paste. Without an actor it records the shell's user
+/// (`user:$USER`, expanded by the shell the command is pasted into; `user:operator`
+/// where USER is unset): the
+/// operator who requeues is who the event names.
 pub(crate) fn requeue_command(
     d: &EffectDiagnosis,
     pplane: &str,
     tenant: &str,
-    user: Option<&str>,
+    user: &str,
     actor: Option<&str>,
 ) -> Option<String> {
     let o = d.outbox.as_ref().filter(|o| o.status == "DEAD_LETTER")?;
-    let actor = match (actor, user) {
-        (Some(actor), _) => actor.to_owned(),
-        (None, Some(user)) => format!("user:{user}"),
-        (None, None) => "user:<you>".to_owned(),
-    };
-    let user = user.unwrap_or("<member-uuid>");
+    let actor = actor.unwrap_or("\"user:${USER:-operator}\"");
     Some(format!(
         "{pplane} outbox requeue {} --tenant {tenant} --user {user} --actor {actor}",
         o.id

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use pplane_store::testing::TestDb;
 use pplane_worker::receiver::Receiver;
 
-use crate::support::{assert_contains_all, pplane, Home};
+use crate::support::{assert_contains_all, command, pplane, Home};
 
 // Multi-threaded: the receiver must answer while this thread waits on the
 // binary.
@@ -95,9 +95,9 @@ async fn an_operator_finds_a_dead_letter_requeues_it_and_purges_what_was_deliver
             "EFFECT_DEAD_LETTERED",
         ],
     );
-    let command = format!("pplane outbox requeue {entry} --tenant {tenant} --user {user}");
+    let requeue = format!("pplane outbox requeue {entry} --tenant {tenant} --user {user}");
     assert!(
-        diagnosis.stdout.contains(&command),
+        diagnosis.stdout.contains(&requeue),
         "the exact requeue command:\n{}",
         diagnosis.stdout
     );
@@ -112,10 +112,19 @@ async fn an_operator_finds_a_dead_letter_requeues_it_and_purges_what_was_deliver
         (Some("plane"), Some(1))
     );
 
-    // The receiver is fixed; the operator requeues, a worker delivers.
+    // The receiver is fixed; the operator pastes the requeue command that
+    // the diagnosis printed (read as the plane's service principal, without
+    // --user), and a worker delivers.
     healed.store(true, Ordering::SeqCst);
-    let requeued = run_with(&["outbox", "requeue", &entry, "--actor", "user:ops-1"]);
-    assert_eq!(requeued.code, 0, "{requeued:?}");
+    let operator_view = run_cli(&["diagnose", "effect", &effect_id, "--tenant", &tenant]);
+    let printed = operator_view
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("$ "))
+        .expect("a requeue command")
+        .to_owned();
+    let requeued = command(home.path(), url, "bash", &["-c", &printed], true);
+    assert_eq!(requeued.code, 0, "{printed}: {requeued:?}");
     assert_eq!(requeued.json()["entry"]["status"], "PENDING");
     let again = run_with(&["outbox", "requeue", &entry]);
     assert_eq!(
