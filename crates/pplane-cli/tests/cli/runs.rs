@@ -111,3 +111,69 @@ async fn ingest_is_idempotent_and_run_commands_report_errors() {
         "{stale:?}"
     );
 }
+
+/// The state rules as the shell sees them: completing a run with a live step
+/// is refused (exit 1) and changes nothing; cancelling it cancels the step;
+/// afterwards every change under it is refused with the run's status.
+#[tokio::test]
+async fn a_finished_run_refuses_changes_with_exit_1() {
+    let db = TestDb::migrated().await;
+    let home = Home::new();
+    let url = Some(db.url());
+    let p = crate::support::Started::new(home.path(), url);
+    let step = p.run(
+        home.path(),
+        url,
+        &["run", "step", "add", &p.run, "--type", "work"],
+    );
+    let step = step.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        p.run(home.path(), url, &["run", "step", "start", &step])
+            .code,
+        0
+    );
+
+    let complete = p.run(home.path(), url, &["run", "complete", &p.run]);
+    assert_eq!(complete.code, 1, "{complete:?}");
+    assert!(
+        complete.stderr.contains("still has 1 RUNNING step"),
+        "{complete:?}"
+    );
+    let shown = p.run(home.path(), url, &["run", "show", &p.run]).json();
+    assert_eq!(shown["run"]["status"], "RUNNING");
+
+    let cancel = p.run(
+        home.path(),
+        url,
+        &["run", "cancel", &p.run, "--reason", "user left"],
+    );
+    assert_eq!(cancel.code, 0, "{cancel:?}");
+    let shown = p.run(home.path(), url, &["run", "show", &p.run]).json();
+    assert_eq!(shown["steps"][0]["status"], "CANCELLED");
+    for (args, what) in [
+        (
+            vec!["run", "step", "add", &p.run, "--type", "late"],
+            "steps",
+        ),
+        (
+            vec!["run", "tool", "start", &step, "--name", "x"],
+            "tool calls",
+        ),
+        (
+            vec!["run", "checkpoint", "save", &p.run, "--state", "{}"],
+            "checkpoints",
+        ),
+    ] {
+        let refused = p.run(home.path(), url, &args);
+        assert_eq!(refused.code, 1, "{args:?}: {refused:?}");
+        assert!(
+            refused.stderr.contains(&format!(
+                "run {} is CANCELLED and takes no more {what}",
+                p.run
+            )),
+            "{refused:?}"
+        );
+    }
+    let gate = pplane(home.path(), url, &["check", "data"]);
+    assert_eq!(gate.code, 0, "{gate:?}");
+}

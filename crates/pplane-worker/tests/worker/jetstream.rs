@@ -28,7 +28,7 @@ impl NatsServer {
         ]
         .into_iter()
         .find(|b| Command::new(b).arg("--version").output().is_ok())
-        .expect("nats-server is not installed: apt-get install nats-server");
+        .expect("nats-server is not installed: run scripts/test, which installs what the tests need, or apt-get install nats-server");
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
