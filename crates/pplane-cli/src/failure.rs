@@ -25,6 +25,8 @@ impl From<StoreError> for Failure {
             StoreError::Invalid { .. }
             | StoreError::InvalidInput(_)
             | StoreError::PayloadTooLarge { .. }
+            | StoreError::CauseUnknown { .. }
+            | StoreError::CauseElsewhere { .. }
             | StoreError::DatabaseName(_) => Failure::Usage(err.to_string()),
             other => Failure::Operation(other.into()),
         }

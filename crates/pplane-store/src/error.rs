@@ -66,6 +66,16 @@ pub enum StoreError {
     #[error("step {step} is {status}: tool calls belong to a RUNNING step")]
     StepNotRunning { step: String, status: String },
 
+    /// The caller's cause is no event of this tenant.
+    #[error("caused_by {event} is not an event of this tenant; nothing was written")]
+    CauseUnknown { event: String },
+
+    /// The caller's cause belongs to another correlation (another run's story).
+    #[error(
+        "caused_by {event} belongs to correlation {correlation}, not this one; nothing was written"
+    )]
+    CauseElsewhere { event: String, correlation: String },
+
     /// A failed step has used all its retries.
     #[error("step {step} has used all {max_retries} of its retries")]
     RetriesExhausted { step: String, max_retries: u32 },

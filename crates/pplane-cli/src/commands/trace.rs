@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use pplane_store::queries::trace::{trace_load, Trace};
+use pplane_store::repositories::events::CausalLink;
 use uuid::Uuid;
 
 use crate::acting::{id, Reader};
@@ -148,35 +149,62 @@ pub fn render(t: &Trace) -> String {
         );
     }
     line(&mut s, paint::bold("causation"));
-    let names: HashMap<Uuid, &str> = t
-        .chain
-        .iter()
-        .map(|l| (l.id, l.event_type.as_str()))
-        .collect();
-    for link in &t.chain {
-        let parent = link
-            .causation_id
-            .and_then(|c| names.get(&c))
-            .copied()
-            .unwrap_or("");
-        // Depth as a number, indentation only for the first levels: a long
-        // run is a deep chain.
-        let indent = format!(
-            "{:>4} {}",
-            link.depth,
-            " ".repeat(link.depth.clamp(0, 12) as usize)
-        );
-        let from = if parent.is_empty() {
-            String::new()
-        } else {
-            paint::dim(&format!(" ← {parent}"))
-        };
-        line(
-            &mut s,
-            format!("{indent}{}{from}", printable(&link.event_type)),
-        );
+    for text in causation_tree(&t.chain) {
+        line(&mut s, text);
     }
     s
+}
+
+/// The causation chain as a tree: each event under the one it hangs from,
+/// children in the order they happened (UUIDv7 ids sort by time). Parallel
+/// work shows as siblings. Indentation stops growing past a depth of 16; the
+/// depth is printed on each line.
+fn causation_tree(chain: &[CausalLink]) -> Vec<String> {
+    let mut children: HashMap<Option<Uuid>, Vec<&CausalLink>> = HashMap::new();
+    let known: std::collections::HashSet<Uuid> = chain.iter().map(|l| l.id).collect();
+    for link in chain {
+        // A cause outside the chain (none, for the root) starts a tree.
+        let parent = link.causation_id.filter(|c| known.contains(c));
+        children.entry(parent).or_default().push(link);
+    }
+    for list in children.values_mut() {
+        list.sort_by_key(|l| l.id);
+    }
+    let mut lines = Vec::new();
+    // (link, the prefix of its line, the prefix its children continue)
+    let mut stack: Vec<(&CausalLink, String, String)> = children
+        .get(&None)
+        .into_iter()
+        .flatten()
+        .rev()
+        .map(|l| (*l, String::new(), String::new()))
+        .collect();
+    while let Some((link, prefix, continued)) = stack.pop() {
+        lines.push(format!(
+            "{:>4} {prefix}{}",
+            link.depth,
+            printable(&link.event_type)
+        ));
+        let kids = children
+            .get(&Some(link.id))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let deep = continued.chars().count() >= 16 * 3;
+        for (i, kid) in kids.iter().enumerate().rev() {
+            let last = i + 1 == kids.len();
+            let (mine, theirs) = match (deep, last) {
+                (true, _) => ("", ""),
+                (false, true) => ("└─ ", "   "),
+                (false, false) => ("├─ ", "│  "),
+            };
+            stack.push((
+                kid,
+                format!("{continued}{mine}"),
+                format!("{continued}{theirs}"),
+            ));
+        }
+    }
+    lines
 }
 
 fn clock(t: DateTime<Utc>) -> String {

@@ -32,6 +32,12 @@ async fn the_demo_delivers_effects_and_ends_with_a_passing_gate() {
             "pplane outbox requeue ",
             "# Production gate",
             " 0 FAIL, ",
+            // The causation tree: two steps side by side under RUN_STARTED,
+            // a tool call under its step's start.
+            "   2    └─ RUN_STARTED",
+            "   3       ├─ STEP_SCHEDULED",
+            "   3       └─ STEP_SCHEDULED",
+            "   5       │     ├─ TOOL_CALL_STARTED",
         ],
     );
     assert!(

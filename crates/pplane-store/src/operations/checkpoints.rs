@@ -1,6 +1,6 @@
 //! Checkpoints: save and load what a resume needs.
 
-use pplane_domain::{CheckpointId, CorrelationId, EventType, RunId};
+use pplane_domain::{CheckpointId, CorrelationId, EventId, EventType, RunId};
 use serde_json::{json, Value};
 
 use super::runs::run_open;
@@ -9,6 +9,7 @@ use crate::limits::{check_size, CHECKPOINT_STATE_MAX};
 use crate::repositories::checkpoints::{
     checkpoint_insert, checkpoint_latest, Checkpoint, NewCheckpoint,
 };
+use crate::repositories::events::event_latest_of_steps;
 use crate::repositories::runs::RunLock;
 use crate::{Result, StoreError, TenantTx};
 
@@ -31,10 +32,16 @@ pub async fn checkpoint_save(
     let id = CheckpointId::new();
     let correlation = CorrelationId::from_uuid(run.correlation_id);
     let data = json!({ "run_id": run_id, "last_step_index": last_step_index, "state_bytes": state.to_string().len() });
+    // A checkpoint follows where the run's progress stands: its newest
+    // step event, or the run's own before any step.
+    let tenant = tx.tenant();
+    let progress = event_latest_of_steps(tx.conn(), tenant, run_id).await?;
+    let hangs_from = progress.or(run.causation_id.map(EventId::from_uuid));
     let recorded = record(
         tx,
         correlation,
         origin,
+        hangs_from,
         EventType::CheckpointSaved,
         ("checkpoint", id.as_uuid(), 1),
         data,
@@ -50,7 +57,6 @@ pub async fn checkpoint_save(
         causation: recorded.event_id,
         actor: &origin.actor,
     };
-    let tenant = tx.tenant();
     checkpoint_insert(tx.conn(), tenant, &new).await
 }
 

@@ -386,6 +386,7 @@ pub async fn delivery_requeue(tx: &mut TenantTx, id: OutboxId, origin: &Origin) 
             id: effect.id,
             version: effect.version,
             correlation: effect.correlation_id,
+            hangs_from: effect.causation_id,
             to: EffectStatus::Pending.as_str(),
             event: EventType::EffectRequeued,
             data,

@@ -5,7 +5,9 @@
 //! and spec returns the existing effect and adds nothing; the same key with
 //! another spec is a conflict.
 
-use pplane_domain::{CorrelationId, DestinationId, EffectId, EventType, OutboxId, RunId, StepId};
+use pplane_domain::{
+    CorrelationId, DestinationId, EffectId, EventId, EventType, OutboxId, RunId, StepId,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -18,6 +20,7 @@ use crate::repositories::effects::{
     NewEffect,
 };
 use crate::repositories::runs::RunLock;
+use crate::repositories::steps::step_fetch;
 use crate::{Result, StoreError, TenantTx};
 
 #[derive(Debug, Clone)]
@@ -87,10 +90,27 @@ pub async fn effect_request(
         "run_id": input.run, "step_id": input.step, "effect_type": input.effect_type,
         "idempotency_key": input.idempotency_key, "outbox_id": outbox_id,
     });
+    // The request follows the step that asked for it, or the run.
+    let hangs_from = match input.step {
+        Some(step_id) => {
+            let step = step_fetch(tx.conn(), tenant, step_id)
+                .await?
+                .ok_or_else(|| not_found("step", step_id))?;
+            if step.run_id != input.run.as_uuid() {
+                return Err(StoreError::InvalidInput(format!(
+                    "step {step_id} belongs to run {}, not to run {}",
+                    step.run_id, input.run
+                )));
+            }
+            step.causation_id
+        }
+        None => run.causation_id,
+    };
     let recorded = record(
         tx,
         correlation,
         origin,
+        hangs_from.map(EventId::from_uuid),
         EventType::EffectRequested,
         ("effect", id.as_uuid(), 1),
         data,

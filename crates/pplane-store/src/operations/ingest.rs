@@ -91,6 +91,7 @@ async fn ingest_once(tx: &mut TenantTx, input: &SignalInput) -> Result<Ingested>
         tx,
         correlation,
         &root,
+        None,
         EventType::SignalReceived,
         ("signal", signal_id.as_uuid(), 1),
         json!({ "source_channel": input.channel, "source_id": input.source_id,
@@ -107,14 +108,11 @@ async fn ingest_once(tx: &mut TenantTx, input: &SignalInput) -> Result<Ingested>
     };
     signal_insert(tx.conn(), tenant, &signal).await?;
 
-    let created = Origin {
-        caused_by: Some(received.event_id),
-        ..Origin::by(input.actor.clone())
-    };
     let run_event = record(
         tx,
         correlation,
-        &created,
+        &root,
+        Some(received.event_id),
         EventType::RunCreated,
         ("run", run_id.as_uuid(), 1),
         json!({ "signal_id": signal_id, "domain_refs": input.domain_refs }),

@@ -5,8 +5,12 @@
 //! they commit or vanish together.
 //!
 //! Causation: unless the caller names the event that caused a change
-//! (`Origin::caused_by`), it is the newest event of the same correlation, so
-//! the events of a run form one chain back to its SIGNAL_RECEIVED.
+//! (`Origin::caused_by`, checked to be of the same tenant and correlation),
+//! it is the event the changed thing hangs from: a step's events follow that
+//! step's previous event (its first one, the run's), a tool call's start
+//! follows its step's, an effect's request the step (or run) that asked for
+//! it, a run's end its last step's. Parallel work so forms siblings in one
+//! causation tree rooted at the signal's SIGNAL_RECEIVED.
 //!
 //! # Layout
 //! - [`ingest`]: idempotent signal ingestion, which starts a run.
@@ -26,7 +30,7 @@ pub mod runs;
 use pplane_domain::{Actor, CorrelationId, EventId, EventType};
 use uuid::Uuid;
 
-use crate::repositories::events::{event_append, event_latest_in_correlation, NewEvent};
+use crate::repositories::events::{event_append, event_correlation_of, NewEvent};
 use crate::repositories::StatusChange;
 use crate::unit_of_work::TenantTx;
 use crate::{Result, StoreError};
@@ -63,10 +67,16 @@ pub struct Recorded {
 /// Appends the event of one change of one aggregate. A second writer that
 /// reaches the same aggregate version loses here, on the unique
 /// (aggregate_id, aggregate_version) key, and gets a version conflict.
+///
+/// Its cause is the caller's `Origin::caused_by`, which must be an event of
+/// this tenant and this correlation (checked; otherwise nothing is written),
+/// or else `hangs_from`: the event the changed thing hangs from, which each
+/// operation names (see docs/events.md, "Causation").
 pub(crate) async fn record(
     tx: &mut TenantTx,
     correlation: CorrelationId,
     origin: &Origin,
+    hangs_from: Option<EventId>,
     event_type: EventType,
     aggregate: (&'static str, Uuid, i32),
     data: serde_json::Value,
@@ -74,8 +84,11 @@ pub(crate) async fn record(
     let (entity, aggregate_id, version) = aggregate;
     let tenant = tx.tenant();
     let causation = match origin.caused_by {
-        Some(id) => Some(id),
-        None => event_latest_in_correlation(tx.conn(), tenant, correlation).await?,
+        Some(cause) => {
+            cause_check(tx, cause, correlation).await?;
+            Some(cause)
+        }
+        None => hangs_from,
     };
     let event = NewEvent {
         id: EventId::new(),
@@ -105,12 +118,30 @@ pub(crate) async fn record(
     }
 }
 
+/// A caller's cause must be an event of this tenant and this correlation:
+/// the append-only log would keep a bogus one forever.
+async fn cause_check(tx: &mut TenantTx, cause: EventId, correlation: CorrelationId) -> Result<()> {
+    let tenant = tx.tenant();
+    match event_correlation_of(tx.conn(), tenant, cause).await? {
+        None => Err(StoreError::CauseUnknown {
+            event: cause.to_string(),
+        }),
+        Some(c) if c != correlation.as_uuid() => Err(StoreError::CauseElsewhere {
+            event: cause.to_string(),
+            correlation: c.to_string(),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
 /// A status change as the state machine approved it, before it is recorded.
 pub(crate) struct Move<'a> {
     pub entity: &'static str,
     pub id: Uuid,
     pub version: i32,
     pub correlation: Uuid,
+    /// The event it hangs from: its own previous event, as a rule.
+    pub hangs_from: Option<Uuid>,
     pub to: &'static str,
     pub event: EventType,
     pub data: serde_json::Value,
@@ -128,7 +159,17 @@ pub(crate) async fn record_move<'a>(
 ) -> Result<StatusChange<'a>> {
     let correlation = CorrelationId::from_uuid(m.correlation);
     let aggregate = (m.entity, m.id, m.version + 1);
-    let recorded = record(tx, correlation, origin, m.event, aggregate, m.data).await?;
+    let hangs_from = m.hangs_from.map(EventId::from_uuid);
+    let recorded = record(
+        tx,
+        correlation,
+        origin,
+        hangs_from,
+        m.event,
+        aggregate,
+        m.data,
+    )
+    .await?;
     Ok(StatusChange {
         expected_version: m.version,
         status: m.to,

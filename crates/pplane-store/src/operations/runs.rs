@@ -6,9 +6,11 @@ use pplane_domain::{
     StepStatus, ToolCallId, ToolCallStatus,
 };
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use super::{applied, check_text, expect_version, not_found, record, record_move, Move, Origin};
 use crate::limits::{check_size, DETAIL_MAX, ERROR_MAX, STEP_INDEX_MAX};
+use crate::repositories::events::event_latest_of_steps;
 use crate::repositories::runs::{
     run_fetch, run_fetch_locked, run_of_step_locked, run_update_status, Run, RunLock,
 };
@@ -67,12 +69,12 @@ fn still_open(run: Run, what: &'static str) -> Result<Run> {
 
 pub async fn run_start(tx: &mut TenantTx, id: RunId, origin: &Origin) -> Result<Run> {
     let run = run_get(tx, id).await?;
-    let started = RunStatus::Running;
+    let hangs_from = run.causation_id;
     let (run, _) = run_move(
         tx,
         &run,
-        started,
-        EventType::RunStarted,
+        (RunStatus::Running, EventType::RunStarted),
+        hangs_from,
         None,
         json!({}),
         origin,
@@ -133,15 +135,28 @@ pub async fn run_finish(
             )
         }
     };
-    let (finished, ended_by) = run_move(tx, &run, to, event, error.as_ref(), data, origin).await?;
+    // The end follows the run's last step event (its own before any step).
+    let progress = event_latest_of_steps(tx.conn(), tenant, id).await?;
+    let hangs_from = progress.map(|e| e.as_uuid()).or(run.causation_id);
+    let (finished, ended_by) = run_move(
+        tx,
+        &run,
+        (to, event),
+        hangs_from,
+        error.as_ref(),
+        data,
+        origin,
+    )
+    .await?;
     if !steps.is_empty() || !calls.is_empty() {
-        let cause = Origin {
-            caused_by: Some(ended_by),
+        // Each cancellation hangs from the run's end.
+        let by = Origin {
+            caused_by: None,
             expected_version: None,
             ..origin.clone()
         };
         let reason = json!({ "reason": format!("run {id} is {to}") });
-        children_cancel(tx, &steps, &calls, &reason, &cause).await?;
+        children_cancel(tx, (&steps, &calls), ended_by, &reason, &by).await?;
     }
     Ok(finished)
 }
@@ -179,8 +194,8 @@ fn live_children(steps: &[Step], calls: &[ToolCall]) -> String {
 /// Cancels live tool calls, then live steps, each with its event.
 async fn children_cancel(
     tx: &mut TenantTx,
-    steps: &[Step],
-    calls: &[ToolCall],
+    (steps, calls): (&[Step], &[ToolCall]),
+    ended_by: EventId,
     reason: &Value,
     origin: &Origin,
 ) -> Result<()> {
@@ -191,6 +206,7 @@ async fn children_cancel(
             id: call.id,
             version: call.version,
             correlation: call.correlation_id,
+            hangs_from: Some(ended_by.as_uuid()),
             to: ToolCallStatus::Cancelled.as_str(),
             event: EventType::ToolCallCancelled,
             data: merge(
@@ -212,6 +228,7 @@ async fn children_cancel(
             id: step.id,
             version: step.version,
             correlation: step.correlation_id,
+            hangs_from: Some(ended_by.as_uuid()),
             to: StepStatus::Cancelled.as_str(),
             event: EventType::StepCancelled,
             data: merge(
@@ -234,8 +251,8 @@ async fn children_cancel(
 async fn run_move(
     tx: &mut TenantTx,
     run: &Run,
-    to: RunStatus,
-    event: EventType,
+    (to, event): (RunStatus, EventType),
+    hangs_from: Option<Uuid>,
     error: Option<&Value>,
     data: Value,
     origin: &Origin,
@@ -248,6 +265,7 @@ async fn run_move(
         id: run.id,
         version: run.version,
         correlation: run.correlation_id,
+        hangs_from,
         to: to.as_str(),
         event,
         data,
@@ -303,10 +321,13 @@ pub async fn step_add(
     let id = StepId::new();
     let correlation = CorrelationId::from_uuid(run.correlation_id);
     let data = json!({ "run_id": run_id, "step_index": index, "step_type": step.step_type });
+    // A new step hangs from the run's current event: steps added side by
+    // side are siblings.
     let recorded = record(
         tx,
         correlation,
         origin,
+        run.causation_id.map(EventId::from_uuid),
         EventType::StepScheduled,
         ("step", id.as_uuid(), 1),
         data,
@@ -431,6 +452,7 @@ pub async fn step_move(
         id: step.id,
         version: step.version,
         correlation: step.correlation_id,
+        hangs_from: step.causation_id,
         to: to.as_str(),
         event,
         data,
@@ -472,10 +494,12 @@ pub async fn tool_call_start(
     let correlation = CorrelationId::from_uuid(step.correlation_id);
     let data =
         json!({ "step_id": step_id, "tool_name": tool_name, "args_bytes": args.to_string().len() });
+    // A tool call hangs from its step's start: parallel calls are siblings.
     let recorded = record(
         tx,
         correlation,
         origin,
+        step.causation_id.map(EventId::from_uuid),
         EventType::ToolCallStarted,
         ("tool call", id.as_uuid(), 1),
         data,
@@ -551,6 +575,7 @@ pub async fn tool_call_finish(
         id: call.id,
         version: call.version,
         correlation: call.correlation_id,
+        hangs_from: call.causation_id,
         to: to.as_str(),
         event,
         data,

@@ -25,12 +25,14 @@ pub struct Effect {
     pub retry_count: i32,
     pub next_retry_at: Option<DateTime<Utc>>,
     pub correlation_id: Uuid,
+    /// The event that last changed it: what its next event follows.
+    pub causation_id: Option<Uuid>,
     pub actor: String,
 }
 
 pub(crate) const COLUMNS: &str =
     "id, run_id, step_id, effect_type, effect_spec, idempotency_key, status, version, \
-     execution_result, retry_count, next_retry_at, correlation_id, actor::text AS actor";
+     execution_result, retry_count, next_retry_at, correlation_id, causation_id, actor::text AS actor";
 
 pub struct NewEffect<'a> {
     pub id: EffectId,
@@ -205,7 +207,7 @@ pub async fn effects_update_status(
          WHERE e.tenant_id = $1 AND e.id = m.id AND e.version = m.expected
          RETURNING e.id, e.run_id, e.step_id, e.effect_type, e.effect_spec, e.idempotency_key,
                    e.status, e.version, e.execution_result, e.retry_count, e.next_retry_at,
-                   e.correlation_id, e.actor::text AS actor",
+                   e.correlation_id, e.causation_id, e.actor::text AS actor",
     )
     .bind(tenant.as_uuid())
     .bind(&ids)

@@ -2,7 +2,9 @@
 //! here (and the database refuses both for every role).
 
 use chrono::{DateTime, Utc};
-use pplane_domain::{Actor, CorrelationId, EventId, EventType, TenantId, EVENT_SCHEMA_VERSION};
+use pplane_domain::{
+    Actor, CorrelationId, EventId, EventType, RunId, TenantId, EVENT_SCHEMA_VERSION,
+};
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -155,18 +157,36 @@ pub async fn events_by_correlation(
     .await?)
 }
 
-/// The newest event of a correlation: the default cause of the next change.
-pub async fn event_latest_in_correlation(
+/// The correlation of event `id` in this tenant, if there is such an event.
+pub async fn event_correlation_of(
     conn: &mut PgConnection,
     tenant: TenantId,
-    correlation: CorrelationId,
-) -> Result<Option<EventId>> {
-    let id: Option<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM orchestration_events WHERE tenant_id = $1 AND correlation_id = $2
-         ORDER BY sequence_number DESC LIMIT 1",
+    id: EventId,
+) -> Result<Option<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "SELECT correlation_id FROM orchestration_events WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant.as_uuid())
-    .bind(correlation.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The newest of the events that last changed each step of `run`: where
+/// the run's progress stands, which its end (or a checkpoint) follows.
+pub async fn event_latest_of_steps(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    run: RunId,
+) -> Result<Option<EventId>> {
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "SELECT e.id FROM steps s
+         JOIN orchestration_events e ON e.tenant_id = s.tenant_id AND e.id = s.causation_id
+         WHERE s.tenant_id = $1 AND s.run_id = $2
+         ORDER BY e.sequence_number DESC LIMIT 1",
+    )
+    .bind(tenant.as_uuid())
+    .bind(run.as_uuid())
     .fetch_optional(conn)
     .await?;
     Ok(id.map(EventId::from_uuid))

@@ -20,12 +20,14 @@ pub struct Run {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub correlation_id: Uuid,
+    /// The event that last changed it: what its next event follows.
+    pub causation_id: Option<Uuid>,
     pub actor: String,
 }
 
 pub(crate) const COLUMNS: &str =
     "id, signal_id, status, version, domain_refs, error_details, started_at, finished_at, \
-     correlation_id, actor::text AS actor";
+     correlation_id, causation_id, actor::text AS actor";
 
 pub struct NewRun<'a> {
     pub id: RunId,

@@ -25,12 +25,14 @@ pub struct Step {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub correlation_id: Uuid,
+    /// The event that last changed it: what its next event follows.
+    pub causation_id: Option<Uuid>,
     pub actor: String,
 }
 
 pub(crate) const COLUMNS: &str =
     "id, run_id, step_index, step_type, status, version, input, output_result, error_details, \
-     retry_count, next_retry_at, started_at, finished_at, correlation_id, actor::text AS actor";
+     retry_count, next_retry_at, started_at, finished_at, correlation_id, causation_id, actor::text AS actor";
 
 pub struct NewStep<'a> {
     pub id: StepId,

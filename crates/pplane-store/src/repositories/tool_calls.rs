@@ -22,12 +22,14 @@ pub struct ToolCall {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub correlation_id: Uuid,
+    /// The event that last changed it: what its next event follows.
+    pub causation_id: Option<Uuid>,
     pub actor: String,
 }
 
 pub(crate) const COLUMNS: &str =
     "id, step_id, tool_name, tool_args, result, status, version, error_details, \
-     started_at, finished_at, correlation_id, actor::text AS actor";
+     started_at, finished_at, correlation_id, causation_id, actor::text AS actor";
 
 pub struct NewToolCall<'a> {
     pub id: ToolCallId,

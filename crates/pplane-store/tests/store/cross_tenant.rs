@@ -121,10 +121,18 @@ async fn every_repository_method_is_blind_to_another_tenant() {
             .await
             .unwrap()
             .is_empty());
-        assert!(events::event_latest_in_correlation(c, tenant, correlation)
-            .await
-            .unwrap()
-            .is_none());
+        assert!(
+            events::event_correlation_of(c, tenant, EventId::from_uuid(rows.event))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            events::event_latest_of_steps(c, tenant, RunId::from_uuid(rows.run))
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(events::event_causal_chain(c, tenant, correlation)
             .await
             .unwrap()
