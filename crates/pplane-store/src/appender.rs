@@ -73,7 +73,7 @@ impl Appender {
             check_size("event_data", &e.data, EVENT_DATA_MAX)?;
         }
         let (reply, answer) = oneshot::channel();
-        let closed = || StoreError::InvalidInput("the event appender has stopped".into());
+        let closed = || StoreError::Internal("the event appender has stopped".into());
         self.queue
             .send(Request {
                 tenant,

@@ -2,20 +2,87 @@
 //!
 //! Database errors are translated here, by SQLSTATE and constraint name, into
 //! errors the layers above can act on: a unique violation on
-//! `signals_source_key` is a conflict on that key, not an opaque driver error.
-//! The schema's constraint names are therefore part of this crate's API.
+//! `signals_source_key` is `Conflict { constraint: Constraint::SignalSource }`,
+//! not an opaque driver error. [`Constraint`] is the one place where the
+//! schema's constraint names meet the code; nothing else compares them.
+//!
+//! Refused state changes (a finished run, a step that is not running, an
+//! entry that is not a dead letter) are their own variants, distinct from
+//! bad input ([`StoreError::InvalidInput`], [`StoreError::Invalid`]) and from
+//! faults of the plane itself ([`StoreError::Internal`]).
 
 use crate::migrations::MigrationError;
+
+/// The constraints the code acts on, by the names the migrations give them;
+/// any other is `Other` with its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Constraint {
+    /// `signals_source_key`: one signal per (tenant, channel, source id).
+    SignalSource,
+    /// `orchestration_events_aggregate_version_key`: one event per aggregate version.
+    EventAggregateVersion,
+    /// `effects_idempotency_key`: one effect per (tenant, key).
+    EffectIdempotencyKey,
+    /// `outbox_events_idempotency_key`: one outbox entry per (tenant, key).
+    OutboxIdempotencyKey,
+    /// `steps_run_index_key`: one step per (run, index).
+    StepRunIndex,
+    /// `effect_destinations_name_key`: one destination per (tenant, name).
+    DestinationName,
+    Other(String),
+}
+
+impl Constraint {
+    const NAMED: [(Constraint, &'static str); 6] = [
+        (Constraint::SignalSource, "signals_source_key"),
+        (
+            Constraint::EventAggregateVersion,
+            "orchestration_events_aggregate_version_key",
+        ),
+        (Constraint::EffectIdempotencyKey, "effects_idempotency_key"),
+        (
+            Constraint::OutboxIdempotencyKey,
+            "outbox_events_idempotency_key",
+        ),
+        (Constraint::StepRunIndex, "steps_run_index_key"),
+        (Constraint::DestinationName, "effect_destinations_name_key"),
+    ];
+
+    pub fn from_name(name: &str) -> Constraint {
+        Constraint::NAMED
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(c, _)| c.clone())
+            .unwrap_or_else(|| Constraint::Other(name.to_owned()))
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Constraint::Other(name) => name,
+            known => Constraint::NAMED
+                .iter()
+                .find(|(c, _)| c == known)
+                .map(|(_, n)| *n)
+                .unwrap_or("?"),
+        }
+    }
+}
+
+impl std::fmt::Display for Constraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique or exclusion constraint refused the write.
     #[error("conflict: {constraint} already holds this value")]
-    Conflict { constraint: String },
+    Conflict { constraint: Constraint },
 
     /// A foreign key found no parent row in this tenant.
     #[error("missing reference: {constraint} found no parent row in the active tenant")]
-    MissingReference { constraint: String },
+    MissingReference { constraint: Constraint },
 
     /// pg_dump or pg_restore failed, or could not be found.
     #[error(transparent)]
@@ -76,6 +143,20 @@ pub enum StoreError {
     )]
     CauseElsewhere { event: String, correlation: String },
 
+    /// Only a DEAD_LETTER outbox entry can be requeued.
+    #[error("outbox entry {entry} is {status}: only a DEAD_LETTER entry can be requeued")]
+    NotDeadLetter { entry: String, status: String },
+
+    /// The run has a step at the last index; new steps need their own index.
+    #[error("run {run} has a step at the last index, {max}: give new steps an index of their own")]
+    RunFull { run: String, max: i32 },
+
+    /// A fault of the plane itself, not of the caller's input: a status the
+    /// domain does not know read back, a stopped appender, a document that
+    /// does not decode.
+    #[error("internal error: {0}")]
+    Internal(String),
+
     /// A failed step has used all its retries.
     #[error("step {step} has used all {max_retries} of its retries")]
     RetriesExhausted { step: String, max_retries: u32 },
@@ -109,6 +190,11 @@ pub enum StoreError {
     #[error("refusing to run: {}", .0.join("; "))]
     UnsafeRuntime(Vec<String>),
 
+    /// Work across every tenant, which only a login past row-level security
+    /// may do.
+    #[error("{0} span every tenant: run it as a superuser or a BYPASSRLS (operator) login")]
+    OperatorLoginRequired(&'static str),
+
     /// The login cannot act as a role the operation needs.
     #[error("the login role {login} cannot act as {role}: {hint}")]
     RoleUnavailable {
@@ -132,15 +218,18 @@ impl From<sqlx::Error> for StoreError {
         let Some(db) = err.as_database_error() else {
             return StoreError::Database(err);
         };
-        let constraint = db.constraint().unwrap_or("unnamed constraint").to_owned();
+        let named = || Constraint::from_name(db.constraint().unwrap_or("unnamed constraint"));
         match db.code().as_deref() {
-            Some("23505") | Some("23P01") => StoreError::Conflict { constraint },
-            Some("23503") => StoreError::MissingReference { constraint },
+            Some("23505") | Some("23P01") => StoreError::Conflict {
+                constraint: named(),
+            },
+            Some("23503") => StoreError::MissingReference {
+                constraint: named(),
+            },
             Some("23514") | Some("23502") => StoreError::Invalid {
-                constraint: if db.constraint().is_some() {
-                    constraint
-                } else {
-                    db.message().to_owned()
+                constraint: match db.constraint() {
+                    Some(name) => name.to_owned(),
+                    None => db.message().to_owned(),
                 },
             },
             Some("42501") => StoreError::TenantIsolation(db.message().to_owned()),
@@ -161,6 +250,34 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// the schema's CHECK and the domain's enum disagree.
 impl From<pplane_domain::StatusParseError> for StoreError {
     fn from(e: pplane_domain::StatusParseError) -> Self {
-        StoreError::InvalidInput(e.to_string())
+        StoreError::Internal(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Constraint;
+
+    #[test]
+    fn constraint_names_round_trip_in_one_place() {
+        for (constraint, name) in Constraint::NAMED {
+            assert_eq!(Constraint::from_name(name), constraint);
+            assert_eq!(constraint.name(), name);
+        }
+        let other = Constraint::from_name("tenants_pkey");
+        assert_eq!(other, Constraint::Other("tenants_pkey".into()));
+        assert_eq!(other.to_string(), "tenants_pkey");
+    }
+
+    #[test]
+    fn every_named_constraint_is_in_the_migrations() {
+        let sql: String = crate::MigrationSet::embedded()
+            .migrations
+            .iter()
+            .map(|m| m.up.clone())
+            .collect();
+        for (_, name) in Constraint::NAMED {
+            assert!(sql.contains(&format!("CONSTRAINT {name} ")), "{name}");
+        }
     }
 }

@@ -45,7 +45,7 @@ pub mod unit_of_work;
 pub mod testing;
 
 pub use admin::Admin;
-pub use error::{Result, StoreError};
+pub use error::{Constraint, Result, StoreError};
 pub use migrations::MigrationSet;
 pub use store::{Login, Store, StoreOptions};
 pub use unit_of_work::{DispatchTx, OwnerTx, TenantTx};

@@ -203,11 +203,7 @@ async fn sees_every_tenant(admin: &mut Admin) -> Result<()> {
     if admin.sees_every_tenant().await? {
         Ok(())
     } else {
-        Err(StoreError::InvalidInput(
-            "projections span every tenant: refresh or rebuild them as a superuser or a \
-             BYPASSRLS (operator) login"
-                .into(),
-        ))
+        Err(StoreError::OperatorLoginRequired("projections"))
     }
 }
 

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{not_found, record_move, Move, Origin};
+use crate::error::Constraint;
 use crate::repositories::effects::{
     effect_fetch, effects_fetch_many, effects_update_status, Effect, EffectMove,
 };
@@ -117,7 +118,7 @@ pub async fn deliveries_settle(
         return Ok(Vec::new());
     };
     if outcomes.iter().any(|o| o.0.lease_owner != owner) {
-        return Err(StoreError::InvalidInput(
+        return Err(StoreError::Internal(
             "the outcomes of one settlement must come from one worker".into(),
         ));
     }
@@ -262,9 +263,9 @@ async fn apply(
         expected,
     };
     match event_append(tx.conn(), tenant, &events).await {
-        Err(StoreError::Conflict { constraint })
-            if constraint == "orchestration_events_aggregate_version_key" =>
-        {
+        Err(StoreError::Conflict {
+            constraint: Constraint::EventAggregateVersion,
+        }) => {
             let first = &changes[0];
             return Err(conflict(first.effect.id, first.effect.version));
         }
@@ -291,7 +292,7 @@ async fn effects_of<'a>(
     let mut ids = Vec::new();
     for e in entries {
         if e.tenant_id != tenant.as_uuid() {
-            return Err(StoreError::InvalidInput(format!(
+            return Err(StoreError::Internal(format!(
                 "outbox entry {} belongs to another tenant than this transaction's",
                 e.id
             )));
@@ -364,10 +365,10 @@ pub async fn delivery_requeue(tx: &mut TenantTx, id: OutboxId, origin: &Origin) 
         .await?
         .ok_or_else(|| not_found("outbox entry", id))?;
     if entry.status != OutboxStatus::DeadLetter.as_str() {
-        return Err(StoreError::InvalidInput(format!(
-            "outbox entry {id} is {}: only a DEAD_LETTER entry can be requeued",
-            entry.status
-        )));
+        return Err(StoreError::NotDeadLetter {
+            entry: id.to_string(),
+            status: entry.status,
+        });
     }
     let effect = effect_fetch(tx.conn(), tenant, EffectId::from_uuid(entry.effect_id))
         .await?

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{check_text, record, Origin};
+use crate::error::Constraint;
 use crate::limits::{check_size, SIGNAL_PAYLOAD_MAX};
 use crate::repositories::runs::{run_insert, run_of_signal, NewRun};
 use crate::repositories::signals::{
@@ -67,9 +68,11 @@ pub async fn signal_ingest(
                 }
                 return Ok(ingested);
             }
-            Err(StoreError::Conflict { constraint }) if constraint == "signals_source_key" => {
-                last = Some(StoreError::Conflict { constraint });
-            }
+            Err(
+                conflict @ StoreError::Conflict {
+                    constraint: Constraint::SignalSource,
+                },
+            ) => last = Some(conflict),
             Err(other) => return Err(other),
         }
     }

@@ -30,6 +30,7 @@ pub mod runs;
 use pplane_domain::{Actor, CorrelationId, EventId, EventType};
 use uuid::Uuid;
 
+use crate::error::Constraint;
 use crate::repositories::events::{event_append, event_correlation_of, NewEvent};
 use crate::repositories::StatusChange;
 use crate::unit_of_work::TenantTx;
@@ -105,15 +106,13 @@ pub(crate) async fn record(
             event_id: event.id,
             sequence_number: seqs[0],
         }),
-        Err(StoreError::Conflict { constraint })
-            if constraint == "orchestration_events_aggregate_version_key" =>
-        {
-            Err(StoreError::VersionConflict {
-                entity,
-                id: aggregate_id.to_string(),
-                expected: version - 1,
-            })
-        }
+        Err(StoreError::Conflict {
+            constraint: Constraint::EventAggregateVersion,
+        }) => Err(StoreError::VersionConflict {
+            entity,
+            id: aggregate_id.to_string(),
+            expected: version - 1,
+        }),
         Err(other) => Err(other),
     }
 }

@@ -313,10 +313,10 @@ pub async fn step_add(
         None => step_next_index(tx.conn(), tenant, run_id).await?,
     };
     if index > STEP_INDEX_MAX {
-        return Err(StoreError::InvalidInput(format!(
-            "run {run_id} has a step at the last index, {STEP_INDEX_MAX}: give new steps an \
-             index of their own"
-        )));
+        return Err(StoreError::RunFull {
+            run: run_id.to_string(),
+            max: STEP_INDEX_MAX,
+        });
     }
     let id = StepId::new();
     let correlation = CorrelationId::from_uuid(run.correlation_id);
@@ -390,10 +390,7 @@ pub async fn step_move(
     )
     .await?;
     expect_version(origin, "step", step.id, step.version)?;
-    let from: StepStatus = step
-        .status
-        .parse()
-        .map_err(|e| StoreError::InvalidInput(format!("{e}")))?;
+    let from: StepStatus = step.status.parse()?;
     let base = json!({ "run_id": step.run_id, "step_index": step.step_index });
     let (mut output, mut error, mut next_retry_at) = (None, None, None);
     let skip_details;
@@ -540,10 +537,7 @@ pub async fn tool_call_finish(
         .ok_or_else(|| not_found("step", step))?;
     still_open(run, "tool call changes")?;
     expect_version(origin, "tool call", call.id, call.version)?;
-    let from: ToolCallStatus = call
-        .status
-        .parse()
-        .map_err(|e| StoreError::InvalidInput(format!("{e}")))?;
+    let from: ToolCallStatus = call.status.parse()?;
     let base = json!({ "step_id": call.step_id, "tool_name": call.tool_name });
     let (to, event, data, output, error) = match outcome {
         Ok(result) => {

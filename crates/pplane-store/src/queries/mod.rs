@@ -35,9 +35,8 @@ pub(crate) async fn document<T: serde::de::DeserializeOwned>(
         .fetch_optional(conn)
         .await?;
     doc.map(|d| {
-        serde_json::from_value(d).map_err(|e| {
-            StoreError::InvalidInput(format!("a document that does not read back: {e}"))
-        })
+        serde_json::from_value(d)
+            .map_err(|e| StoreError::Internal(format!("a document that does not read back: {e}")))
     })
     .transpose()
 }

@@ -121,7 +121,12 @@ async fn a_failing_request_fails_alone() {
     for (i, outcome) in outcomes.iter().enumerate() {
         match i {
             5 => assert!(
-                matches!(outcome, Err(StoreError::Conflict { constraint }) if constraint == "orchestration_events_aggregate_version_key"),
+                matches!(
+                    outcome,
+                    Err(StoreError::Conflict {
+                        constraint: pplane_store::Constraint::EventAggregateVersion
+                    })
+                ),
                 "{outcome:?}"
             ),
             11 => assert!(

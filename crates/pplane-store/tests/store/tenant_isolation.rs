@@ -255,7 +255,7 @@ async fn refusals_become_typed_errors() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::Conflict { ref constraint } if constraint == "tenants_pkey"),
+        matches!(err, StoreError::Conflict { ref constraint } if constraint.name() == "tenants_pkey"),
         "{err}"
     );
     drop(tx);
