@@ -84,7 +84,8 @@ pub enum StoreError {
     #[error("missing reference: {constraint} found no parent row in the active tenant")]
     MissingReference { constraint: Constraint },
 
-    /// pg_dump or pg_restore failed, or could not be found.
+    /// pg_dump or pg_restore failed, or could not be found (operator tools).
+    #[cfg(feature = "operator")]
     #[error(transparent)]
     Tool(#[from] pplane_cluster::ClusterError),
 

@@ -1,5 +1,9 @@
 //! The persistence layer of pplane: the only crate that speaks SQL.
 //!
+//! By default it is the runtime an orchestrator embeds; the operator tools
+//! (gates, benchmarks) come with the feature `operator`, and only they
+//! spawn processes or use the cluster launcher.
+//!
 //! Feature code (the CLI, the outbox worker) calls functions here and never
 //! writes a query of its own; a test asserts from `cargo metadata` that no
 //! other crate depends on the database driver.
@@ -19,16 +23,18 @@
 //! - [`limits`]: explicit payload size limits.
 //! - [`listener`]: LISTEN for the outbox's wake-up notifications.
 //! - [`queries`]: read-side queries, starting with the walkthrough's debugging procedure.
-//! - [`checks`]: `pplane check schema`, the production gate read from the live catalog.
+//! - `checks` (feature `operator`): the schema, data and production gates.
 //! - [`migrations`]: the embedded, reversible, checksummed migration runner.
 //! - [`admin`]: work as the login role: creating databases, migrating them.
-//! - [`bench`]: benchmarks against a raw baseline, in a scratch database.
+//! - `bench` (feature `operator`): benchmarks against a raw baseline, in a scratch database.
 //! - [`error`]: [`StoreError`], with constraint names mapped to meaningful variants.
 //! - `testing` (feature `testing`): an ephemeral cluster and a fresh database per test.
 
 pub mod admin;
 pub mod appender;
+#[cfg(feature = "operator")]
 pub mod bench;
+#[cfg(feature = "operator")]
 pub mod checks;
 pub mod error;
 pub mod limits;

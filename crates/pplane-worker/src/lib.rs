@@ -10,10 +10,11 @@
 //! - [`worker`]: [`Worker`]: the claim → deliver → settle loop, wake-ups, shutdown.
 //! - [`sinks`]: webhook and NATS JetStream delivery, each answer as a domain `Attempt`.
 //! - [`signing`]: Standard Webhooks signatures (sign, and verify for receivers).
-//! - [`bench`]: `pplane bench outbox`, against a bare SKIP LOCKED queue on the same server.
+//! - `bench` (feature `bench`): `pplane bench outbox`, against a bare SKIP LOCKED queue on the same server.
 //! - [`receiver`]: a verifying, deduplicating webhook receiver on loopback, for benchmarks,
 //!   demos and tests.
 
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod config;
 pub mod receiver;

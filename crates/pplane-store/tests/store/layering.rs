@@ -68,3 +68,78 @@ fn sqlx_is_pinned_to_0_8_6() {
         "0.9.0 drops TCP_NODELAY"
     );
 }
+
+/// What an orchestrator compiles when it embeds the runtime (the store, the
+/// worker, the demo, with their default features) does not include the
+/// cluster launcher, the benchmarks or the production gate.
+#[test]
+fn the_runtime_does_not_compile_the_operator_tools() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for package in ["pplane-store", "pplane-worker", "pplane-demo"] {
+        let out = Command::new(&cargo)
+            .args([
+                "tree",
+                "-p",
+                package,
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+                "--offline",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run cargo tree");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tree = String::from_utf8_lossy(&out.stdout);
+        assert!(tree.contains("pplane-store"), "{tree}");
+        assert!(
+            !tree.contains("pplane-cluster"),
+            "{package} pulls in the cluster launcher:\n{tree}"
+        );
+    }
+}
+
+/// The runtime spawns no processes: only the operator tools (gates,
+/// benchmarks) and the test harness may.
+#[test]
+fn only_operator_tools_spawn_processes() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let allowed = [
+        "pplane-store/src/checks/",
+        "pplane-store/src/bench/",
+        "pplane-store/src/testing.rs",
+        "pplane-worker/src/bench.rs",
+    ];
+    let mut offenders = Vec::new();
+    let mut stack = vec![
+        std::path::PathBuf::from(root).join("pplane-store/src"),
+        std::path::PathBuf::from(root).join("pplane-worker/src"),
+        std::path::PathBuf::from(root).join("pplane-demo/src"),
+    ];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let shown = path.display().to_string();
+            if allowed.iter().any(|a| shown.contains(a)) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            if text.contains("std::process::Command") || text.contains("process::Command") {
+                offenders.push(shown);
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "runtime code spawns processes: {offenders:?}"
+    );
+}
