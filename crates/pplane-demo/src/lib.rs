@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pplane_domain::delivery::Backoff;
-use pplane_store::repositories::outbox::outbox_stats;
+use pplane_store::queries::outbox::outbox_stats_plane;
 use pplane_store::{Store, StoreError};
 use pplane_worker::receiver::Receiver;
 use pplane_worker::{Worker, WorkerConfig, WorkerError};
@@ -101,7 +101,7 @@ pub async fn run(
         deliver(&store).await?;
     }
     let mut tx = store.dispatch_tx().await?;
-    let stats = outbox_stats(tx.conn(), None).await?;
+    let stats = outbox_stats_plane(&mut tx).await?;
     tx.commit().await?;
     store.close().await;
     Ok(DemoReport {
@@ -141,7 +141,7 @@ async fn deliver(store: &Store) -> Result<(), DemoError> {
     for _ in 0..300 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let mut tx = store.dispatch_tx().await?;
-        let stats = outbox_stats(tx.conn(), None).await?;
+        let stats = outbox_stats_plane(&mut tx).await?;
         tx.commit().await?;
         if stats.pending + stats.in_flight == 0 {
             break;

@@ -121,9 +121,11 @@ impl Admin {
         Ok(())
     }
 
-    /// For tests and tools that must break a rule on purpose.
-    pub fn conn(&mut self) -> &mut PgConnection {
-        &mut self.conn
+    sealed! {
+        /// For the operator tools, and tests that must break a rule on purpose.
+        fn conn(&mut self) -> &mut PgConnection {
+            &mut self.conn
+        }
     }
 
     pub async fn close(self) -> Result<()> {

@@ -14,8 +14,8 @@
 //! - [`unit_of_work`]: [`TenantTx`], [`OwnerTx`] and [`DispatchTx`], transactions that
 //!   carry their role and tenant context.
 //! - [`appender`]: group commit for event appends across concurrent callers.
-//! - [`repositories`]: noun-first functions per aggregate, each joining the caller's
-//!   transaction (`tenant_create`, `membership_add`, ...).
+//! - `repositories` (private; public only to the crate's tests): noun-first functions per
+//!   aggregate, each joining the caller's transaction (`run_insert`, `event_append`, ...).
 //! - [`operations`]: the plane's state changes: ingestion, run/step/tool-call lifecycles,
 //!   checkpoints, effect requests; each checks the state machine and emits its event.
 //! - [`projections`]: expendable read models (`run_summary`): refresh, and rebuild from the
@@ -30,6 +30,21 @@
 //! - [`error`]: [`StoreError`], with constraint names mapped to meaningful variants.
 //! - `testing` (feature `testing`): an ephemeral cluster and a fresh database per test.
 
+/// A method the crate's own code calls, public only with the `testing`
+/// feature, for integration tests that must reach past the operations on
+/// purpose (raw SQL as a tenant, a rule broken to see it caught). Without
+/// it, nothing outside this crate holds a connection.
+macro_rules! sealed {
+    ($(#[$meta:meta])* fn $($rest:tt)*) => {
+        #[cfg(feature = "testing")]
+        $(#[$meta])*
+        pub fn $($rest)*
+        #[cfg(not(feature = "testing"))]
+        $(#[$meta])*
+        pub(crate) fn $($rest)*
+    };
+}
+
 pub mod admin;
 pub mod appender;
 #[cfg(feature = "operator")]
@@ -43,7 +58,10 @@ pub mod migrations;
 pub mod operations;
 pub mod projections;
 pub mod queries;
+#[cfg(feature = "testing")]
 pub mod repositories;
+#[cfg(not(feature = "testing"))]
+pub(crate) mod repositories;
 pub mod store;
 pub mod unit_of_work;
 

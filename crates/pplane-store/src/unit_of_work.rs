@@ -108,9 +108,11 @@ impl TenantTx {
         self.user
     }
 
-    /// The connection, for repository calls that join this transaction.
-    pub fn conn(&mut self) -> &mut PgConnection {
-        &mut self.tx.conn
+    sealed! {
+        /// The connection, for repository calls that join this transaction.
+        fn conn(&mut self) -> &mut PgConnection {
+            &mut self.tx.conn
+        }
     }
 
     pub async fn commit(self) -> Result<()> {
@@ -137,8 +139,10 @@ impl DispatchTx {
         })
     }
 
-    pub fn conn(&mut self) -> &mut PgConnection {
-        &mut self.tx.conn
+    sealed! {
+        fn conn(&mut self) -> &mut PgConnection {
+            &mut self.tx.conn
+        }
     }
 
     /// The same transaction, from here on as `pplane_app` in `tenant` for
@@ -172,8 +176,10 @@ impl OwnerTx {
         })
     }
 
-    pub fn conn(&mut self) -> &mut PgConnection {
-        &mut self.tx.conn
+    sealed! {
+        fn conn(&mut self) -> &mut PgConnection {
+            &mut self.tx.conn
+        }
     }
 
     pub async fn commit(self) -> Result<()> {

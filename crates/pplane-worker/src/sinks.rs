@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use pplane_domain::delivery::{http_attempt, Attempt};
-use pplane_store::repositories::outbox::Claimed;
+use pplane_store::operations::delivery::Claimed;
 use serde_json::json;
 use tokio::sync::OnceCell;
 

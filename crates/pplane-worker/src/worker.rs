@@ -22,8 +22,10 @@ use std::time::Duration;
 use futures::future::join_all;
 use pplane_domain::delivery::Attempt;
 use pplane_domain::{Actor, TenantId, UserId};
-use pplane_store::operations::delivery::{deliveries_settle, effects_dispatch};
-use pplane_store::repositories::outbox::{outbox_claim, outbox_leases_held, Claimed};
+use pplane_store::operations::delivery::{
+    deliveries_settle, effects_dispatch, outbox_claim, Claimed,
+};
+use pplane_store::queries::outbox::outbox_leases_held;
 use pplane_store::{Store, StoreError};
 use rand::Rng;
 use serde::Serialize;
@@ -195,7 +197,7 @@ impl Worker {
     /// Entries that other workers hold under a lease that has not expired.
     async fn leased_elsewhere(&self) -> Result<u64, StoreError> {
         let mut dispatch = self.store.dispatch_tx().await?;
-        let held = outbox_leases_held(dispatch.conn(), &self.config.id).await?;
+        let held = outbox_leases_held(&mut dispatch, &self.config.id).await?;
         dispatch.commit().await?;
         Ok(held)
     }
@@ -205,13 +207,8 @@ impl Worker {
     async fn claim(&self) -> Result<(Vec<Claimed>, Vec<Option<Attempt>>), StoreError> {
         let mut dispatch = self.store.dispatch_tx().await?;
         let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX);
-        let mut claimed = outbox_claim(
-            dispatch.conn(),
-            &self.config.id,
-            self.config.batch,
-            lease_ms,
-        )
-        .await?;
+        let mut claimed =
+            outbox_claim(&mut dispatch, &self.config.id, self.config.batch, lease_ms).await?;
         claimed.sort_by_key(|c| c.tenant_id);
         let Some(first) = claimed.first().map(|c| TenantId::from_uuid(c.tenant_id)) else {
             dispatch.commit().await?;

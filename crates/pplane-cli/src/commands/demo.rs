@@ -108,7 +108,7 @@ async fn stories(url: &str, r: &DemoReport) -> Result<(String, Vec<String>), Fai
 
     let (tenant, run) = r.driven.traced;
     let mut tx = store.tenant_tx(tenant, principal).await?;
-    if let Some(t) = trace_load(tx.conn(), tenant, run.as_uuid()).await? {
+    if let Some(t) = trace_load(&mut tx, run.as_uuid()).await? {
         let cmd = format!("{pplane} trace {run} --tenant {tenant}");
         s += &heading(&cmd);
         s += &trace::render(&t);
@@ -117,7 +117,7 @@ async fn stories(url: &str, r: &DemoReport) -> Result<(String, Vec<String>), Fai
     tx.commit().await?;
     if let Some((tenant, run)) = r.driven.failed {
         let mut tx = store.tenant_tx(tenant, principal).await?;
-        if let Some(d) = diagnose_run(tx.conn(), tenant, run.as_uuid()).await? {
+        if let Some(d) = diagnose_run(&mut tx, run).await? {
             let cmd = format!("{pplane} diagnose run {run} --tenant {tenant}");
             s += &heading(&cmd);
             s += &diagnose::render_run(&d);
@@ -133,7 +133,7 @@ async fn stories(url: &str, r: &DemoReport) -> Result<(String, Vec<String>), Fai
             .find(|(t, _)| *t == tenant)
             .map(|(_, user)| user.to_string());
         let mut tx = store.tenant_tx(tenant, principal).await?;
-        if let Some(d) = diagnose_effect(tx.conn(), tenant, effect.as_uuid()).await? {
+        if let Some(d) = diagnose_effect(&mut tx, effect).await? {
             let requeue = member.as_deref().and_then(|user| {
                 let actor = format!("user:{user}");
                 diagnose::requeue_command(&d, &pplane, &tenant.to_string(), user, Some(&actor))

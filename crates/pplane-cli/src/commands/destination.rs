@@ -2,8 +2,7 @@
 
 use std::process::ExitCode;
 
-use pplane_store::operations::destinations::{destination_create, Target};
-use pplane_store::repositories::destinations::destinations_of_tenant;
+use pplane_store::operations::destinations::{destination_create, destination_list, Target};
 use serde_json::json;
 
 use crate::acting::Context;
@@ -33,7 +32,7 @@ pub async fn run(action: DestinationAction, _out: Output) -> Result<ExitCode, Fa
         DestinationAction::List { acting } => {
             let ctx = Context::parse(&acting)?;
             let mut tx = ctx.begin().await?;
-            let all = destinations_of_tenant(tx.conn(), ctx.tenant).await?;
+            let all = destination_list(&mut tx).await?;
             tx.commit().await?;
             json!(all)
         }

@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 
+use pplane_domain::{EffectId, RunId};
 use pplane_store::queries::diagnose::{
     diagnose_effect, diagnose_run, EffectDiagnosis, RunDiagnosis,
 };
@@ -21,7 +22,7 @@ pub async fn run(what: DiagnoseWhat, out: Output) -> Result<ExitCode, Failure> {
         DiagnoseWhat::Run(args) => {
             let (reader, wanted) = open(&args).await?;
             let mut tx = reader.begin().await?;
-            let found = diagnose_run(tx.conn(), reader.tenant, wanted).await?;
+            let found = diagnose_run(&mut tx, RunId::from_uuid(wanted)).await?;
             tx.commit().await?;
             let d = found.ok_or_else(|| missing("run", wanted, &reader))?;
             if out.json {
@@ -33,7 +34,7 @@ pub async fn run(what: DiagnoseWhat, out: Output) -> Result<ExitCode, Failure> {
         DiagnoseWhat::Effect(args) => {
             let (reader, wanted) = open(&args).await?;
             let mut tx = reader.begin().await?;
-            let found = diagnose_effect(tx.conn(), reader.tenant, wanted).await?;
+            let found = diagnose_effect(&mut tx, EffectId::from_uuid(wanted)).await?;
             tx.commit().await?;
             let d = found.ok_or_else(|| missing("effect", wanted, &reader))?;
             // The reader is the given member or the plane's service

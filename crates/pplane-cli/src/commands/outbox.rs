@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use pplane_domain::{OutboxId, OutboxStatus, TenantId, UserId};
 use pplane_store::operations::delivery::{delivery_requeue, outbox_purge};
-use pplane_store::repositories::outbox::{outbox_list, outbox_stats};
+use pplane_store::queries::outbox::{outbox_entries, outbox_stats, outbox_stats_plane};
 use serde_json::json;
 
 use crate::acting::{id, Context};
@@ -29,7 +29,7 @@ pub async fn run(action: OutboxAction, _out: Output) -> Result<ExitCode, Failure
             }
             let ctx = Context::parse(&acting)?;
             let mut tx = ctx.begin().await?;
-            let entries = outbox_list(tx.conn(), ctx.tenant, status, limit).await?;
+            let entries = outbox_entries(&mut tx, status, limit).await?;
             tx.commit().await?;
             json!(entries)
         }
@@ -46,14 +46,14 @@ pub async fn run(action: OutboxAction, _out: Output) -> Result<ExitCode, Failure
                 let (tenant, user): (TenantId, UserId) = (id(&tenant)?, id(&user)?);
                 let store = target::runtime_store().await?;
                 let mut tx = store.tenant_tx(tenant, user).await?;
-                let stats = outbox_stats(tx.conn(), Some(tenant)).await?;
+                let stats = outbox_stats(&mut tx).await?;
                 tx.commit().await?;
                 json!({ "scope": tenant, "stats": stats })
             }
             _ => {
                 let store = target::runtime_store().await?;
                 let mut tx = store.dispatch_tx().await?;
-                let stats = outbox_stats(tx.conn(), None).await?;
+                let stats = outbox_stats_plane(&mut tx).await?;
                 tx.commit().await?;
                 json!({ "scope": "plane", "stats": stats })
             }

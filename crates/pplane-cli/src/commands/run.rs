@@ -6,10 +6,10 @@ use pplane_domain::{RetryPolicy, RunId, StepId, ToolCallId};
 use pplane_store::operations::checkpoints::{checkpoint_load, checkpoint_save};
 use pplane_store::operations::effects::{effect_request, EffectInput};
 use pplane_store::operations::runs::{
-    run_finish, run_get, run_start, step_add, step_move, tool_call_finish, tool_call_start,
-    RunOutcome, StepInput, StepMove,
+    run_finish, run_start, step_add, step_move, tool_call_finish, tool_call_start, RunOutcome,
+    StepInput, StepMove,
 };
-use pplane_store::repositories::steps::steps_of_run;
+use pplane_store::queries::runs::run_view;
 use serde_json::json;
 
 use crate::acting::{id, json, json_opt, Context};
@@ -31,11 +31,9 @@ pub async fn run(action: RunAction, _out: Output) -> Result<ExitCode, Failure> {
             let ctx = Context::parse(&acting)?;
             let run: RunId = id(&run)?;
             let mut tx = ctx.begin().await?;
-            let r = run_get(&mut tx, run).await?;
-            let steps = steps_of_run(tx.conn(), ctx.tenant, run).await?;
-            let checkpoint = checkpoint_load(&mut tx, run).await?;
+            let view = run_view(&mut tx, run).await?;
             tx.rollback().await?;
-            json!({ "run": r, "steps": steps, "checkpoint": checkpoint })
+            json!(view)
         }
         RunAction::Complete { run, acting } => finish(&run, &acting, RunOutcome::Completed).await?,
         RunAction::Fail { run, error, acting } => {

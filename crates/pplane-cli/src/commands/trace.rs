@@ -2,12 +2,10 @@
 //! one correlation (by correlation id or run id), as a tree, a timeline and
 //! the causation chain; `--json` for the whole document.
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use pplane_store::queries::trace::{trace_load, Trace};
-use pplane_store::repositories::events::CausalLink;
+use pplane_store::queries::trace::{causation_tree, trace_load, Trace};
 use uuid::Uuid;
 
 use crate::acting::{id, Reader};
@@ -20,7 +18,7 @@ pub async fn run(args: TraceArgs, out: Output) -> Result<ExitCode, Failure> {
     let wanted: Uuid = id(&args.id)?;
     let reader = Reader::parse(&args.tenant, args.user.as_deref()).await?;
     let mut tx = reader.begin().await?;
-    let trace = trace_load(tx.conn(), reader.tenant, wanted).await?;
+    let trace = trace_load(&mut tx, wanted).await?;
     tx.commit().await?;
     let Some(trace) = trace else {
         return Err(Failure::Operation(anyhow::anyhow!(
@@ -149,62 +147,16 @@ pub fn render(t: &Trace) -> String {
         );
     }
     line(&mut s, paint::bold("causation"));
-    for text in causation_tree(&t.chain) {
+    for l in causation_tree(&t.chain) {
+        let text = format!(
+            "{:>4} {}{}",
+            l.link.depth,
+            l.prefix,
+            printable(&l.link.event_type)
+        );
         line(&mut s, text);
     }
     s
-}
-
-/// The causation chain as a tree: each event under the one it hangs from,
-/// children in the order they happened (UUIDv7 ids sort by time). Parallel
-/// work shows as siblings. Indentation stops growing past a depth of 16; the
-/// depth is printed on each line.
-fn causation_tree(chain: &[CausalLink]) -> Vec<String> {
-    let mut children: HashMap<Option<Uuid>, Vec<&CausalLink>> = HashMap::new();
-    let known: std::collections::HashSet<Uuid> = chain.iter().map(|l| l.id).collect();
-    for link in chain {
-        // A cause outside the chain (none, for the root) starts a tree.
-        let parent = link.causation_id.filter(|c| known.contains(c));
-        children.entry(parent).or_default().push(link);
-    }
-    for list in children.values_mut() {
-        list.sort_by_key(|l| l.id);
-    }
-    let mut lines = Vec::new();
-    // (link, the prefix of its line, the prefix its children continue)
-    let mut stack: Vec<(&CausalLink, String, String)> = children
-        .get(&None)
-        .into_iter()
-        .flatten()
-        .rev()
-        .map(|l| (*l, String::new(), String::new()))
-        .collect();
-    while let Some((link, prefix, continued)) = stack.pop() {
-        lines.push(format!(
-            "{:>4} {prefix}{}",
-            link.depth,
-            printable(&link.event_type)
-        ));
-        let kids = children
-            .get(&Some(link.id))
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let deep = continued.chars().count() >= 16 * 3;
-        for (i, kid) in kids.iter().enumerate().rev() {
-            let last = i + 1 == kids.len();
-            let (mine, theirs) = match (deep, last) {
-                (true, _) => ("", ""),
-                (false, true) => ("└─ ", "   "),
-                (false, false) => ("├─ ", "│  "),
-            };
-            stack.push((
-                kid,
-                format!("{continued}{mine}"),
-                format!("{continued}{theirs}"),
-            ));
-        }
-    }
-    lines
 }
 
 fn clock(t: DateTime<Utc>) -> String {

@@ -86,7 +86,7 @@ async fn measure(url: &str, cfg: TraceBench, progress: &impl Fn(&str)) -> Result
     for i in 0..cfg.iterations + 10 {
         let t = Instant::now();
         let mut tx = store.tenant_tx(tenant, user).await?;
-        let trace = trace_load(tx.conn(), tenant, run).await?;
+        let trace = trace_load(&mut tx, run).await?;
         tx.commit().await?;
         let took = t.elapsed();
         debug_assert!(trace.is_some_and(|t| t.events.len() as i64 == events));

@@ -25,11 +25,11 @@ use crate::repositories::effects::{
     effect_fetch, effects_fetch_many, effects_update_status, Effect, EffectMove,
 };
 use crate::repositories::events::{event_append, NewEvent};
+pub use crate::repositories::outbox::Claimed;
 use crate::repositories::outbox::{
-    outbox_fetch, outbox_purge_chunk, outbox_requeue, outbox_settle, Claimed, OutboxEntry,
-    Settlement,
+    outbox_fetch, outbox_purge_chunk, outbox_requeue, outbox_settle, OutboxEntry, Settlement,
 };
-use crate::{Result, StoreError, TenantTx};
+use crate::{DispatchTx, Result, StoreError, TenantTx};
 
 /// Failed attempts an entry remembers in `error_details.history`.
 pub const ERROR_HISTORY_MAX: usize = 10;
@@ -39,6 +39,18 @@ pub const ERROR_HISTORY_MAX: usize = 10;
 pub struct Settled {
     pub entry: OutboxEntry,
     pub effect: Effect,
+}
+
+/// Claims up to `limit` due entries of one tenant for `owner`, for
+/// `lease_ms`: IN_FLIGHT, attempt + 1, exclusive until the lease ends
+/// (`FOR UPDATE SKIP LOCKED`, so concurrent claims never share an entry).
+pub async fn outbox_claim(
+    dispatch: &mut DispatchTx,
+    owner: &str,
+    limit: i64,
+    lease_ms: i64,
+) -> Result<Vec<Claimed>> {
+    crate::repositories::outbox::outbox_claim(dispatch.conn(), owner, limit, lease_ms).await
 }
 
 /// Records that the effects of `entries` (all of this transaction's tenant)

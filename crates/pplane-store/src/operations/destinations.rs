@@ -9,7 +9,7 @@ use rand::RngCore;
 
 use super::check_text;
 use crate::repositories::destinations::{
-    credentials_masked, destination_insert, Destination, NewDestination,
+    credentials_masked, destination_insert, destinations_of_tenant, Destination, NewDestination,
 };
 use crate::{Result, StoreError, TenantTx};
 
@@ -85,4 +85,11 @@ fn webhook_secret_generate() -> String {
         "whsec_{}",
         base64::engine::general_purpose::STANDARD.encode(key)
     )
+}
+
+/// The tenant's destinations by name; webhook URLs print with their
+/// password masked, signing secrets never.
+pub async fn destination_list(tx: &mut TenantTx) -> Result<Vec<Destination>> {
+    let tenant = tx.tenant();
+    destinations_of_tenant(tx.conn(), tenant).await
 }

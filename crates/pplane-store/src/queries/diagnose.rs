@@ -2,8 +2,6 @@
 //! "Trace External Effect", each in one round trip.
 
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::repositories::effects::{self, Effect};
 use crate::repositories::events::{self, Event};
@@ -11,8 +9,8 @@ use crate::repositories::outbox::{self, OutboxEntry};
 use crate::repositories::runs::{self, Run};
 use crate::repositories::steps::{self, Step};
 use crate::repositories::tool_calls::{self, ToolCall};
-use crate::Result;
-use pplane_domain::TenantId;
+use crate::{Result, TenantTx};
+use pplane_domain::{EffectId, RunId};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunDiagnosis {
@@ -37,11 +35,7 @@ pub struct EffectDiagnosis {
     pub events: Vec<Event>,
 }
 
-pub async fn diagnose_run(
-    conn: &mut PgConnection,
-    tenant: TenantId,
-    run: Uuid,
-) -> Result<Option<RunDiagnosis>> {
+pub async fn diagnose_run(tx: &mut TenantTx, run: RunId) -> Result<Option<RunDiagnosis>> {
     let sql = format!(
         "SELECT jsonb_build_object(
              'run', to_jsonb(r),
@@ -64,13 +58,13 @@ pub async fn diagnose_run(
         step = steps::COLUMNS,
         run = runs::COLUMNS,
     );
-    super::document(conn, &sql, tenant, run).await
+    let tenant = tx.tenant();
+    super::document(tx.conn(), &sql, tenant, run.as_uuid()).await
 }
 
 pub async fn diagnose_effect(
-    conn: &mut PgConnection,
-    tenant: TenantId,
-    effect: Uuid,
+    tx: &mut TenantTx,
+    effect: EffectId,
 ) -> Result<Option<EffectDiagnosis>> {
     let sql = format!(
         "SELECT jsonb_build_object(
@@ -85,5 +79,6 @@ pub async fn diagnose_effect(
         event = events::EVENT_COLUMNS,
         effect = effects::COLUMNS,
     );
-    super::document(conn, &sql, tenant, effect).await
+    let tenant = tx.tenant();
+    super::document(tx.conn(), &sql, tenant, effect.as_uuid()).await
 }

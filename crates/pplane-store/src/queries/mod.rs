@@ -1,11 +1,22 @@
 //! Read-side queries. Unlike repositories, these read across aggregates.
 //!
+//! Each takes the caller's unit of work and reads as its principal, in its
+//! tenant.
+//!
 //! - [`debugging`]: the walkthrough's section 8, query by query, as written.
 //! - [`diagnose`]: why a run failed, where an effect stands.
+//! - [`events`]: the log after a position, a correlation's events, its causation tree.
+//! - [`outbox`]: a tenant's entries and depth; the plane's, for the dispatcher.
+//! - [`runs`]: a run with its steps and latest checkpoint.
+//! - [`tenants`]: the tenant as its member sees it, a signal by id.
 //! - [`trace`]: the whole story of one correlation in one round trip.
 
 pub mod debugging;
 pub mod diagnose;
+pub mod events;
+pub mod outbox;
+pub mod runs;
+pub mod tenants;
 pub mod trace;
 
 use pplane_domain::TenantId;

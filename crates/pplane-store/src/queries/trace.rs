@@ -4,19 +4,20 @@
 //! trip. Every part filters by tenant and reaches its rows through an index
 //! (`tests/store/debugging_indexes.rs` covers the same access paths).
 
+use std::collections::{HashMap, HashSet};
+
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::repositories::effects::{self, Effect};
-use crate::repositories::events::{self, CausalLink, Event};
+use crate::repositories::events;
+pub use crate::repositories::events::{CausalLink, Event};
 use crate::repositories::outbox::{self, OutboxEntry};
 use crate::repositories::runs::{self, Run};
 use crate::repositories::signals::{self, Signal};
 use crate::repositories::steps::{self, Step};
 use crate::repositories::tool_calls::{self, ToolCall};
-use crate::Result;
-use pplane_domain::TenantId;
+use crate::{Result, TenantTx};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Trace {
@@ -38,11 +39,7 @@ pub struct Trace {
 /// The trace of `id`, a correlation id or a run id, in `tenant`; None when
 /// neither names anything visible there. Sets `jit = off` for the rest of
 /// the caller's transaction (see [`super::document`]).
-pub async fn trace_load(
-    conn: &mut PgConnection,
-    tenant: TenantId,
-    id: Uuid,
-) -> Result<Option<Trace>> {
+pub async fn trace_load(tx: &mut TenantTx, id: Uuid) -> Result<Option<Trace>> {
     let sql = format!(
         "WITH c AS (
              SELECT correlation_id FROM runs WHERE tenant_id = $1 AND id = $2
@@ -81,5 +78,61 @@ pub async fn trace_load(
         effect = effects::COLUMNS,
         outbox = outbox::COLUMNS,
     );
-    super::document(conn, &sql, tenant, id).await
+    let tenant = tx.tenant();
+    super::document(tx.conn(), &sql, tenant, id).await
+}
+
+/// One line of a drawn causation tree: the event and the glyphs before it.
+#[derive(Debug, Clone)]
+pub struct TreeLine<'a> {
+    pub link: &'a CausalLink,
+    /// `├─ `, `└─ ` and `│  ` for each level above it.
+    pub prefix: String,
+}
+
+/// The causation chain laid out as a tree: each event under the one it
+/// hangs from, children in the order they happened (UUIDv7 ids sort by
+/// time), so parallel work shows as siblings. Indentation stops growing past
+/// a depth of 16 (each link carries its depth).
+pub fn causation_tree(chain: &[CausalLink]) -> Vec<TreeLine<'_>> {
+    let known: HashSet<Uuid> = chain.iter().map(|l| l.id).collect();
+    let mut children: HashMap<Option<Uuid>, Vec<&CausalLink>> = HashMap::new();
+    for link in chain {
+        // A cause outside the chain (none, for the root) starts a tree.
+        let parent = link.causation_id.filter(|c| known.contains(c));
+        children.entry(parent).or_default().push(link);
+    }
+    for list in children.values_mut() {
+        list.sort_by_key(|l| l.id);
+    }
+    let mut lines = Vec::new();
+    // (link, the prefix of its line, the prefix its children continue)
+    let mut stack: Vec<(&CausalLink, String, String)> = children
+        .get(&None)
+        .into_iter()
+        .flatten()
+        .rev()
+        .map(|l| (*l, String::new(), String::new()))
+        .collect();
+    while let Some((link, prefix, continued)) = stack.pop() {
+        lines.push(TreeLine { link, prefix });
+        let kids = children
+            .get(&Some(link.id))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let deep = continued.chars().count() >= 16 * 3;
+        for (i, kid) in kids.iter().enumerate().rev() {
+            let (mine, theirs) = match (deep, i + 1 == kids.len()) {
+                (true, _) => ("", ""),
+                (false, true) => ("└─ ", "   "),
+                (false, false) => ("├─ ", "│  "),
+            };
+            stack.push((
+                kid,
+                format!("{continued}{mine}"),
+                format!("{continued}{theirs}"),
+            ));
+        }
+    }
+    lines
 }

@@ -143,3 +143,31 @@ fn only_operator_tools_spawn_processes() {
         "runtime code spawns processes: {offenders:?}"
     );
 }
+
+/// The crates above the store use its operations and queries only: no
+/// repository, no raw connection. (Without the `testing` feature neither is
+/// public; this names the rule where it is read.)
+#[test]
+fn feature_crates_use_only_the_sealed_api() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut offenders = Vec::new();
+    for krate in ["pplane-cli", "pplane-worker", "pplane-demo"] {
+        let mut stack = vec![std::path::PathBuf::from(root).join(krate).join("src")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for needle in ["pplane_store::repositories", ".conn()"] {
+                    if text.contains(needle) {
+                        offenders.push(format!("{} uses {needle}", path.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}

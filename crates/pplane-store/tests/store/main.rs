@@ -7,6 +7,7 @@ mod check_schema;
 mod cross_tenant;
 mod debugging_indexes;
 mod event_log;
+mod example;
 mod finished_runs;
 mod gate_plans;
 mod group_commit;

@@ -94,11 +94,11 @@ async fn a_trace_holds_the_seven_steps_in_order() {
         .await
         .unwrap();
 
-    let by_run = trace_load(tx.conn(), tenant, got.run_id.as_uuid())
+    let by_run = trace_load(&mut tx, got.run_id.as_uuid())
         .await
         .unwrap()
         .unwrap();
-    let by_correlation = trace_load(tx.conn(), tenant, got.correlation_id.as_uuid())
+    let by_correlation = trace_load(&mut tx, got.correlation_id.as_uuid())
         .await
         .unwrap()
         .unwrap();
@@ -134,9 +134,7 @@ async fn a_trace_holds_the_seven_steps_in_order() {
 
     let (other, other_user) = db.tenant(&store).await;
     let mut tx = store.tenant_tx(other, other_user).await.unwrap();
-    let seen = trace_load(tx.conn(), other, got.run_id.as_uuid())
-        .await
-        .unwrap();
+    let seen = trace_load(&mut tx, got.run_id.as_uuid()).await.unwrap();
     assert!(seen.is_none(), "another tenant traces nothing");
     tx.commit().await.unwrap();
 }
