@@ -202,6 +202,10 @@ pub enum BenchScenario {
         /// Spread the writers over this many tenants (with --writers).
         #[arg(long, requires = "writers")]
         tenants: Option<u32>,
+        /// Also measure a peer on the same server in the same run: `message-db`
+        /// (npm @eventide/message-db, fetched with npm at bench time).
+        #[arg(long, value_parser = ["message-db"])]
+        peer: Option<String>,
     },
     /// Outbox delivery to a local webhook receiver, against a bare SKIP LOCKED queue.
     Outbox {

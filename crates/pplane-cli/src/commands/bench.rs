@@ -17,6 +17,7 @@ pub async fn run(scenario: BenchScenario, out: Output) -> Result<ExitCode, Failu
             seconds,
             writers,
             tenants,
+            peer,
         } => {
             if !(seconds > 0.0 && seconds <= 600.0) {
                 return Err(Failure::Usage(
@@ -25,6 +26,7 @@ pub async fn run(scenario: BenchScenario, out: Output) -> Result<ExitCode, Failu
             }
             let mut cfg = append::AppendBench {
                 seconds,
+                peer: peer.is_some(),
                 ..Default::default()
             };
             if let (Some(w), Some(t)) = (writers, tenants) {

@@ -186,3 +186,62 @@ async fn bench_trace_reports_p95_against_a_plain_select() {
     }
     assert!(row["p50_ms"].as_f64() <= row["p95_ms"].as_f64());
 }
+
+/// With `--peer message-db` the append benchmark installs Message DB from
+/// its npm package in a scratch database on the same server, runs its
+/// `write_message` with the same writers, and prints a row whose ratio is
+/// ours over the peer's; no scratch database is left behind.
+#[tokio::test]
+async fn bench_append_against_message_db_prints_ours_over_the_peers() {
+    let db = TestDb::migrated().await;
+    let home = Home::new();
+    let databases = "SELECT count(*) FROM pg_database";
+    let before = db.scalar(databases).await;
+    let run = pplane(
+        home.path(),
+        Some(db.url()),
+        &[
+            "bench",
+            "append",
+            "--writers",
+            "2",
+            "--tenants",
+            "3",
+            "--seconds",
+            "0.3",
+            "--peer",
+            "message-db",
+            "--json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("installing @eventide/message-db@1.3.1 (npm)"),
+        "{run:?}"
+    );
+    let rows = run.json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let (ours, peer) = (&rows[0], &rows[1]);
+    assert_eq!(ours["scenario"], "append: 2 writers, 3 tenants");
+    assert_eq!(
+        peer["scenario"],
+        "peer message-db: append: 2 writers, 3 tenants"
+    );
+    // The peer row carries our figures, the peer's as its baseline, and
+    // their ratio.
+    assert_eq!(peer["per_s"], ours["per_s"]);
+    let peer_rate = peer["raw_per_s"].as_f64().unwrap();
+    assert!(peer_rate > 0.0, "{peer}");
+    let ratio = ours["per_s"].as_f64().unwrap() / peer_rate;
+    assert!(
+        (ratio - peer["ratio"].as_f64().unwrap()).abs() < 1e-9,
+        "{peer}"
+    );
+    assert_eq!(
+        db.scalar(databases).await,
+        before,
+        "scratch databases dropped"
+    );
+}

@@ -10,6 +10,7 @@ use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
+use super::message_db::{self, MessageDb};
 use super::{BenchRow, Samples, ScratchDb};
 use crate::repositories::events::NewEvent;
 use crate::{Admin, Result, Store, StoreOptions};
@@ -20,6 +21,8 @@ pub struct AppendBench {
     pub scenarios: Vec<(u32, u32)>,
     /// How long each side of each scenario runs.
     pub seconds: f64,
+    /// Also measure Message DB's `write_message` (see [`super::message_db`]).
+    pub peer: bool,
 }
 
 impl Default for AppendBench {
@@ -27,6 +30,7 @@ impl Default for AppendBench {
         AppendBench {
             scenarios: vec![(1, 50), (8, 50), (32, 50), (1, 1), (8, 1), (16, 1), (32, 1)],
             seconds: 3.0,
+            peer: false,
         }
     }
 }
@@ -73,6 +77,15 @@ async fn measure(url: &str, cfg: &AppendBench, progress: &impl Fn(&str)) -> Resu
         .connect(url)
         .await?;
     let duration = Duration::from_secs_f64(cfg.seconds);
+    let peer = if cfg.peer {
+        progress(&format!(
+            "installing {} (npm) in a scratch database",
+            message_db::PACKAGE
+        ));
+        Some(MessageDb::install(url, max_writers).await?)
+    } else {
+        None
+    };
 
     let mut rows = Vec::new();
     for &(writers, tenant_count) in &cfg.scenarios {
@@ -100,12 +113,33 @@ async fn measure(url: &str, cfg: &AppendBench, progress: &impl Fn(&str)) -> Resu
         })
         .await?;
         rows.push(BenchRow::new(
-            name,
+            name.clone(),
             writers,
             Some(tenant_count),
             &ours,
             &raw,
         ));
+        if let Some(peer) = &peer {
+            progress(&format!("peer message-db: {name}"));
+            let pool = peer.pool.clone();
+            let theirs = drive(writers, duration, move |w, i| {
+                let pool = pool.clone();
+                // One category per tenant, as ours has one log per tenant.
+                let tenant = (w as usize + i) % tenant_count as usize;
+                async move { write_peer(&pool, tenant, i).await }
+            })
+            .await?;
+            rows.push(BenchRow::new(
+                format!("peer message-db: {name}"),
+                writers,
+                Some(tenant_count),
+                &ours,
+                &theirs,
+            ));
+        }
+    }
+    if let Some(peer) = peer {
+        peer.drop_now().await?;
     }
     raw_pool.close().await;
     store.close().await;
@@ -161,6 +195,19 @@ async fn append_one(store: &Store, tenant: TenantId, user: UserId, i: usize) -> 
         .events_append(tenant, user, vec![bench_event(i)])
         .await?;
     Ok(())
+}
+
+/// The same event as Message DB writes it: the data as data, the trace
+/// context as metadata, in a stream of the tenant's category.
+async fn write_peer(pool: &PgPool, tenant: usize, i: usize) -> Result<()> {
+    let e = bench_event(i);
+    let stream = format!("tenant{tenant}-{}", e.aggregate_id.simple());
+    let metadata = json!({
+        "correlationStreamName": e.correlation.to_string(),
+        "causationMessageStreamName": e.causation.map(|c| c.to_string()),
+        "actor": e.actor.to_string(),
+    });
+    message_db::write_message(pool, &stream, &e.data, &metadata).await
 }
 
 async fn insert_raw(pool: &PgPool, tenant: TenantId, i: usize) -> Result<()> {
