@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 /// The text was not a UUID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} must be a UUID, got {input:?}")]
+#[error("{kind} must be a UUID, got {}", crate::text::preview(input))]
 pub struct IdParseError {
     pub kind: &'static str,
     pub input: String,

@@ -9,6 +9,7 @@ use pplane_domain::{
     CorrelationId, DestinationId, EffectId, EventId, EventType, OutboxId, RunId, StepId,
 };
 use serde::Serialize;
+use pplane_domain::text::preview;
 use serde_json::{json, Value};
 
 use super::runs::run_open;
@@ -146,7 +147,9 @@ fn spec_with_key(spec: &Value, key: &str) -> Result<Value> {
     match map.get("idempotency_key") {
         Some(Value::String(k)) if k == key => Ok(spec.clone()),
         Some(other) => Err(StoreError::InvalidInput(format!(
-            "effect spec carries idempotency_key {other} but the request says {key:?}"
+            "effect spec carries idempotency_key {} but the request says {}",
+            preview(&other.to_string()),
+            preview(key)
         ))),
         None => {
             let mut map = map.clone();
