@@ -110,5 +110,14 @@ mod tests {
         );
         let id = TenantId::new();
         assert_eq!(id.to_string().parse::<TenantId>().unwrap(), id);
+        let long = "x"
+            .repeat(100_000)
+            .parse::<RunId>()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            long.len() < 120 && long.contains("first 40 of 100000"),
+            "{long}"
+        );
     }
 }

@@ -5,11 +5,11 @@
 //! and spec returns the existing effect and adds nothing; the same key with
 //! another spec is a conflict.
 
+use pplane_domain::text::preview;
 use pplane_domain::{
     CorrelationId, DestinationId, EffectId, EventId, EventType, OutboxId, RunId, StepId,
 };
 use serde::Serialize;
-use pplane_domain::text::preview;
 use serde_json::{json, Value};
 
 use super::runs::run_open;
