@@ -1,7 +1,9 @@
 //! What the outbox worker records: a dispatch when it claims entries, and
 //! the outcome of each attempt. Each moves the effect through its state
 //! machine and appends its EFFECT_* event in the same transaction as the
-//! outbox entry's change, caused by the request's EFFECT_REQUESTED event.
+//! outbox entry's change, hanging from the effect's previous event (a
+//! dispatch from the request or the last outcome, an outcome from its
+//! dispatch).
 //!
 //! A worker records a whole batch of one tenant at a time: one event append
 //! (one head increment) and one UPDATE per table for the batch. The tenant's
@@ -256,7 +258,14 @@ async fn apply(
             aggregate_version: c.effect.version + 1,
             data: c.data.clone(),
             correlation: CorrelationId::from_uuid(c.effect.correlation_id),
-            causation: c.entry.causation_id.map(EventId::from_uuid),
+            // Each hangs from the effect's previous event: a dispatch from
+            // the request or the last outcome, an outcome from its dispatch,
+            // so the attempts read as a chain.
+            causation: c
+                .effect
+                .causation_id
+                .or(c.entry.causation_id)
+                .map(EventId::from_uuid),
             actor: actor.clone(),
         };
         moves.push(EffectMove {

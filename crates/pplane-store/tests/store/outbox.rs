@@ -117,13 +117,18 @@ async fn a_delivered_entry_completes_its_effect_with_dispatched_and_succeeded_ev
         .iter()
         .find(|e| e.event_type == "EFFECT_REQUESTED")
         .unwrap();
-    for kind in ["EFFECT_DISPATCHED", "EFFECT_SUCCEEDED"] {
-        let e = events.iter().find(|e| e.event_type == kind).expect(kind);
-        assert_eq!(
-            e.causation_id,
-            Some(requested.id),
-            "{kind} is caused by the request"
-        );
+    // The attempt reads as a chain: the request, its dispatch, its outcome.
+    let dispatched = events
+        .iter()
+        .find(|e| e.event_type == "EFFECT_DISPATCHED")
+        .unwrap();
+    let succeeded = events
+        .iter()
+        .find(|e| e.event_type == "EFFECT_SUCCEEDED")
+        .unwrap();
+    assert_eq!(dispatched.causation_id, Some(requested.id));
+    assert_eq!(succeeded.causation_id, Some(dispatched.id));
+    for e in [dispatched, succeeded] {
         assert_eq!(e.actor, "system:outbox-worker");
     }
     assert!(
