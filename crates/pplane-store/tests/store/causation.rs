@@ -3,39 +3,16 @@
 //! side, are siblings. A cause the caller names must be an event of the same
 //! tenant and correlation; anything else is refused and nothing is written.
 
-use pplane_domain::{Actor, EventId, StepId, TenantId, UserId};
-use pplane_store::operations::ingest::{signal_ingest, Ingested, SignalInput};
-use pplane_store::operations::runs::{
-    run_start, step_add, step_move, tool_call_start, StepInput, StepMove,
-};
+use pplane_domain::{EventId, StepId, TenantId, UserId};
+use pplane_store::operations::ingest::Ingested;
+use pplane_store::operations::runs::{run_start, step_add, step_move, tool_call_start, StepMove};
 use pplane_store::operations::Origin;
 use pplane_store::repositories::events::event_causal_chain;
 use pplane_store::testing::TestDb;
 use pplane_store::{Store, StoreError};
 use serde_json::json;
 
-fn agent() -> Origin {
-    Origin::by("agent:planner".parse::<Actor>().unwrap())
-}
-
-async fn ingested(store: &Store, tenant: TenantId, user: UserId, source: &str) -> Ingested {
-    let input = SignalInput {
-        channel: "chat".into(),
-        source_id: source.into(),
-        payload: json!({}),
-        domain_refs: json!({}),
-        actor: "user:alice".parse().unwrap(),
-    };
-    signal_ingest(store, tenant, user, &input).await.unwrap()
-}
-
-fn step(step_type: &str) -> StepInput {
-    StepInput {
-        step_type: step_type.into(),
-        step_index: None,
-        input: None,
-    }
-}
+use crate::support::{agent, ingest, step_input};
 
 /// (event type, its cause's event type) for every event of a correlation.
 async fn edges(
@@ -65,14 +42,14 @@ async fn parallel_tool_calls_and_parallel_steps_are_siblings() {
     let db = TestDb::migrated().await;
     let store = db.store().await;
     let (tenant, user) = db.tenant(&store).await;
-    let got = ingested(&store, tenant, user, "fan-out").await;
+    let got = ingest(&store, tenant, user, "fan-out").await;
     let by = agent();
     let mut tx = store.tenant_tx(tenant, user).await.unwrap();
     run_start(&mut tx, got.run_id, &by).await.unwrap();
-    let a = step_add(&mut tx, got.run_id, &step("search"), &by)
+    let a = step_add(&mut tx, got.run_id, &step_input("search"), &by)
         .await
         .unwrap();
-    step_add(&mut tx, got.run_id, &step("summarise"), &by)
+    step_add(&mut tx, got.run_id, &step_input("summarise"), &by)
         .await
         .unwrap();
     let a = StepId::from_uuid(a.id);
@@ -102,9 +79,9 @@ async fn a_bogus_or_foreign_cause_is_refused_and_nothing_is_written() {
     let store = db.store().await;
     let (tenant, user) = db.tenant(&store).await;
     let (other_tenant, other_user) = db.tenant(&store).await;
-    let mine = ingested(&store, tenant, user, "mine").await;
-    let sibling = ingested(&store, tenant, user, "sibling").await;
-    let foreign = ingested(&store, other_tenant, other_user, "foreign").await;
+    let mine = ingest(&store, tenant, user, "mine").await;
+    let sibling = ingest(&store, tenant, user, "sibling").await;
+    let foreign = ingest(&store, other_tenant, other_user, "foreign").await;
     let events = || db.scalar("SELECT count(*) FROM orchestration_events");
     let before = events().await;
 

@@ -2,19 +2,20 @@
 //! naming the offending ids, when any one kind of corruption is made
 //! behind their back (as the login, past row-level security).
 
-use pplane_domain::{RetryPolicy, StepId, TenantId, UserId};
+use pplane_domain::{RetryPolicy, StepId, TenantId};
 use pplane_store::checks::data::data_check;
 use pplane_store::checks::CheckReport;
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
-use pplane_store::operations::ingest::{signal_ingest, Ingested, SignalInput};
+use pplane_store::operations::ingest::Ingested;
 use pplane_store::operations::runs::{
     run_finish, run_start, step_add, step_move, RunOutcome, StepInput, StepMove,
 };
 use pplane_store::operations::Origin;
 use pplane_store::testing::TestDb;
-use pplane_store::Store;
 use serde_json::json;
+
+use crate::support::ingest;
 
 struct Plane {
     db: TestDb,
@@ -87,17 +88,6 @@ async fn plane() -> Plane {
         second,
         step,
     }
-}
-
-async fn ingest(store: &Store, tenant: TenantId, user: UserId, source: &str) -> Ingested {
-    let input = SignalInput {
-        channel: "chat".into(),
-        source_id: source.into(),
-        payload: json!({}),
-        domain_refs: json!({}),
-        actor: "user:alice".parse().unwrap(),
-    };
-    signal_ingest(store, tenant, user, &input).await.unwrap()
 }
 
 async fn check(db: &TestDb) -> CheckReport {

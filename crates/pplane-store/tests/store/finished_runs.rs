@@ -4,7 +4,7 @@
 //! race under one run (identical effects, appended steps, a completion
 //! against a step's start) all end as one serial order would.
 
-use pplane_domain::{Actor, RunId, StepId, TenantId, ToolCallId, UserId};
+use pplane_domain::{RunId, StepId, TenantId, ToolCallId, UserId};
 use pplane_store::checks::data::data_check;
 use pplane_store::operations::checkpoints::checkpoint_save;
 use pplane_store::operations::destinations::{destination_create, Target};
@@ -12,24 +12,13 @@ use pplane_store::operations::effects::{effect_request, EffectInput};
 use pplane_store::operations::ingest::{signal_ingest, SignalInput};
 use pplane_store::operations::runs::{
     run_finish, run_get, run_start, step_add, step_get, step_move, tool_call_finish,
-    tool_call_start, RunOutcome, StepInput, StepMove,
+    tool_call_start, RunOutcome, StepMove,
 };
-use pplane_store::operations::Origin;
 use pplane_store::testing::TestDb;
 use pplane_store::{Store, StoreError};
 use serde_json::json;
 
-fn agent() -> Origin {
-    Origin::by("agent:planner".parse::<Actor>().unwrap())
-}
-
-fn step_input(step_type: &str) -> StepInput {
-    StepInput {
-        step_type: step_type.into(),
-        step_index: None,
-        input: None,
-    }
-}
+use crate::support::{agent, step_input};
 
 /// A started run with a RUNNING step holding a RUNNING tool call, and a
 /// PENDING step.

@@ -108,7 +108,6 @@ fn the_runtime_does_not_compile_the_operator_tools() {
 /// benchmarks) and the test harness may.
 #[test]
 fn only_operator_tools_spawn_processes() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let allowed = [
         "pplane-store/src/checks/",
         "pplane-store/src/bench/",
@@ -116,26 +115,10 @@ fn only_operator_tools_spawn_processes() {
         "pplane-worker/src/bench.rs",
     ];
     let mut offenders = Vec::new();
-    let mut stack = vec![
-        std::path::PathBuf::from(root).join("pplane-store/src"),
-        std::path::PathBuf::from(root).join("pplane-worker/src"),
-        std::path::PathBuf::from(root).join("pplane-demo/src"),
-    ];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let shown = path.display().to_string();
-            if allowed.iter().any(|a| shown.contains(a)) {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            if text.contains("std::process::Command") || text.contains("process::Command") {
-                offenders.push(shown);
-            }
+    for (path, text) in sources(&["pplane-store", "pplane-worker", "pplane-demo"]) {
+        let shown = path.display().to_string();
+        if !allowed.iter().any(|a| shown.contains(a)) && text.contains("process::Command") {
+            offenders.push(shown);
         }
     }
     assert!(
@@ -149,25 +132,33 @@ fn only_operator_tools_spawn_processes() {
 /// public; this names the rule where it is read.)
 #[test]
 fn feature_crates_use_only_the_sealed_api() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut offenders = Vec::new();
-    for krate in ["pplane-cli", "pplane-worker", "pplane-demo"] {
-        let mut stack = vec![std::path::PathBuf::from(root).join(krate).join("src")];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                    continue;
-                }
-                let text = std::fs::read_to_string(&path).unwrap();
-                for needle in ["pplane_store::repositories", ".conn()"] {
-                    if text.contains(needle) {
-                        offenders.push(format!("{} uses {needle}", path.display()));
-                    }
-                }
+    for (path, text) in sources(&["pplane-cli", "pplane-worker", "pplane-demo"]) {
+        for needle in ["pplane_store::repositories", ".conn()"] {
+            if text.contains(needle) {
+                offenders.push(format!("{} uses {needle}", path.display()));
             }
         }
     }
     assert!(offenders.is_empty(), "{offenders:#?}");
+}
+
+/// Every source file under `src/` of the given workspace crates, with its text.
+fn sources(crates: &[&str]) -> Vec<(std::path::PathBuf, String)> {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let mut stack: Vec<_> = crates.iter().map(|c| root.join(c).join("src")).collect();
+    let mut files = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let text = std::fs::read_to_string(&path).unwrap();
+                files.push((path, text));
+            }
+        }
+    }
+    assert!(files.len() > crates.len(), "the crates' sources were found");
+    files
 }

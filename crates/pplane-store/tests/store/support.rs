@@ -1,7 +1,10 @@
 //! Helpers shared by the feature modules.
 
-use pplane_domain::{TenantId, UserId};
-use pplane_store::Admin;
+use pplane_domain::{Actor, TenantId, UserId};
+use pplane_store::operations::ingest::{signal_ingest, Ingested, SignalInput};
+use pplane_store::operations::runs::StepInput;
+use pplane_store::operations::Origin;
+use pplane_store::{Admin, Store};
 
 /// The schema of a database as `pg_dump` prints it: every table, column,
 /// constraint, index, trigger, policy, function, grant and owner.
@@ -97,4 +100,30 @@ async fn begin_as<'c>(
     }
     sqlx::raw_sql(&setup).execute(&mut *tx).await.unwrap();
     tx
+}
+
+/// The agent most specs act as.
+pub fn agent() -> Origin {
+    Origin::by("agent:planner".parse::<Actor>().unwrap())
+}
+
+/// A signal from `source` on the chat channel, with empty payload and refs.
+pub async fn ingest(store: &Store, tenant: TenantId, user: UserId, source: &str) -> Ingested {
+    let input = SignalInput {
+        channel: "chat".into(),
+        source_id: source.into(),
+        payload: serde_json::json!({}),
+        domain_refs: serde_json::json!({}),
+        actor: "user:alice".parse().unwrap(),
+    };
+    signal_ingest(store, tenant, user, &input).await.unwrap()
+}
+
+/// A step of `step_type` after the run's last one.
+pub fn step_input(step_type: &str) -> StepInput {
+    StepInput {
+        step_type: step_type.into(),
+        step_index: None,
+        input: None,
+    }
 }
