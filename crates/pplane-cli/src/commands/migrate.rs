@@ -78,11 +78,19 @@ fn describe(losses: &[Loss]) -> String {
         .iter()
         .map(|l| match (l.rows, l.object.starts_with("column")) {
             (None, _) => l.object.clone(),
-            (Some(n), false) => format!("{} ({n} rows)", l.object),
-            (Some(n), true) => format!("{} (of {n} rows)", l.object),
+            (Some(n), false) => format!("{} ({})", l.object, rows(n)),
+            (Some(n), true) => format!("{} (of {})", l.object, rows(n)),
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn rows(n: i64) -> String {
+    if n == 1 {
+        "1 row".into()
+    } else {
+        format!("{n} rows")
+    }
 }
 
 /// On a terminal, lists what would be dropped and asks for a typed "yes";

@@ -25,8 +25,8 @@ async fn a_rollback_that_drops_data_says_what_and_needs_yes() {
     for part in [
         "refusing to roll back: it would drop",
         &format!("table orchestration_events ({events} rows)"),
-        "table runs (1 rows)",
-        "table tenants (1 rows)",
+        "table runs (1 row)",
+        "table tenants (1 row)",
         "Nothing was changed; run again with --yes",
     ] {
         assert!(refused.stderr.contains(part), "{part:?} in {refused:?}");
