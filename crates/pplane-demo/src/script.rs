@@ -1,14 +1,13 @@
 //! What the demo's agents do, through the same operations any caller uses.
 
-use pplane_domain::{EffectId, RetryPolicy, RunId, StepId, TenantId, ToolCallId, UserId};
+use pplane_domain::{EffectId, RetryPolicy, RunId, StepId, TenantId, UserId};
 use pplane_store::operations::checkpoints::checkpoint_save;
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
 use pplane_store::operations::ingest::{signal_ingest, SignalInput};
-use pplane_store::operations::runs::{
-    run_finish, run_start, step_add, step_move, tool_call_finish, tool_call_start, RunOutcome,
-    StepInput, StepMove,
-};
+use pplane_store::operations::runs::{run_finish, run_start, RunOutcome};
+use pplane_store::operations::steps::{step_add, step_move, StepInput, StepMove};
+use pplane_store::operations::tool_calls::{tool_call_finish, tool_call_start};
 use pplane_store::operations::Origin;
 use pplane_store::{Store, StoreError, TenantTx};
 use pplane_worker::receiver::Receiver;
@@ -204,7 +203,7 @@ async fn run_one(
             spec: json!({ "destination": "notifications", "template": "order-shipped" }),
         };
         let requested = effect_request(tx, &input, by).await?;
-        effects.push((key, EffectId::from_uuid(requested.effect.id)));
+        effects.push((key, requested.effect.id));
     }
     run_finish(tx, run, &RunOutcome::Completed, by).await?;
     Ok(effects)
@@ -221,7 +220,7 @@ async fn step(
         step_index: None,
         input: None,
     };
-    Ok(StepId::from_uuid(step_add(tx, run, &input, by).await?.id))
+    Ok(step_add(tx, run, &input, by).await?.id)
 }
 
 async fn tool(
@@ -232,7 +231,7 @@ async fn tool(
     by: &Origin,
 ) -> Result<(), StoreError> {
     let call = tool_call_start(tx, step, name, &json!({}), by).await?;
-    let id = ToolCallId::from_uuid(call.id);
+    let id = call.id;
     tool_call_finish(tx, id, outcome.as_ref(), by).await?;
     Ok(())
 }

@@ -81,6 +81,14 @@ impl FromStr for Actor {
     }
 }
 
+impl TryFrom<String> for Actor {
+    type Error = ActorError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 impl Serialize for Actor {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)

@@ -8,18 +8,19 @@
 //!
 //! Every change below goes through an operation that checks the state
 //! machine and appends its event in the same transaction; nothing here can
-//! write a row or an event by itself. Two tool calls of one step run side
-//! by side, and show as siblings in the tree.
+//! write a row or an event by itself. Each operation returns what it changed
+//! and the events it appended, so a caller can name one as the cause of what
+//! it does next. Two tool calls of one step run side by side, and show as
+//! siblings in the tree.
 
 use pplane_domain::{RetryPolicy, StepId, UserId};
 use pplane_store::operations::checkpoints::checkpoint_save;
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
 use pplane_store::operations::ingest::{signal_ingest, SignalInput};
-use pplane_store::operations::runs::{
-    run_finish, run_start, step_add, step_move, tool_call_finish, tool_call_start, RunOutcome,
-    StepInput, StepMove,
-};
+use pplane_store::operations::runs::{run_finish, run_start, RunOutcome};
+use pplane_store::operations::steps::{step_add, step_move, StepInput, StepMove};
+use pplane_store::operations::tool_calls::{tool_call_finish, tool_call_start};
 use pplane_store::operations::Origin;
 use pplane_store::queries::trace::{causation_tree, trace_load};
 use pplane_store::{Store, TenantTx};
@@ -70,14 +71,8 @@ pub async fn drive(url: &str) -> Result<Vec<String>, Box<dyn std::error::Error>>
     let (order_args, crm_args) = (json!({ "id": "O-1001" }), json!({ "id": "C-77" }));
     let orders = tool_call_start(&mut tx, lookup, "orders.get", &order_args, &agent).await?;
     let crm = tool_call_start(&mut tx, lookup, "crm.get", &crm_args, &agent).await?;
-    tool_call_finish(
-        &mut tx,
-        id(orders.id),
-        Ok(&json!({ "total": 42.5 })),
-        &agent,
-    )
-    .await?;
-    tool_call_finish(&mut tx, id(crm.id), Ok(&json!({ "tier": "gold" })), &agent).await?;
+    tool_call_finish(&mut tx, orders.id, Ok(&json!({ "total": 42.5 })), &agent).await?;
+    tool_call_finish(&mut tx, crm.id, Ok(&json!({ "tier": "gold" })), &agent).await?;
     step_move(
         &mut tx,
         lookup,
@@ -102,7 +97,7 @@ pub async fn drive(url: &str) -> Result<Vec<String>, Box<dyn std::error::Error>>
     let done = StepMove::Complete {
         output: Some(json!({ "refund": "R-1" })),
     };
-    step_move(&mut tx, refund, &done, &agent).await?;
+    let refunded = step_move(&mut tx, refund, &done, &agent).await?;
 
     // What a resume needs, and the customer's email through the outbox.
     let state = json!({ "refund": "R-1", "amount": 42.5 });
@@ -114,7 +109,12 @@ pub async fn drive(url: &str) -> Result<Vec<String>, Box<dyn std::error::Error>>
         idempotency_key: format!("refund-mail-{run}"),
         spec: json!({ "destination": "mailer", "to": "c77@example.com" }),
     };
-    effect_request(&mut tx, &email, &agent).await?;
+    // The email is sent because the refund went through: name that event.
+    let because = Origin {
+        caused_by: refunded.event().map(|e| e.event_id),
+        ..agent.clone()
+    };
+    effect_request(&mut tx, &email, &because).await?;
     run_finish(&mut tx, run, &RunOutcome::Completed, &agent).await?;
     tx.commit().await?;
 
@@ -147,9 +147,5 @@ async fn step(
         step_index: None,
         input: None,
     };
-    Ok(id(step_add(tx, run, &input, by).await?.id))
-}
-
-fn id<T: From<uuid::Uuid>>(raw: uuid::Uuid) -> T {
-    T::from(raw)
+    Ok(step_add(tx, run, &input, by).await?.id)
 }

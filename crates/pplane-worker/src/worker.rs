@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use pplane_domain::delivery::Attempt;
-use pplane_domain::{Actor, TenantId, UserId};
+use pplane_domain::{Actor, OutboxStatus, UserId};
 use pplane_store::operations::delivery::{
-    deliveries_settle, effects_dispatch, outbox_claim, Claimed,
+    deliveries_settle, effects_dispatch, outbox_claim, Claimed, Dispatch,
 };
 use pplane_store::queries::outbox::outbox_leases_held;
 use pplane_store::{Store, StoreError};
@@ -210,19 +210,21 @@ impl Worker {
         let mut claimed =
             outbox_claim(&mut dispatch, &self.config.id, self.config.batch, lease_ms).await?;
         claimed.sort_by_key(|c| c.tenant_id);
-        let Some(first) = claimed.first().map(|c| TenantId::from_uuid(c.tenant_id)) else {
+        let Some(first) = claimed.first().map(|c| c.tenant_id) else {
             dispatch.commit().await?;
             return Ok((claimed, Vec::new()));
         };
         let mut tx = dispatch.into_tenant(first, self.principal).await?;
         let mut refused = Vec::with_capacity(claimed.len());
         for group in claimed.chunk_by(|a, b| a.tenant_id == b.tenant_id) {
-            tx.switch_tenant(TenantId::from_uuid(group[0].tenant_id))
-                .await?;
-            for status in effects_dispatch(&mut tx, group, &self.actor).await? {
-                refused.push(status.map(|status| Attempt::Permanent {
-                    reason: format!("the effect is {status}"),
-                }));
+            tx.switch_tenant(group[0].tenant_id).await?;
+            for dispatch in effects_dispatch(&mut tx, group, &self.actor).await? {
+                refused.push(match dispatch {
+                    Dispatch::Recorded(_) => None,
+                    Dispatch::Refused(status) => Some(Attempt::Permanent {
+                        reason: format!("the effect is {status}"),
+                    }),
+                });
             }
         }
         tx.commit().await?;
@@ -255,13 +257,12 @@ impl Worker {
         claimed: &[Claimed],
         attempts: &[Attempt],
     ) -> Result<(), StoreError> {
-        let first = TenantId::from_uuid(claimed[0].tenant_id);
+        let first = claimed[0].tenant_id;
         let mut tx = self.store.tenant_tx(first, self.principal).await?;
         let mut outcomes = Vec::with_capacity(claimed.len());
         let mut start = 0;
         for group in claimed.chunk_by(|a, b| a.tenant_id == b.tenant_id) {
-            tx.switch_tenant(TenantId::from_uuid(group[0].tenant_id))
-                .await?;
+            tx.switch_tenant(group[0].tenant_id).await?;
             let decided: Vec<_> = group
                 .iter()
                 .zip(&attempts[start..start + group.len()])
@@ -278,9 +279,9 @@ impl Worker {
         }
         tx.commit().await?;
         for status in outcomes {
-            let counter = match status.as_deref() {
-                Some("DELIVERED") => &self.counters.delivered,
-                Some("PENDING") => &self.counters.retried,
+            let counter = match status {
+                Some(OutboxStatus::Delivered) => &self.counters.delivered,
+                Some(OutboxStatus::Pending) => &self.counters.retried,
                 Some(_) => &self.counters.dead_lettered,
                 None => &self.counters.stale,
             };

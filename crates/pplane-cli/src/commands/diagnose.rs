@@ -72,7 +72,11 @@ fn missing(what: &str, id: Uuid, reader: &Reader) -> Failure {
 }
 
 pub(crate) fn render_run(d: &RunDiagnosis) -> String {
-    let mut s = format!("run {}  {}\n", d.run.id, paint::status(&d.run.status));
+    let mut s = format!(
+        "run {}  {}\n",
+        d.run.id,
+        paint::status(d.run.status.as_str())
+    );
     if let Some(err) = &d.run.error_details {
         s += &format!("  error {err}\n");
     }
@@ -84,7 +88,7 @@ pub(crate) fn render_run(d: &RunDiagnosis) -> String {
             "  step {} {}  {}  retries {}\n",
             t.step.step_index,
             printable(&t.step.step_type),
-            paint::status(&t.step.status),
+            paint::status(t.step.status.as_str()),
             t.step.retry_count
         );
         if let Some(err) = &t.step.error_details {
@@ -107,7 +111,7 @@ pub(crate) fn render_run(d: &RunDiagnosis) -> String {
             s += &format!(
                 "    tool {}  {}  args {}  {err}\n",
                 printable(&c.tool_name),
-                paint::status(&c.status),
+                paint::status(c.status.as_str()),
                 c.tool_args
             );
         }
@@ -121,7 +125,7 @@ pub(crate) fn render_effect(d: &EffectDiagnosis, requeue: Option<&str>) -> Strin
         "effect {}  {}  {}  retries {}\n",
         e.id,
         printable(&e.effect_type),
-        paint::status(&e.status),
+        paint::status(e.status.as_str()),
         e.retry_count
     );
     if let Some(at) = e.next_retry_at {
@@ -133,7 +137,7 @@ pub(crate) fn render_effect(d: &EffectDiagnosis, requeue: Option<&str>) -> Strin
             s += &format!(
                 "  outbox {}  {}  attempt {}\n",
                 o.id,
-                paint::status(&o.status),
+                paint::status(o.status.as_str()),
                 o.attempt
             );
             if let Some(owner) = &o.lease_owner {
@@ -156,7 +160,7 @@ pub(crate) fn render_effect(d: &EffectDiagnosis, requeue: Option<&str>) -> Strin
             "    #{:<6} {:<22} {}\n",
             ev.sequence_number,
             ev.event_type,
-            paint::dim(&printable(&ev.actor))
+            paint::dim(&printable(&ev.actor.to_string()))
         );
     }
     if let Some(cmd) = requeue {
@@ -177,7 +181,10 @@ pub(crate) fn requeue_command(
     user: &str,
     actor: Option<&str>,
 ) -> Option<String> {
-    let o = d.outbox.as_ref().filter(|o| o.status == "DEAD_LETTER")?;
+    let o = d
+        .outbox
+        .as_ref()
+        .filter(|o| o.status == pplane_domain::OutboxStatus::DeadLetter)?;
     let actor = actor.unwrap_or("\"user:${USER:-operator}\"");
     Some(format!(
         "{pplane} outbox requeue {} --tenant {tenant} --user {user} --actor {actor}",

@@ -5,10 +5,9 @@ use std::process::ExitCode;
 use pplane_domain::{RetryPolicy, RunId, StepId, ToolCallId};
 use pplane_store::operations::checkpoints::{checkpoint_load, checkpoint_save};
 use pplane_store::operations::effects::{effect_request, EffectInput};
-use pplane_store::operations::runs::{
-    run_finish, run_start, step_add, step_move, tool_call_finish, tool_call_start, RunOutcome,
-    StepInput, StepMove,
-};
+use pplane_store::operations::runs::{run_finish, run_start, RunOutcome};
+use pplane_store::operations::steps::{step_add, step_move, StepInput, StepMove};
+use pplane_store::operations::tool_calls::{tool_call_finish, tool_call_start};
 use pplane_store::queries::runs::run_view;
 use serde_json::json;
 

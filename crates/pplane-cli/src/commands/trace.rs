@@ -50,7 +50,7 @@ pub fn render(t: &Trace) -> String {
                 printable(&sig.source_channel),
                 printable(&sig.source_id),
                 clock(sig.received_at),
-                printable(&sig.actor)
+                printable(&sig.actor.to_string())
             ),
         );
     }
@@ -62,7 +62,11 @@ pub fn render(t: &Trace) -> String {
         };
         line(
             &mut s,
-            format!("run     {}  {}  {span}", run.id, paint::status(&run.status)),
+            format!(
+                "run     {}  {}  {span}",
+                run.id,
+                paint::status(run.status.as_str())
+            ),
         );
         if let Some(err) = &run.error_details {
             line(&mut s, format!("        error {err}"));
@@ -79,7 +83,7 @@ pub fn render(t: &Trace) -> String {
                     "  step {} {}  {}{retries}",
                     step.step_index,
                     printable(&step.step_type),
-                    paint::status(&step.status)
+                    paint::status(step.status.as_str())
                 ),
             );
             if let Some(err) = &step.error_details {
@@ -96,7 +100,7 @@ pub fn render(t: &Trace) -> String {
                     format!(
                         "    tool {}  {}{detail}",
                         printable(&call.tool_name),
-                        paint::status(&call.status)
+                        paint::status(call.status.as_str())
                     ),
                 );
             }
@@ -107,7 +111,7 @@ pub fn render(t: &Trace) -> String {
                 .map(|o| {
                     format!(
                         "  outbox {} (attempt {})",
-                        paint::status(&o.status),
+                        paint::status(o.status.as_str()),
                         o.attempt
                     )
                 })
@@ -118,7 +122,7 @@ pub fn render(t: &Trace) -> String {
                     "  effect {}  key {}  {}{delivery}",
                     printable(&effect.effect_type),
                     printable(&effect.idempotency_key),
-                    paint::status(&effect.status)
+                    paint::status(effect.status.as_str())
                 ),
             );
             if let Some(last) = entry
@@ -141,8 +145,8 @@ pub fn render(t: &Trace) -> String {
                 "  #{:<6} {:>10}  {:<22} {}",
                 e.sequence_number,
                 offset,
-                printable(&e.event_type),
-                paint::dim(&printable(&e.actor))
+                printable(e.event_type.as_str()),
+                paint::dim(&printable(&e.actor.to_string()))
             ),
         );
     }
@@ -152,7 +156,7 @@ pub fn render(t: &Trace) -> String {
             "{:>4} {}{}",
             l.link.depth,
             l.prefix,
-            printable(&l.link.event_type)
+            printable(l.link.event_type.as_str())
         );
         line(&mut s, text);
     }

@@ -6,14 +6,15 @@
 
 use std::time::Instant;
 
-use pplane_domain::{StepId, TenantId, UserId};
+use pplane_domain::{TenantId, UserId};
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 use super::{BenchRow, Samples, ScratchDb};
 use crate::operations::ingest::{signal_ingest, SignalInput};
-use crate::operations::runs::{run_start, step_add, step_move, StepInput, StepMove};
+use crate::operations::runs::run_start;
+use crate::operations::steps::{step_add, step_move, StepInput, StepMove};
 use crate::operations::Origin;
 use crate::queries::trace::trace_load;
 use crate::{Admin, Result, Store};
@@ -173,7 +174,7 @@ async fn record_run(
             step_index: None,
             input: None,
         };
-        let step = StepId::from_uuid(step_add(&mut tx, got.run_id, &input, &by).await?.id);
+        let step = step_add(&mut tx, got.run_id, &input, &by).await?.id;
         step_move(&mut tx, step, &StepMove::Start, &by).await?;
         let output = Some(json!({ "i": i }));
         step_move(&mut tx, step, &StepMove::Complete { output }, &by).await?;

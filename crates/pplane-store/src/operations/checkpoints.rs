@@ -1,10 +1,10 @@
 //! Checkpoints: save and load what a resume needs.
 
-use pplane_domain::{CheckpointId, CorrelationId, EventId, EventType, RunId};
+use pplane_domain::{CheckpointId, EventType, RunId};
 use serde_json::{json, Value};
 
 use super::runs::run_open;
-use super::{record, Origin};
+use super::{record, Changed, Origin};
 use crate::limits::{check_size, CHECKPOINT_STATE_MAX};
 use crate::repositories::checkpoints::{
     checkpoint_insert, checkpoint_latest, Checkpoint, NewCheckpoint,
@@ -21,7 +21,7 @@ pub async fn checkpoint_save(
     state: &Value,
     last_step_index: Option<i32>,
     origin: &Origin,
-) -> Result<Checkpoint> {
+) -> Result<Changed<Checkpoint>> {
     check_size("checkpoint state", state, CHECKPOINT_STATE_MAX)?;
     if last_step_index.is_some_and(|i| i < 0) {
         return Err(StoreError::InvalidInput(
@@ -30,13 +30,13 @@ pub async fn checkpoint_save(
     }
     let run = run_open(tx, run_id, "checkpoints", RunLock::Share).await?;
     let id = CheckpointId::new();
-    let correlation = CorrelationId::from_uuid(run.correlation_id);
+    let correlation = run.correlation_id;
     let data = json!({ "run_id": run_id, "last_step_index": last_step_index, "state_bytes": state.to_string().len() });
     // A checkpoint follows where the run's progress stands: its newest
     // step event, or the run's own before any step.
     let tenant = tx.tenant();
     let progress = event_latest_of_steps(tx.conn(), tenant, run_id).await?;
-    let hangs_from = progress.or(run.causation_id.map(EventId::from_uuid));
+    let hangs_from = progress.or(run.causation_id);
     let recorded = record(
         tx,
         correlation,
@@ -57,7 +57,8 @@ pub async fn checkpoint_save(
         causation: recorded.event_id,
         actor: &origin.actor,
     };
-    checkpoint_insert(tx.conn(), tenant, &new).await
+    let saved = checkpoint_insert(tx.conn(), tenant, &new).await?;
+    Ok(Changed::new(saved, vec![recorded]))
 }
 
 pub async fn checkpoint_load(tx: &mut TenantTx, run_id: RunId) -> Result<Option<Checkpoint>> {

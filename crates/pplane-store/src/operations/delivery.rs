@@ -15,13 +15,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use pplane_domain::delivery::{Attempt, Verdict};
 use pplane_domain::{
-    Actor, CorrelationId, EffectId, EffectStatus, EventId, EventType, Lifecycle, OutboxId,
-    OutboxStatus,
+    Actor, EffectId, EffectStatus, EventId, EventType, Lifecycle, OutboxId, OutboxStatus,
 };
 use serde_json::{json, Value};
-use uuid::Uuid;
 
-use super::{not_found, record_move, Move, Origin};
+use super::{not_found, record_move, Changed, Move, Origin, Recorded};
 use crate::error::Constraint;
 use crate::repositories::effects::{
     effect_fetch, effects_fetch_many, effects_update_status, Effect, EffectMove,
@@ -43,6 +41,17 @@ pub struct Settled {
     pub effect: Effect,
 }
 
+/// What a dispatch recorded for one claimed entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatch {
+    /// The effect is RUNNING: its EFFECT_DISPATCHED (after the
+    /// EFFECT_REQUEUED of an entry requeued by a bare UPDATE).
+    Recorded(Recorded),
+    /// The effect may not run any more (cancelled, completed): its status.
+    /// Nothing was written for it.
+    Refused(EffectStatus),
+}
+
 /// Claims up to `limit` due entries of one tenant for `owner`, for
 /// `lease_ms`: IN_FLIGHT, attempt + 1, exclusive until the lease ends
 /// (`FOR UPDATE SKIP LOCKED`, so concurrent claims never share an entry).
@@ -58,19 +67,18 @@ pub async fn outbox_claim(
 /// Records that the effects of `entries` (all of this transaction's tenant)
 /// are being delivered: RUNNING and EFFECT_DISPATCHED each. A re-dispatch
 /// (the previous attempt's lease ran out) records the event again and
-/// leaves the status RUNNING. For each entry: None when dispatched, or the
-/// status of an effect that may not run any more (cancelled, completed).
+/// leaves the status RUNNING. One [`Dispatch`] per entry, in order.
 pub async fn effects_dispatch(
     tx: &mut TenantTx,
     entries: &[Claimed],
     actor: &Actor,
-) -> Result<Vec<Option<EffectStatus>>> {
+) -> Result<Vec<Dispatch>> {
     let mut effects = effects_of(tx, entries.iter()).await?;
     // An entry put back to PENDING by the walkthrough's bare UPDATE leaves
     // its effect a dead letter: record the requeue the UPDATE did not.
     let by_hand: Vec<Change> = entries
         .iter()
-        .filter(|e| effects[&e.effect_id].status == EffectStatus::DeadLetter.as_str())
+        .filter(|e| effects[&e.effect_id].status == EffectStatus::DeadLetter)
         .map(|entry| Change {
             entry,
             effect: &effects[&entry.effect_id],
@@ -82,17 +90,14 @@ pub async fn effects_dispatch(
         })
         .collect();
     let requeued = apply(tx, by_hand, actor).await?;
-    effects.extend(requeued);
-    let mut refused = Vec::with_capacity(entries.len());
+    effects.extend(requeued.into_iter().map(|(id, (effect, _))| (id, effect)));
     let mut changes = Vec::new();
     for entry in entries {
         let effect = &effects[&entry.effect_id];
-        let status: EffectStatus = effect.status.parse()?;
+        let status = effect.status;
         if status != EffectStatus::Running && status.check(EffectStatus::Running).is_err() {
-            refused.push(Some(status));
             continue;
         }
-        refused.push(None);
         let data = json!({
             "outbox_id": entry.id, "attempt": entry.attempt, "worker": entry.lease_owner,
             "redispatch": status == EffectStatus::Running,
@@ -107,8 +112,14 @@ pub async fn effects_dispatch(
             next_retry_at: None,
         });
     }
-    apply(tx, changes, actor).await?;
-    Ok(refused)
+    let dispatched = apply(tx, changes, actor).await?;
+    Ok(entries
+        .iter()
+        .map(|entry| match dispatched.get(&entry.effect_id) {
+            Some((_, recorded)) => Dispatch::Recorded(*recorded),
+            None => Dispatch::Refused(effects[&entry.effect_id].status),
+        })
+        .collect())
 }
 
 /// Records how each attempt went, for entries of this transaction's tenant.
@@ -118,7 +129,7 @@ pub async fn deliveries_settle(
     tx: &mut TenantTx,
     outcomes: &[(Claimed, Attempt, Verdict)],
     actor: &Actor,
-) -> Result<Vec<Option<Settled>>> {
+) -> Result<Vec<Option<Changed<Settled>>>> {
     let now = Utc::now();
     let mut items = Vec::with_capacity(outcomes.len());
     for (entry, attempt, verdict) in outcomes {
@@ -137,11 +148,12 @@ pub async fn deliveries_settle(
         ));
     }
     let tenant = tx.tenant();
-    let mut settled: HashMap<Uuid, OutboxEntry> = outbox_settle(tx.conn(), tenant, owner, &items)
-        .await?
-        .into_iter()
-        .map(|e| (e.id, e))
-        .collect();
+    let mut settled: HashMap<OutboxId, OutboxEntry> =
+        outbox_settle(tx.conn(), tenant, owner, &items)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
 
     let current = outcomes
         .iter()
@@ -154,7 +166,7 @@ pub async fn deliveries_settle(
         let Some(effect) = effects.get(&entry.effect_id) else {
             continue;
         };
-        let from: EffectStatus = effect.status.parse()?;
+        let from = effect.status;
         if from.is_terminal() {
             // The effect ended some other way (cancelled, or completed by an
             // earlier attempt): the entry is closed and the effect keeps its end.
@@ -188,18 +200,18 @@ pub async fn deliveries_settle(
         .iter()
         .map(|(entry, _, _)| {
             let outbox = settled.remove(&entry.id)?;
-            let effect = moved
-                .get(&entry.effect_id)
-                .or_else(|| {
-                    unchanged
-                        .contains(&entry.id)
-                        .then(|| &effects[&entry.effect_id])
-                })?
-                .clone();
-            Some(Settled {
+            let (effect, events) = match moved.get(&entry.effect_id) {
+                Some((effect, recorded)) => (effect.clone(), vec![*recorded]),
+                None if unchanged.contains(&entry.id) => {
+                    (effects[&entry.effect_id].clone(), Vec::new())
+                }
+                None => return None,
+            };
+            let settled = Settled {
                 entry: outbox,
                 effect,
-            })
+            };
+            Some(Changed::new(settled, events))
         })
         .collect())
 }
@@ -209,9 +221,11 @@ pub async fn effect_dispatch(
     tx: &mut TenantTx,
     entry: &Claimed,
     actor: &Actor,
-) -> Result<Option<EffectStatus>> {
-    let mut refused = effects_dispatch(tx, std::slice::from_ref(entry), actor).await?;
-    Ok(refused.pop().flatten())
+) -> Result<Dispatch> {
+    let mut dispatched = effects_dispatch(tx, std::slice::from_ref(entry), actor).await?;
+    dispatched
+        .pop()
+        .ok_or_else(|| StoreError::Internal("a dispatch of one entry recorded none".into()))
 }
 
 /// One attempt's outcome, as [`deliveries_settle`] records it for a batch.
@@ -221,7 +235,7 @@ pub async fn delivery_settle(
     attempt: &Attempt,
     verdict: &Verdict,
     actor: &Actor,
-) -> Result<Option<Settled>> {
+) -> Result<Option<Changed<Settled>>> {
     let one = [(entry.clone(), attempt.clone(), verdict.clone())];
     Ok(deliveries_settle(tx, &one, actor).await?.pop().flatten())
 }
@@ -239,11 +253,12 @@ struct Change<'a> {
 
 /// Appends the changes' events in one append, then moves the effects in one
 /// UPDATE; a version that moved meanwhile is a conflict for the whole batch.
+/// Returns each moved effect with the event that recorded its move.
 async fn apply(
     tx: &mut TenantTx,
     changes: Vec<Change<'_>>,
     actor: &Actor,
-) -> Result<HashMap<Uuid, Effect>> {
+) -> Result<HashMap<EffectId, (Effect, Recorded)>> {
     if changes.is_empty() {
         return Ok(HashMap::new());
     }
@@ -254,18 +269,14 @@ async fn apply(
         let event = NewEvent {
             id: EventId::new(),
             event_type: c.event,
-            aggregate_id: c.effect.id,
+            aggregate_id: c.effect.id.as_uuid(),
             aggregate_version: c.effect.version + 1,
             data: c.data.clone(),
-            correlation: CorrelationId::from_uuid(c.effect.correlation_id),
+            correlation: c.effect.correlation_id,
             // Each hangs from the effect's previous event: a dispatch from
             // the request or the last outcome, an outcome from its dispatch,
             // so the attempts read as a chain.
-            causation: c
-                .effect
-                .causation_id
-                .or(c.entry.causation_id)
-                .map(EventId::from_uuid),
+            causation: c.effect.causation_id.or(c.entry.causation_id),
             actor: actor.clone(),
         };
         moves.push(EffectMove {
@@ -274,16 +285,16 @@ async fn apply(
             status: c.to.as_str(),
             result: c.result.clone(),
             next_retry_at: c.next_retry_at,
-            causation: event.id.as_uuid(),
+            causation: event.id,
         });
         events.push(event);
     }
-    let conflict = |id: Uuid, expected: i32| StoreError::VersionConflict {
+    let conflict = |id: EffectId, expected: i32| StoreError::VersionConflict {
         entity: "effect",
         id: id.to_string(),
         expected,
     };
-    match event_append(tx.conn(), tenant, &events).await {
+    let sequence_numbers = match event_append(tx.conn(), tenant, &events).await {
         Err(StoreError::Conflict {
             constraint: Constraint::EventAggregateVersion,
         }) => {
@@ -300,7 +311,21 @@ async fn apply(
             .expect("a move that did not apply");
         return Err(conflict(missing.id, missing.expected_version));
     }
-    Ok(moved.into_iter().map(|e| (e.id, e)).collect())
+    let recorded: HashMap<EffectId, Recorded> = changes
+        .iter()
+        .zip(events.iter().zip(sequence_numbers))
+        .map(|(c, (event, sequence_number))| {
+            let recorded = Recorded {
+                event_id: event.id,
+                sequence_number,
+            };
+            (c.effect.id, recorded)
+        })
+        .collect();
+    Ok(moved
+        .into_iter()
+        .map(|e| (e.id, (e.clone(), recorded[&e.id])))
+        .collect())
 }
 
 /// The effects of `entries`, by id; every entry's tenant must be the
@@ -308,11 +333,11 @@ async fn apply(
 async fn effects_of<'a>(
     tx: &mut TenantTx,
     entries: impl Iterator<Item = &'a Claimed>,
-) -> Result<HashMap<Uuid, Effect>> {
+) -> Result<HashMap<EffectId, Effect>> {
     let tenant = tx.tenant();
     let mut ids = Vec::new();
     for e in entries {
-        if e.tenant_id != tenant.as_uuid() {
+        if e.tenant_id != tenant {
             return Err(StoreError::Internal(format!(
                 "outbox entry {} belongs to another tenant than this transaction's",
                 e.id
@@ -320,7 +345,7 @@ async fn effects_of<'a>(
         }
         ids.push(e.effect_id);
     }
-    let found: HashMap<Uuid, Effect> = effects_fetch_many(tx.conn(), tenant, &ids)
+    let found: HashMap<EffectId, Effect> = effects_fetch_many(tx.conn(), tenant, &ids)
         .await?
         .into_iter()
         .map(|e| (e.id, e))
@@ -380,32 +405,35 @@ fn error_history(entry: &Claimed, attempt: &Attempt, at: DateTime<Utc>) -> Value
 /// with its attempts reset; its effect goes back to PENDING with
 /// EFFECT_REQUEUED, whose actor is the operator. Only a dead letter can be
 /// requeued.
-pub async fn delivery_requeue(tx: &mut TenantTx, id: OutboxId, origin: &Origin) -> Result<Settled> {
+pub async fn delivery_requeue(
+    tx: &mut TenantTx,
+    id: OutboxId,
+    origin: &Origin,
+) -> Result<Changed<Settled>> {
     let tenant = tx.tenant();
     let entry = outbox_fetch(tx.conn(), tenant, id)
         .await?
         .ok_or_else(|| not_found("outbox entry", id))?;
-    if entry.status != OutboxStatus::DeadLetter.as_str() {
+    if entry.status != OutboxStatus::DeadLetter {
         return Err(StoreError::NotDeadLetter {
             entry: id.to_string(),
-            status: entry.status,
+            status: entry.status.to_string(),
         });
     }
-    let effect = effect_fetch(tx.conn(), tenant, EffectId::from_uuid(entry.effect_id))
+    let effect = effect_fetch(tx.conn(), tenant, entry.effect_id)
         .await?
         .ok_or_else(|| not_found("effect", entry.effect_id))?;
-    let from: EffectStatus = effect.status.parse()?;
-    from.check(EffectStatus::Pending)?;
+    effect.status.check(EffectStatus::Pending)?;
     let data = json!({
         "outbox_id": id, "attempts_before": entry.attempt,
         "last_error": entry.error_details.as_ref().and_then(|d| d.get("last")),
     });
-    let change = record_move(
+    let (change, recorded) = record_move(
         tx,
         origin,
         Move {
             entity: "effect",
-            id: effect.id,
+            id: effect.id.as_uuid(),
             version: effect.version,
             correlation: effect.correlation_id,
             hangs_from: effect.causation_id,
@@ -424,7 +452,7 @@ pub async fn delivery_requeue(tx: &mut TenantTx, id: OutboxId, origin: &Origin) 
         status: EffectStatus::Pending.as_str(),
         result: None,
         next_retry_at: None,
-        causation: change.causation.as_uuid(),
+        causation: change.causation,
     };
     let effect = effects_update_status(tx.conn(), tenant, &[requeue], change.actor)
         .await?
@@ -441,7 +469,7 @@ pub async fn delivery_requeue(tx: &mut TenantTx, id: OutboxId, origin: &Origin) 
             id: id.to_string(),
             expected: entry.attempt,
         })?;
-    Ok(Settled { entry, effect })
+    Ok(Changed::new(Settled { entry, effect }, vec![recorded]))
 }
 
 /// Retention: deletes delivered entries older than `before` across the

@@ -6,14 +6,12 @@
 //! another spec is a conflict.
 
 use pplane_domain::text::preview;
-use pplane_domain::{
-    CorrelationId, DestinationId, EffectId, EventId, EventType, OutboxId, RunId, StepId,
-};
+use pplane_domain::{EffectId, EventType, OutboxId, RunId, StepId};
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::runs::run_open;
-use super::{check_text, not_found, record, Origin};
+use super::{check_text, not_found, record, Changed, Origin};
 use crate::limits::{check_size, EFFECT_SPEC_MAX};
 use crate::repositories::destinations::destination_find_by_name;
 use crate::repositories::effects::{
@@ -34,6 +32,8 @@ pub struct EffectInput {
     pub spec: Value,
 }
 
+/// The effect a request asked for. A duplicate (the same key and request
+/// again) returns the first request's effect and appends nothing.
 #[derive(Debug, Clone, Serialize)]
 pub struct Requested {
     pub effect: Effect,
@@ -44,7 +44,7 @@ pub async fn effect_request(
     tx: &mut TenantTx,
     input: &EffectInput,
     origin: &Origin,
-) -> Result<Requested> {
+) -> Result<Changed<Requested>> {
     check_text("effect_type", &input.effect_type, 100)?;
     check_text("idempotency_key", &input.idempotency_key, 255)?;
     let spec = spec_with_key(&input.spec, &input.idempotency_key)?;
@@ -56,19 +56,26 @@ pub async fn effect_request(
     // effect instead of all but one failing on effects_idempotency_key.
     effect_key_lock(tx.conn(), tenant, &input.idempotency_key).await?;
     if let Some(existing) = effect_find_by_key(tx.conn(), tenant, &input.idempotency_key).await? {
-        let id = EffectId::from_uuid(existing.id);
-        let same = effect_same_request(tx.conn(), tenant, id, input.run, &input.effect_type, &spec)
-            .await?;
+        let same = effect_same_request(
+            tx.conn(),
+            tenant,
+            existing.id,
+            input.run,
+            &input.effect_type,
+            &spec,
+        )
+        .await?;
         if !same {
             return Err(StoreError::IdempotencyConflict {
                 what: "effect idempotency key",
                 key: input.idempotency_key.clone(),
             });
         }
-        return Ok(Requested {
+        let requested = Requested {
             effect: existing,
             duplicate: true,
-        });
+        };
+        return Ok(Changed::new(requested, Vec::new()));
     }
 
     let destination = match spec.get("destination") {
@@ -86,7 +93,7 @@ pub async fn effect_request(
     let run = run_open(tx, input.run, "effects", RunLock::Share).await?;
     let id = EffectId::new();
     let outbox_id = OutboxId::new();
-    let correlation = CorrelationId::from_uuid(run.correlation_id);
+    let correlation = run.correlation_id;
     let data = json!({
         "run_id": input.run, "step_id": input.step, "effect_type": input.effect_type,
         "idempotency_key": input.idempotency_key, "outbox_id": outbox_id,
@@ -97,7 +104,7 @@ pub async fn effect_request(
             let step = step_fetch(tx.conn(), tenant, step_id)
                 .await?
                 .ok_or_else(|| not_found("step", step_id))?;
-            if step.run_id != input.run.as_uuid() {
+            if step.run_id != input.run {
                 return Err(StoreError::InvalidInput(format!(
                     "step {step_id} belongs to run {}, not to run {}",
                     step.run_id, input.run
@@ -111,7 +118,7 @@ pub async fn effect_request(
         tx,
         correlation,
         origin,
-        hangs_from.map(EventId::from_uuid),
+        hangs_from,
         EventType::EffectRequested,
         ("effect", id.as_uuid(), 1),
         data,
@@ -128,13 +135,14 @@ pub async fn effect_request(
         correlation,
         causation: recorded.event_id,
         actor: &origin.actor,
-        destination: Some(DestinationId::from_uuid(destination.id)),
+        destination: Some(destination.id),
     };
     let effect = effect_insert_with_outbox(tx.conn(), tenant, &new).await?;
-    Ok(Requested {
+    let requested = Requested {
         effect,
         duplicate: false,
-    })
+    };
+    Ok(Changed::new(requested, vec![recorded]))
 }
 
 /// The spec as stored: an object that carries its idempotency key.

@@ -13,7 +13,7 @@ use pplane_domain::{Actor, CorrelationId, EventType, RunId, SignalId, TenantId, 
 use serde::Serialize;
 use serde_json::json;
 
-use super::{check_text, record, Origin};
+use super::{check_text, record, Changed, Origin};
 use crate::error::Constraint;
 use crate::limits::{check_size, SIGNAL_PAYLOAD_MAX};
 use crate::repositories::runs::{run_insert, run_of_signal, NewRun};
@@ -47,7 +47,7 @@ pub async fn signal_ingest(
     tenant: TenantId,
     user: UserId,
     input: &SignalInput,
-) -> Result<Ingested> {
+) -> Result<Changed<Ingested>> {
     check_text("source_channel", &input.channel, 100)?;
     check_text("source_id", &input.source_id, 255)?;
     check_size("payload", &input.payload, SIGNAL_PAYLOAD_MAX)?;
@@ -79,7 +79,7 @@ pub async fn signal_ingest(
     Err(last.expect("at least one attempt"))
 }
 
-async fn ingest_once(tx: &mut TenantTx, input: &SignalInput) -> Result<Ingested> {
+async fn ingest_once(tx: &mut TenantTx, input: &SignalInput) -> Result<Changed<Ingested>> {
     let tenant = tx.tenant();
     if let Some(existing) =
         signal_find_by_source(tx.conn(), tenant, &input.channel, &input.source_id).await?
@@ -130,20 +130,21 @@ async fn ingest_once(tx: &mut TenantTx, input: &SignalInput) -> Result<Ingested>
         actor: &input.actor,
     };
     run_insert(tx.conn(), tenant, &run).await?;
-    Ok(Ingested {
+    let ingested = Ingested {
         signal_id,
         correlation_id: correlation,
         run_id,
         duplicate: false,
-    })
+    };
+    Ok(Changed::new(ingested, vec![received, run_event]))
 }
 
 async fn duplicate_of(
     tx: &mut TenantTx,
     existing: Signal,
     input: &SignalInput,
-) -> Result<Ingested> {
-    let signal_id = SignalId::from_uuid(existing.id);
+) -> Result<Changed<Ingested>> {
+    let signal_id = existing.id;
     let tenant = tx.tenant();
     if !signal_payload_matches(tx.conn(), tenant, signal_id, &input.payload).await? {
         return Err(StoreError::IdempotencyConflict {
@@ -154,10 +155,11 @@ async fn duplicate_of(
     let run = run_of_signal(tx.conn(), tenant, signal_id)
         .await?
         .ok_or_else(|| super::not_found("run of signal", existing.id))?;
-    Ok(Ingested {
+    let ingested = Ingested {
         signal_id,
-        correlation_id: CorrelationId::from_uuid(existing.correlation_id),
-        run_id: RunId::from_uuid(run.id),
+        correlation_id: existing.correlation_id,
+        run_id: run.id,
         duplicate: true,
-    })
+    };
+    Ok(Changed::new(ingested, Vec::new()))
 }

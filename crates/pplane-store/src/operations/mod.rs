@@ -14,7 +14,9 @@
 //!
 //! # Layout
 //! - [`ingest`]: idempotent signal ingestion, which starts a run.
-//! - [`runs`]: run, step and tool-call lifecycles.
+//! - [`runs`]: the run lifecycle: start, and an end that settles what is under it.
+//! - [`steps`]: steps: added, started, completed, failed and retried, skipped.
+//! - [`tool_calls`]: the tool calls a running step makes.
 //! - [`checkpoints`]: save and load what a resume needs.
 //! - [`effects`]: requesting external effects through the outbox.
 //! - [`destinations`]: where a tenant's effects go, with their signing secrets.
@@ -26,6 +28,8 @@ pub mod destinations;
 pub mod effects;
 pub mod ingest;
 pub mod runs;
+pub mod steps;
+pub mod tool_calls;
 
 use pplane_domain::{Actor, CorrelationId, EventId, EventType};
 use uuid::Uuid;
@@ -58,11 +62,50 @@ impl Origin {
     }
 }
 
-/// What a recorded change appended.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+/// An event an operation appended: its id (to name as the cause of what it
+/// sets off) and its position in the tenant's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Recorded {
     pub event_id: EventId,
     pub sequence_number: i64,
+}
+
+/// What an operation changed, as it is now, and the events it appended, in
+/// order (none when it found the change already made: a duplicate).
+/// Dereferences to the value, so `started.status` reads as the run's, and
+/// serializes as the value's fields with `events` added.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Changed<T> {
+    #[serde(flatten)]
+    pub value: T,
+    pub events: Vec<Recorded>,
+}
+
+impl<T> Changed<T> {
+    pub(crate) fn new(value: T, events: Vec<Recorded>) -> Changed<T> {
+        Changed { value, events }
+    }
+
+    /// The event that recorded the change itself, which is the first one
+    /// appended (those after it are its consequences: a run's end cancelling
+    /// what was under it, a signal's run being created). None for a
+    /// duplicate. Name it as the cause of the work the change sets off
+    /// (`Origin::caused_by`).
+    pub fn event(&self) -> Option<Recorded> {
+        self.events.first().copied()
+    }
+
+    pub fn into_value(self) -> T {
+        self.value
+    }
+}
+
+impl<T> std::ops::Deref for Changed<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
 }
 
 /// Appends the event of one change of one aggregate. A second writer that
@@ -125,7 +168,7 @@ async fn cause_check(tx: &mut TenantTx, cause: EventId, correlation: Correlation
         None => Err(StoreError::CauseUnknown {
             event: cause.to_string(),
         }),
-        Some(c) if c != correlation.as_uuid() => Err(StoreError::CauseElsewhere {
+        Some(c) if c != correlation => Err(StoreError::CauseElsewhere {
             event: cause.to_string(),
             correlation: c.to_string(),
         }),
@@ -138,9 +181,9 @@ pub(crate) struct Move<'a> {
     pub entity: &'static str,
     pub id: Uuid,
     pub version: i32,
-    pub correlation: Uuid,
+    pub correlation: CorrelationId,
     /// The event it hangs from: its own previous event, as a rule.
-    pub hangs_from: Option<Uuid>,
+    pub hangs_from: Option<EventId>,
     pub to: &'static str,
     pub event: EventType,
     pub data: serde_json::Value,
@@ -149,27 +192,25 @@ pub(crate) struct Move<'a> {
     pub next_retry_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Records the move's event and returns the versioned change for the row,
-/// which the caller applies with its entity's `*_update_status`.
+/// Records the move's event and returns it with the versioned change for the
+/// row, which the caller applies with its entity's `*_update_status`.
 pub(crate) async fn record_move<'a>(
     tx: &mut TenantTx,
     origin: &'a Origin,
     m: Move<'a>,
-) -> Result<StatusChange<'a>> {
-    let correlation = CorrelationId::from_uuid(m.correlation);
+) -> Result<(StatusChange<'a>, Recorded)> {
     let aggregate = (m.entity, m.id, m.version + 1);
-    let hangs_from = m.hangs_from.map(EventId::from_uuid);
     let recorded = record(
         tx,
-        correlation,
+        m.correlation,
         origin,
-        hangs_from,
+        m.hangs_from,
         m.event,
         aggregate,
         m.data,
     )
     .await?;
-    Ok(StatusChange {
+    let change = StatusChange {
         expected_version: m.version,
         status: m.to,
         output: m.output,
@@ -177,7 +218,8 @@ pub(crate) async fn record_move<'a>(
         next_retry_at: m.next_retry_at,
         causation: recorded.event_id,
         actor: &origin.actor,
-    })
+    };
+    Ok((change, recorded))
 }
 
 /// The row a versioned update returned, or the version conflict that its
@@ -185,7 +227,7 @@ pub(crate) async fn record_move<'a>(
 pub(crate) fn applied<T>(
     updated: Option<T>,
     entity: &'static str,
-    id: Uuid,
+    id: impl ToString,
     expected: i32,
 ) -> Result<T> {
     updated.ok_or_else(|| StoreError::VersionConflict {
@@ -199,7 +241,7 @@ pub(crate) fn applied<T>(
 pub(crate) fn expect_version(
     origin: &Origin,
     entity: &'static str,
-    id: Uuid,
+    id: impl ToString,
     current: i32,
 ) -> Result<()> {
     match origin.expected_version {
@@ -239,4 +281,15 @@ pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
         ))),
         None => Ok(()),
     }
+}
+
+/// `base` with the fields of `extra` added: event data built in layers.
+pub(crate) fn data_merge(
+    mut base: serde_json::Value,
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    if let (Some(b), serde_json::Value::Object(e)) = (base.as_object_mut(), extra) {
+        b.extend(e);
+    }
+    base
 }

@@ -3,6 +3,7 @@
 
 use pplane_domain::OutboxStatus;
 
+pub use crate::repositories::effects::Effect;
 use crate::repositories::outbox::{
     outbox_leases_held as leases_held, outbox_list, outbox_stats as stats,
 };

@@ -9,6 +9,7 @@ pub use crate::repositories::checkpoints::Checkpoint;
 pub use crate::repositories::runs::Run;
 use crate::repositories::steps::steps_of_run;
 pub use crate::repositories::steps::Step;
+pub use crate::repositories::tool_calls::ToolCall;
 use crate::{Result, TenantTx};
 
 /// A run as an orchestrator resumes it.

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use pplane_domain::EventId;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -95,8 +96,8 @@ pub struct TreeLine<'a> {
 /// time), so parallel work shows as siblings. Indentation stops growing past
 /// a depth of 16 (each link carries its depth).
 pub fn causation_tree(chain: &[CausalLink]) -> Vec<TreeLine<'_>> {
-    let known: HashSet<Uuid> = chain.iter().map(|l| l.id).collect();
-    let mut children: HashMap<Option<Uuid>, Vec<&CausalLink>> = HashMap::new();
+    let known: HashSet<EventId> = chain.iter().map(|l| l.id).collect();
+    let mut children: HashMap<Option<EventId>, Vec<&CausalLink>> = HashMap::new();
     for link in chain {
         // A cause outside the chain (none, for the root) starts a tree.
         let parent = link.causation_id.filter(|c| known.contains(c));

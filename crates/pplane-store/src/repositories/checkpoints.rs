@@ -10,15 +10,18 @@ use crate::Result;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Checkpoint {
-    pub id: Uuid,
-    pub run_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: CheckpointId,
+    #[sqlx(try_from = "Uuid")]
+    pub run_id: RunId,
     pub last_step_index: Option<i32>,
     /// The position of this checkpoint's CHECKPOINT_SAVED event: a resume
     /// replays the run's events after it.
     pub event_sequence: i64,
     pub state: serde_json::Value,
     pub created_at: DateTime<Utc>,
-    pub correlation_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub correlation_id: CorrelationId,
 }
 
 pub struct NewCheckpoint<'a> {

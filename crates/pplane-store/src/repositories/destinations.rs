@@ -9,7 +9,8 @@ use crate::Result;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Destination {
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: DestinationId,
     pub name: String,
     /// `WEBHOOK` or `NATS`.
     pub kind: String,

@@ -2,32 +2,41 @@
 
 use chrono::{DateTime, Utc};
 use pplane_domain::{
-    Actor, CorrelationId, DestinationId, EffectId, EventId, OutboxId, RunId, StepId, TenantId,
+    Actor, CorrelationId, DestinationId, EffectId, EffectStatus, EventId, OutboxId, RunId, StepId,
+    TenantId,
 };
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::outbox::WAKE_WORKERS;
+use super::MaybeId;
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct Effect {
-    pub id: Uuid,
-    pub run_id: Uuid,
-    pub step_id: Option<Uuid>,
+    #[sqlx(try_from = "Uuid")]
+    pub id: EffectId,
+    #[sqlx(try_from = "Uuid")]
+    pub run_id: RunId,
+    #[sqlx(try_from = "MaybeId")]
+    pub step_id: Option<StepId>,
     pub effect_type: String,
     pub effect_spec: serde_json::Value,
     pub idempotency_key: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: EffectStatus,
     pub version: i32,
     pub execution_result: Option<serde_json::Value>,
     pub retry_count: i32,
     pub next_retry_at: Option<DateTime<Utc>>,
-    pub correlation_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub correlation_id: CorrelationId,
     /// The event that last changed it: what its next event follows.
-    pub causation_id: Option<Uuid>,
-    pub actor: String,
+    #[sqlx(try_from = "MaybeId")]
+    pub causation_id: Option<EventId>,
+    #[sqlx(try_from = "String")]
+    pub actor: Actor,
 }
 
 pub(crate) const COLUMNS: &str =
@@ -156,13 +165,14 @@ pub async fn effect_same_request(
 pub async fn effects_fetch_many(
     conn: &mut PgConnection,
     tenant: TenantId,
-    ids: &[Uuid],
+    ids: &[EffectId],
 ) -> Result<Vec<Effect>> {
+    let ids: Vec<Uuid> = ids.iter().map(EffectId::as_uuid).collect();
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM effects WHERE tenant_id = $1 AND id = ANY($2)"
     ))
     .bind(tenant.as_uuid())
-    .bind(ids)
+    .bind(&ids)
     .fetch_all(conn)
     .await?)
 }
@@ -170,14 +180,14 @@ pub async fn effects_fetch_many(
 /// One effect's versioned status change, for [`effects_update_status`].
 #[derive(Debug, Clone)]
 pub struct EffectMove {
-    pub id: Uuid,
+    pub id: EffectId,
     pub expected_version: i32,
     pub status: &'static str,
     /// The execution result (or the error of a failed attempt).
     pub result: Option<serde_json::Value>,
     pub next_retry_at: Option<DateTime<Utc>>,
     /// The event that records the move.
-    pub causation: Uuid,
+    pub causation: EventId,
 }
 
 /// Moves effects, each only if still at its expected version, in one
@@ -190,12 +200,12 @@ pub async fn effects_update_status(
     moves: &[EffectMove],
     actor: &Actor,
 ) -> Result<Vec<Effect>> {
-    let ids: Vec<Uuid> = moves.iter().map(|m| m.id).collect();
+    let ids: Vec<Uuid> = moves.iter().map(|m| m.id.as_uuid()).collect();
     let versions: Vec<i32> = moves.iter().map(|m| m.expected_version).collect();
     let statuses: Vec<&str> = moves.iter().map(|m| m.status).collect();
     let results: Vec<Option<serde_json::Value>> = moves.iter().map(|m| m.result.clone()).collect();
     let retries: Vec<Option<DateTime<Utc>>> = moves.iter().map(|m| m.next_retry_at).collect();
-    let causes: Vec<Uuid> = moves.iter().map(|m| m.causation).collect();
+    let causes: Vec<Uuid> = moves.iter().map(|m| m.causation.as_uuid()).collect();
     Ok(sqlx::query_as(
         "UPDATE effects e SET status = m.status, version = e.version + 1,
                 execution_result = coalesce(m.result, e.execution_result),

@@ -3,12 +3,13 @@
 
 use chrono::{DateTime, Utc};
 use pplane_domain::{
-    Actor, CorrelationId, EventId, EventType, RunId, TenantId, EVENT_SCHEMA_VERSION,
+    Actor, AggregateType, CorrelationId, EventId, EventType, RunId, TenantId, EVENT_SCHEMA_VERSION,
 };
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::MaybeId;
 use crate::limits::{check_size, EVENT_DATA_MAX};
 use crate::Result;
 
@@ -28,18 +29,24 @@ pub struct NewEvent {
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct Event {
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: EventId,
     pub sequence_number: i64,
-    pub event_type: String,
-    pub aggregate_type: String,
+    #[sqlx(try_from = "String")]
+    pub event_type: EventType,
+    #[sqlx(try_from = "String")]
+    pub aggregate_type: AggregateType,
     pub aggregate_id: Uuid,
     pub aggregate_version: i32,
     pub schema_version: i16,
     pub event_data: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
-    pub correlation_id: Uuid,
-    pub causation_id: Option<Uuid>,
-    pub actor: String,
+    #[sqlx(try_from = "Uuid")]
+    pub correlation_id: CorrelationId,
+    #[sqlx(try_from = "MaybeId")]
+    pub causation_id: Option<EventId>,
+    #[sqlx(try_from = "String")]
+    pub actor: Actor,
 }
 
 pub(crate) const EVENT_COLUMNS: &str =
@@ -162,14 +169,15 @@ pub async fn event_correlation_of(
     conn: &mut PgConnection,
     tenant: TenantId,
     id: EventId,
-) -> Result<Option<Uuid>> {
-    Ok(sqlx::query_scalar(
+) -> Result<Option<CorrelationId>> {
+    let found: Option<Uuid> = sqlx::query_scalar(
         "SELECT correlation_id FROM orchestration_events WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant.as_uuid())
     .bind(id.as_uuid())
     .fetch_optional(conn)
-    .await?)
+    .await?;
+    Ok(found.map(CorrelationId::from_uuid))
 }
 
 /// The newest of the events that last changed each step of `run`: where
@@ -216,9 +224,12 @@ pub(crate) fn causal_chain_cte(correlation: &str) -> String {
 /// One link of a causation chain.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct CausalLink {
-    pub id: Uuid,
-    pub event_type: String,
-    pub causation_id: Option<Uuid>,
+    #[sqlx(try_from = "Uuid")]
+    pub id: EventId,
+    #[sqlx(try_from = "String")]
+    pub event_type: EventType,
+    #[sqlx(try_from = "MaybeId")]
+    pub causation_id: Option<EventId>,
     pub depth: i32,
 }
 

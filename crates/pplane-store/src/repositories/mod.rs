@@ -44,3 +44,34 @@ pub(crate) fn qualified(columns: &str, alias: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// A nullable id column as read, before it becomes its typed id: sqlx's
+/// `try_from` needs a type of this crate to convert from, since neither
+/// `Option<Uuid>` nor `Option<RunId>` is one.
+pub(crate) struct MaybeId(Option<uuid::Uuid>);
+
+impl sqlx::Type<sqlx::Postgres> for MaybeId {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <uuid::Uuid as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for MaybeId {
+    fn decode(
+        value: sqlx::postgres::PgValueRef<'r>,
+    ) -> std::result::Result<Self, sqlx::error::BoxDynError> {
+        <Option<uuid::Uuid> as sqlx::Decode<sqlx::Postgres>>::decode(value).map(MaybeId)
+    }
+}
+
+macro_rules! maybe_id {
+    ($($id:ident),*) => {$(
+        impl From<MaybeId> for Option<pplane_domain::$id> {
+            fn from(raw: MaybeId) -> Self {
+                raw.0.map(pplane_domain::$id::from_uuid)
+            }
+        }
+    )*};
+}
+
+maybe_id!(EventId, StepId);

@@ -7,7 +7,9 @@
 //! answer matches no row and changes nothing.
 
 use chrono::{DateTime, Utc};
-use pplane_domain::{OutboxId, OutboxStatus, TenantId};
+use pplane_domain::{CorrelationId, EffectId, EventId, OutboxId, OutboxStatus, TenantId};
+
+use super::MaybeId;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -29,16 +31,21 @@ pub(crate) const WAKE_WORKERS: &str = "pg_notify('pplane_outbox', '')";
 /// An entry a worker has claimed, with what it needs to deliver it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Claimed {
-    pub tenant_id: Uuid,
-    pub id: Uuid,
-    pub effect_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub tenant_id: TenantId,
+    #[sqlx(try_from = "Uuid")]
+    pub id: OutboxId,
+    #[sqlx(try_from = "Uuid")]
+    pub effect_id: EffectId,
     pub event_type: String,
     pub payload: Value,
     pub idempotency_key: String,
     pub attempt: i32,
     pub retry_count: i32,
-    pub correlation_id: Uuid,
-    pub causation_id: Option<Uuid>,
+    #[sqlx(try_from = "Uuid")]
+    pub correlation_id: CorrelationId,
+    #[sqlx(try_from = "MaybeId")]
+    pub causation_id: Option<EventId>,
     pub error_details: Option<Value>,
     pub lease_owner: String,
     pub created_at: DateTime<Utc>,
@@ -113,9 +120,9 @@ pub async fn outbox_settle(
     conn: &mut PgConnection,
     tenant: TenantId,
     owner: &str,
-    items: &[(Uuid, i32, Settlement)],
+    items: &[(OutboxId, i32, Settlement)],
 ) -> Result<Vec<OutboxEntry>> {
-    let ids: Vec<Uuid> = items.iter().map(|i| i.0).collect();
+    let ids: Vec<Uuid> = items.iter().map(|i| i.0.as_uuid()).collect();
     let attempts: Vec<i32> = items.iter().map(|i| i.1).collect();
     let statuses: Vec<&str> = items.iter().map(|i| i.2.status.as_str()).collect();
     let retries: Vec<i32> = items.iter().map(|i| i.2.retry_count).collect();
@@ -149,11 +156,14 @@ pub async fn outbox_settle(
 /// An outbox entry as operators see it.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct OutboxEntry {
-    pub id: Uuid,
-    pub effect_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: OutboxId,
+    #[sqlx(try_from = "Uuid")]
+    pub effect_id: EffectId,
     pub event_type: String,
     pub idempotency_key: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: OutboxStatus,
     pub attempt: i32,
     pub retry_count: i32,
     pub next_retry_at: Option<DateTime<Utc>>,
@@ -161,7 +171,8 @@ pub struct OutboxEntry {
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,
-    pub correlation_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub correlation_id: CorrelationId,
     pub created_at: DateTime<Utc>,
 }
 

@@ -1,28 +1,34 @@
 //! Runs: one execution of an agent workflow, versioned for optimistic concurrency.
 
 use chrono::{DateTime, Utc};
-use pplane_domain::{Actor, CorrelationId, EventId, RunId, SignalId, StepId, TenantId};
+use pplane_domain::{Actor, CorrelationId, EventId, RunId, RunStatus, SignalId, StepId, TenantId};
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{qualified, StatusChange};
+use super::{qualified, MaybeId, StatusChange};
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct Run {
-    pub id: Uuid,
-    pub signal_id: Uuid,
-    pub status: String,
+    #[sqlx(try_from = "Uuid")]
+    pub id: RunId,
+    #[sqlx(try_from = "Uuid")]
+    pub signal_id: SignalId,
+    #[sqlx(try_from = "String")]
+    pub status: RunStatus,
     pub version: i32,
     pub domain_refs: serde_json::Value,
     pub error_details: Option<serde_json::Value>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
-    pub correlation_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub correlation_id: CorrelationId,
     /// The event that last changed it: what its next event follows.
-    pub causation_id: Option<Uuid>,
-    pub actor: String,
+    #[sqlx(try_from = "MaybeId")]
+    pub causation_id: Option<EventId>,
+    #[sqlx(try_from = "String")]
+    pub actor: Actor,
 }
 
 pub(crate) const COLUMNS: &str =

@@ -10,13 +10,16 @@ use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct Signal {
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: SignalId,
     pub source_channel: String,
     pub source_id: String,
     pub payload: serde_json::Value,
     pub received_at: DateTime<Utc>,
-    pub correlation_id: Uuid,
-    pub actor: String,
+    #[sqlx(try_from = "Uuid")]
+    pub correlation_id: CorrelationId,
+    #[sqlx(try_from = "String")]
+    pub actor: Actor,
 }
 
 pub(crate) const COLUMNS: &str =

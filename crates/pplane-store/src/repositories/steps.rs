@@ -1,21 +1,24 @@
 //! Steps of a run, ordered by step_index; retried in place.
 
 use chrono::{DateTime, Utc};
-use pplane_domain::{Actor, CorrelationId, EventId, RunId, StepId, TenantId};
+use pplane_domain::{Actor, CorrelationId, EventId, RunId, StepId, StepStatus, TenantId};
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::StatusChange;
+use super::{MaybeId, StatusChange};
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct Step {
-    pub id: Uuid,
-    pub run_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: StepId,
+    #[sqlx(try_from = "Uuid")]
+    pub run_id: RunId,
     pub step_index: i32,
     pub step_type: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: StepStatus,
     pub version: i32,
     pub input: Option<serde_json::Value>,
     pub output_result: Option<serde_json::Value>,
@@ -24,10 +27,13 @@ pub struct Step {
     pub next_retry_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
-    pub correlation_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub correlation_id: CorrelationId,
     /// The event that last changed it: what its next event follows.
-    pub causation_id: Option<Uuid>,
-    pub actor: String,
+    #[sqlx(try_from = "MaybeId")]
+    pub causation_id: Option<EventId>,
+    #[sqlx(try_from = "String")]
+    pub actor: Actor,
 }
 
 pub(crate) const COLUMNS: &str =

@@ -9,7 +9,8 @@ pub const TENANT_NAME_MAX: usize = 200;
 
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct Tenant {
-    pub tenant_id: uuid::Uuid,
+    #[sqlx(try_from = "uuid::Uuid")]
+    pub tenant_id: TenantId,
     pub name: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }

@@ -1,30 +1,38 @@
 //! Tool calls made by steps.
 
 use chrono::{DateTime, Utc};
-use pplane_domain::{Actor, CorrelationId, EventId, RunId, StepId, TenantId, ToolCallId};
+use pplane_domain::{
+    Actor, CorrelationId, EventId, RunId, StepId, TenantId, ToolCallId, ToolCallStatus,
+};
 use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{qualified, StatusChange};
+use super::{qualified, MaybeId, StatusChange};
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct ToolCall {
-    pub id: Uuid,
-    pub step_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: ToolCallId,
+    #[sqlx(try_from = "Uuid")]
+    pub step_id: StepId,
     pub tool_name: String,
     pub tool_args: serde_json::Value,
     pub result: Option<serde_json::Value>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ToolCallStatus,
     pub version: i32,
     pub error_details: Option<serde_json::Value>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
-    pub correlation_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub correlation_id: CorrelationId,
     /// The event that last changed it: what its next event follows.
-    pub causation_id: Option<Uuid>,
-    pub actor: String,
+    #[sqlx(try_from = "MaybeId")]
+    pub causation_id: Option<EventId>,
+    #[sqlx(try_from = "String")]
+    pub actor: Actor,
 }
 
 pub(crate) const COLUMNS: &str =

@@ -3,9 +3,11 @@
 //! side, are siblings. A cause the caller names must be an event of the same
 //! tenant and correlation; anything else is refused and nothing is written.
 
-use pplane_domain::{EventId, StepId, TenantId, UserId};
+use pplane_domain::{EventId, TenantId, UserId};
 use pplane_store::operations::ingest::Ingested;
-use pplane_store::operations::runs::{run_start, step_add, step_move, tool_call_start, StepMove};
+use pplane_store::operations::runs::run_start;
+use pplane_store::operations::steps::{step_add, step_move, StepMove};
+use pplane_store::operations::tool_calls::tool_call_start;
 use pplane_store::operations::Origin;
 use pplane_store::repositories::events::event_causal_chain;
 use pplane_store::testing::TestDb;
@@ -30,7 +32,7 @@ async fn edges(
         .iter()
         .filter_map(|l| {
             let parent = chain.iter().find(|p| Some(p.id) == l.causation_id)?;
-            Some((l.event_type.clone(), parent.event_type.clone()))
+            Some((l.event_type.to_string(), parent.event_type.to_string()))
         })
         .collect();
     edges.sort();
@@ -52,7 +54,7 @@ async fn parallel_tool_calls_and_parallel_steps_are_siblings() {
     step_add(&mut tx, got.run_id, &step_input("summarise"), &by)
         .await
         .unwrap();
-    let a = StepId::from_uuid(a.id);
+    let a = a.id;
     step_move(&mut tx, a, &StepMove::Start, &by).await.unwrap();
     for tool in ["web.search", "kb.search", "crm.lookup"] {
         tool_call_start(&mut tx, a, tool, &json!({}), &by)

@@ -8,9 +8,8 @@ use pplane_store::checks::CheckReport;
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
 use pplane_store::operations::ingest::Ingested;
-use pplane_store::operations::runs::{
-    run_finish, run_start, step_add, step_move, RunOutcome, StepInput, StepMove,
-};
+use pplane_store::operations::runs::{run_finish, run_start, RunOutcome};
+use pplane_store::operations::steps::{step_add, step_move, StepInput, StepMove};
 use pplane_store::operations::Origin;
 use pplane_store::testing::TestDb;
 use serde_json::json;
@@ -41,12 +40,10 @@ async fn plane() -> Plane {
         step_index: None,
         input: None,
     };
-    let step = StepId::from_uuid(
-        step_add(&mut tx, first.run_id, &input, &by)
-            .await
-            .unwrap()
-            .id,
-    );
+    let step = step_add(&mut tx, first.run_id, &input, &by)
+        .await
+        .unwrap()
+        .id;
     let policy = RetryPolicy {
         base_delay_ms: 0,
         ..RetryPolicy::default()

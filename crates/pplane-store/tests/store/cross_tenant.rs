@@ -5,7 +5,8 @@ use pplane_domain::{
     Actor, CheckpointId, CorrelationId, EffectId, EventId, EventType, OutboxId, RunId, SignalId,
     StepId, ToolCallId,
 };
-use pplane_store::operations::runs::{run_start, step_add, StepInput};
+use pplane_store::operations::runs::run_start;
+use pplane_store::operations::steps::{step_add, StepInput};
 use pplane_store::operations::Origin;
 use pplane_store::repositories::{
     checkpoints, effects, events, runs, signals, steps, tenants, tool_calls, StatusChange,

@@ -140,12 +140,12 @@ async fn appended_events_read_back_unchanged() {
     let e = &read[0];
     assert_eq!(
         (e.id, e.aggregate_id, e.aggregate_version),
-        (written.id.as_uuid(), written.aggregate_id, 1)
+        (written.id, written.aggregate_id, 1)
     );
     assert_eq!(
         (e.event_type.as_str(), e.aggregate_type.as_str()),
         ("CHECKPOINT_SAVED", "CHECKPOINT")
     );
     assert_eq!(e.event_data, json!({ "n": 7 }));
-    assert_eq!(e.correlation_id, written.correlation.as_uuid());
+    assert_eq!(e.correlation_id, written.correlation);
 }

@@ -10,10 +10,9 @@ use pplane_store::operations::checkpoints::checkpoint_save;
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
 use pplane_store::operations::ingest::{signal_ingest, SignalInput};
-use pplane_store::operations::runs::{
-    run_finish, run_get, run_start, step_add, step_get, step_move, tool_call_finish,
-    tool_call_start, RunOutcome, StepMove,
-};
+use pplane_store::operations::runs::{run_finish, run_get, run_start, RunOutcome};
+use pplane_store::operations::steps::{step_add, step_get, step_move, StepMove};
+use pplane_store::operations::tool_calls::{tool_call_finish, tool_call_start};
 use pplane_store::testing::TestDb;
 use pplane_store::{Store, StoreError};
 use serde_json::json;
@@ -54,7 +53,7 @@ async fn busy_run() -> Busy {
     let running = step_add(&mut tx, run, &step_input("search"), &by)
         .await
         .unwrap();
-    let running = StepId::from_uuid(running.id);
+    let running = running.id;
     step_move(&mut tx, running, &StepMove::Start, &by)
         .await
         .unwrap();
@@ -79,8 +78,8 @@ async fn busy_run() -> Busy {
         user,
         run,
         running,
-        pending: StepId::from_uuid(pending.id),
-        call: ToolCallId::from_uuid(call.id),
+        pending: pending.id,
+        call: call.id,
     }
 }
 
@@ -127,9 +126,12 @@ async fn failing_a_run_cancels_its_live_children_with_their_events() {
     )
     .await
     .unwrap();
-    assert_eq!(failed.status, "FAILED");
+    assert_eq!(failed.status.as_str(), "FAILED");
     for step in [b.running, b.pending] {
-        assert_eq!(step_get(&mut tx, step).await.unwrap().status, "CANCELLED");
+        assert_eq!(
+            step_get(&mut tx, step).await.unwrap().status.as_str(),
+            "CANCELLED"
+        );
     }
     tx.commit().await.unwrap();
 
@@ -344,9 +346,12 @@ async fn a_run_cannot_end_under_a_change_in_flight() {
         tx.commit().await.unwrap();
         start.await.unwrap();
         let mut tx = b.store.tenant_tx(b.tenant, b.user).await.unwrap();
-        assert_eq!(run_get(&mut tx, b.run).await.unwrap().status, "CANCELLED");
         assert_eq!(
-            step_get(&mut tx, pending).await.unwrap().status,
+            run_get(&mut tx, b.run).await.unwrap().status.as_str(),
+            "CANCELLED"
+        );
+        assert_eq!(
+            step_get(&mut tx, pending).await.unwrap().status.as_str(),
             "CANCELLED"
         );
         tx.rollback().await.unwrap();

@@ -59,8 +59,10 @@ async fn concurrent_callers_get_their_own_gap_free_positions() {
         let stored = events_after(tx.conn(), *tenant, 0, 1000).await.unwrap();
         let mut expected = claimed[i].clone();
         expected.sort();
-        let got: Vec<(i64, uuid::Uuid)> =
-            stored.iter().map(|e| (e.sequence_number, e.id)).collect();
+        let got: Vec<(i64, uuid::Uuid)> = stored
+            .iter()
+            .map(|e| (e.sequence_number, e.id.as_uuid()))
+            .collect();
         assert_eq!(
             got, expected,
             "tenant {i}: what callers were told is what is stored"

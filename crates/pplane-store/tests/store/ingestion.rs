@@ -49,7 +49,7 @@ async fn a_new_signal_starts_a_run_and_its_trace() {
     assert_eq!(events[1].aggregate_id, got.run_id.as_uuid());
     assert!(events
         .iter()
-        .all(|e| e.actor == "external:slack" && e.schema_version == 1));
+        .all(|e| e.actor.to_string() == "external:slack" && e.schema_version == 1));
     drop(tx);
 
     let mut admin = db.admin().await;

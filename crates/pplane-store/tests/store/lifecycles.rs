@@ -2,15 +2,14 @@
 //! state machine, recorded as an event before the row changes, and tied to
 //! the signal's correlation id.
 
-use pplane_domain::{Actor, RetryPolicy, RunId, StepId, TenantId, UserId};
+use pplane_domain::{Actor, RetryPolicy, RunId, TenantId, UserId};
 use pplane_store::operations::checkpoints::{checkpoint_load, checkpoint_save};
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
 use pplane_store::operations::ingest::{signal_ingest, Ingested, SignalInput};
-use pplane_store::operations::runs::{
-    run_finish, run_start, step_add, step_move, tool_call_finish, tool_call_start, RunOutcome,
-    StepInput, StepMove,
-};
+use pplane_store::operations::runs::{run_finish, run_start, RunOutcome};
+use pplane_store::operations::steps::{step_add, step_move, StepInput, StepMove};
+use pplane_store::operations::tool_calls::{tool_call_finish, tool_call_start};
 use pplane_store::operations::Origin;
 use pplane_store::queries::debugging::DEBUG_QUERIES;
 use pplane_store::repositories::events::event_causal_chain;
@@ -32,7 +31,10 @@ async fn ingested(store: &Store, tenant: TenantId, user: UserId) -> Ingested {
         domain_refs: json!({ "customer": "C-7" }),
         actor: "user:alice".parse().unwrap(),
     };
-    signal_ingest(store, tenant, user, &input).await.unwrap()
+    signal_ingest(store, tenant, user, &input)
+        .await
+        .unwrap()
+        .into_value()
 }
 
 fn step(step_type: &str) -> StepInput {
@@ -60,7 +62,7 @@ async fn a_run_from_signal_to_completion() {
     let plan = step_add(&mut tx, got.run_id, &step("plan"), &by)
         .await
         .unwrap();
-    let plan_id = StepId::from_uuid(plan.id);
+    let plan_id = plan.id;
     assert_eq!(plan.step_index, 0);
     step_move(&mut tx, plan_id, &StepMove::Start, &by)
         .await
@@ -74,7 +76,7 @@ async fn a_run_from_signal_to_completion() {
     )
     .await
     .unwrap();
-    let call_id = pplane_domain::ToolCallId::from_uuid(call.id);
+    let call_id = call.id;
     tool_call_finish(&mut tx, call_id, Err(&json!({ "code": 503 })), &by)
         .await
         .unwrap();
@@ -88,7 +90,7 @@ async fn a_run_from_signal_to_completion() {
     )
     .await
     .unwrap();
-    assert_eq!(failed.status, "FAILED");
+    assert_eq!(failed.status.as_str(), "FAILED");
     let retried = step_move(
         &mut tx,
         plan_id,
@@ -116,14 +118,9 @@ async fn a_run_from_signal_to_completion() {
     )
     .await
     .unwrap();
-    let done = tool_call_finish(
-        &mut tx,
-        pplane_domain::ToolCallId::from_uuid(call2.id),
-        Ok(&json!({ "hits": 3 })),
-        &by,
-    )
-    .await
-    .unwrap();
+    let done = tool_call_finish(&mut tx, call2.id, Ok(&json!({ "hits": 3 })), &by)
+        .await
+        .unwrap();
     assert_eq!(done.result, Some(json!({ "hits": 3 })));
     let completed = step_move(
         &mut tx,
@@ -174,7 +171,7 @@ async fn a_run_from_signal_to_completion() {
     let finished = run_finish(&mut tx, got.run_id, &RunOutcome::Completed, &by)
         .await
         .unwrap();
-    assert_eq!(finished.status, "COMPLETED");
+    assert_eq!(finished.status.as_str(), "COMPLETED");
     let late = step_add(&mut tx, got.run_id, &step("late"), &by)
         .await
         .unwrap_err();
@@ -207,7 +204,10 @@ async fn a_run_from_signal_to_completion() {
         .unwrap();
     let mut ours: Vec<_> = chain
         .iter()
-        .map(|l| (l.id, l.event_type.clone(), l.causation_id, l.depth))
+        .map(|l| {
+            let cause = l.causation_id.map(|c| c.as_uuid());
+            (l.id.as_uuid(), l.event_type.to_string(), cause, l.depth)
+        })
         .collect();
     let mut walked = walked;
     // Siblings share a depth, so only the set is the same, not the order.
@@ -251,11 +251,11 @@ async fn a_run_from_signal_to_completion() {
         expected.len(),
         "every event reached from the root"
     );
-    assert_eq!(chain[0].event_type, "SIGNAL_RECEIVED");
+    assert_eq!(chain[0].event_type.as_str(), "SIGNAL_RECEIVED");
     let parent_of = |ty: &str, nth: usize| {
         let link = chain
             .iter()
-            .filter(|l| l.event_type == ty)
+            .filter(|l| l.event_type.as_str() == ty)
             .nth(nth)
             .unwrap();
         let parent = chain
@@ -339,18 +339,13 @@ async fn illegal_transitions_write_nothing() {
     let s = step_add(&mut tx, got.run_id, &step("plan"), &by)
         .await
         .unwrap();
-    let err = step_move(
-        &mut tx,
-        StepId::from_uuid(s.id),
-        &StepMove::Complete { output: None },
-        &by,
-    )
-    .await
-    .unwrap_err();
+    let err = step_move(&mut tx, s.id, &StepMove::Complete { output: None }, &by)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Transition(_)), "{err}");
     let err = step_move(
         &mut tx,
-        StepId::from_uuid(s.id),
+        s.id,
         &StepMove::Retry {
             policy: RetryPolicy::default(),
         },
@@ -362,7 +357,7 @@ async fn illegal_transitions_write_nothing() {
         matches!(err, StoreError::Transition(_)),
         "only a FAILED step is retried: {err}"
     );
-    let err = tool_call_start(&mut tx, StepId::from_uuid(s.id), "search", &json!({}), &by)
+    let err = tool_call_start(&mut tx, s.id, "search", &json!({}), &by)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("RUNNING step"), "{err}");
@@ -400,12 +395,10 @@ async fn retries_run_out() {
     };
     let mut tx = store.tenant_tx(tenant, user).await.unwrap();
     run_start(&mut tx, got.run_id, &by).await.unwrap();
-    let id = StepId::from_uuid(
-        step_add(&mut tx, got.run_id, &step("call"), &by)
-            .await
-            .unwrap()
-            .id,
-    );
+    let id = step_add(&mut tx, got.run_id, &step("call"), &by)
+        .await
+        .unwrap()
+        .id;
     for attempt in 1..=3 {
         step_move(&mut tx, id, &StepMove::Start, &by).await.unwrap();
         step_move(

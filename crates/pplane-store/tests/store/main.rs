@@ -17,6 +17,7 @@ mod lifecycles;
 mod migrations;
 mod outbox;
 mod projections;
+mod returned_events;
 mod runtime_guard;
 mod support;
 mod tenant_isolation;

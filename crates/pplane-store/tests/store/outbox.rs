@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pplane_domain::delivery::{http_attempt, Backoff};
 use pplane_domain::{Actor, TenantId, UserId};
-use pplane_store::operations::delivery::{delivery_settle, effect_dispatch};
+use pplane_store::operations::delivery::{delivery_settle, effect_dispatch, Dispatch};
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
 use pplane_store::operations::ingest::{signal_ingest, SignalInput};
@@ -97,8 +97,10 @@ async fn a_delivered_entry_completes_its_effect_with_dispatched_and_succeeded_ev
         .starts_with("whsec_"));
 
     let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
-    let refused = effect_dispatch(&mut tx, entry, &worker()).await.unwrap();
-    assert_eq!(refused, None, "a PENDING effect may run");
+    let dispatch = effect_dispatch(&mut tx, entry, &worker()).await.unwrap();
+    let Dispatch::Recorded(dispatch) = dispatch else {
+        panic!("a PENDING effect may run, got {dispatch:?}");
+    };
     let ok = http_attempt(204, None);
     let verdict = ok.verdict(1, &Backoff::default(), 0.5);
     let settled = delivery_settle(&mut tx, entry, &ok, &verdict, &worker())
@@ -106,30 +108,37 @@ async fn a_delivered_entry_completes_its_effect_with_dispatched_and_succeeded_ev
         .unwrap()
         .expect("the current attempt settles");
     tx.commit().await.unwrap();
-    assert_eq!(settled.entry.status, "DELIVERED");
-    assert_eq!(settled.effect.status, "COMPLETED");
+    assert_eq!(settled.entry.status.as_str(), "DELIVERED");
+    assert_eq!(settled.effect.status.as_str(), "COMPLETED");
 
     let mut tx = store.tenant_tx(tenant, user).await.unwrap();
-    let events = events_by_correlation(tx.conn(), tenant, settled.effect.correlation_id.into())
+    let events = events_by_correlation(tx.conn(), tenant, settled.effect.correlation_id)
         .await
         .unwrap();
     let requested = events
         .iter()
-        .find(|e| e.event_type == "EFFECT_REQUESTED")
+        .find(|e| e.event_type.as_str() == "EFFECT_REQUESTED")
         .unwrap();
     // The attempt reads as a chain: the request, its dispatch, its outcome.
     let dispatched = events
         .iter()
-        .find(|e| e.event_type == "EFFECT_DISPATCHED")
+        .find(|e| e.event_type.as_str() == "EFFECT_DISPATCHED")
         .unwrap();
     let succeeded = events
         .iter()
-        .find(|e| e.event_type == "EFFECT_SUCCEEDED")
+        .find(|e| e.event_type.as_str() == "EFFECT_SUCCEEDED")
         .unwrap();
     assert_eq!(dispatched.causation_id, Some(requested.id));
     assert_eq!(succeeded.causation_id, Some(dispatched.id));
+    // What the operations returned is what the log holds.
+    assert_eq!(
+        (dispatch.event_id, dispatch.sequence_number),
+        (dispatched.id, dispatched.sequence_number)
+    );
+    let outcome = settled.event().expect("the outcome's event");
+    assert_eq!(outcome.event_id, succeeded.id);
     for e in [dispatched, succeeded] {
-        assert_eq!(e.actor, "system:outbox-worker");
+        assert_eq!(e.actor.to_string(), "system:outbox-worker");
     }
     assert!(
         claim(&store, "w1", 10, 30_000).await.is_empty(),
@@ -194,10 +203,10 @@ async fn a_transient_failure_waits_for_its_backoff_and_keeps_a_bounded_history()
         tx.commit().await.unwrap();
     }
     let settled = last.unwrap();
-    assert_eq!(settled.entry.status, "PENDING");
+    assert_eq!(settled.entry.status.as_str(), "PENDING");
     assert_eq!(settled.entry.retry_count, 12);
-    assert_eq!(settled.effect.status, "FAILED");
-    let details = settled.entry.error_details.unwrap();
+    assert_eq!(settled.effect.status.as_str(), "FAILED");
+    let details = settled.entry.error_details.clone().unwrap();
     assert_eq!(details["history"].as_array().unwrap().len(), 10);
     assert_eq!(details["last"]["attempt"], 12);
     assert_eq!(details["last"]["message"], "HTTP 503");

@@ -2,11 +2,10 @@
 //! log and proved equal to them, fenced by tenant like every table, and
 //! read by no business code.
 
-use pplane_domain::{RetryPolicy, StepId, TenantId, UserId};
+use pplane_domain::{RetryPolicy, TenantId, UserId};
 use pplane_store::operations::ingest::{signal_ingest, SignalInput};
-use pplane_store::operations::runs::{
-    run_finish, run_start, step_add, step_move, RunOutcome, StepInput, StepMove,
-};
+use pplane_store::operations::runs::{run_finish, run_start, RunOutcome};
+use pplane_store::operations::steps::{step_add, step_move, StepInput, StepMove};
 use pplane_store::operations::Origin;
 use pplane_store::projections::{projections_rebuild, projections_refresh, run_summaries};
 use pplane_store::testing::TestDb;
@@ -37,12 +36,10 @@ async fn drive(store: &Store, tenant: TenantId, user: UserId, source: &str) -> u
         step_index: None,
         input: None,
     };
-    let a = StepId::from_uuid(
-        step_add(&mut tx, got.run_id, &input("a"), &by)
-            .await
-            .unwrap()
-            .id,
-    );
+    let a = step_add(&mut tx, got.run_id, &input("a"), &by)
+        .await
+        .unwrap()
+        .id;
     let policy = RetryPolicy {
         base_delay_ms: 0,
         ..RetryPolicy::default()
@@ -56,12 +53,10 @@ async fn drive(store: &Store, tenant: TenantId, user: UserId, source: &str) -> u
     ] {
         step_move(&mut tx, a, &m, &by).await.unwrap();
     }
-    let b = StepId::from_uuid(
-        step_add(&mut tx, got.run_id, &input("b"), &by)
-            .await
-            .unwrap()
-            .id,
-    );
+    let b = step_add(&mut tx, got.run_id, &input("b"), &by)
+        .await
+        .unwrap()
+        .id;
     step_move(&mut tx, b, &StepMove::Start, &by).await.unwrap();
     step_move(&mut tx, b, &StepMove::Fail { error: json!(2) }, &by)
         .await

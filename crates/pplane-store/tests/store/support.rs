@@ -2,7 +2,7 @@
 
 use pplane_domain::{Actor, TenantId, UserId};
 use pplane_store::operations::ingest::{signal_ingest, Ingested, SignalInput};
-use pplane_store::operations::runs::StepInput;
+use pplane_store::operations::steps::StepInput;
 use pplane_store::operations::Origin;
 use pplane_store::{Admin, Store};
 
@@ -116,7 +116,10 @@ pub async fn ingest(store: &Store, tenant: TenantId, user: UserId, source: &str)
         domain_refs: serde_json::json!({}),
         actor: "user:alice".parse().unwrap(),
     };
-    signal_ingest(store, tenant, user, &input).await.unwrap()
+    signal_ingest(store, tenant, user, &input)
+        .await
+        .unwrap()
+        .into_value()
 }
 
 /// A step of `step_type` after the run's last one.

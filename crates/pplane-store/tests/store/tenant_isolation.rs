@@ -287,7 +287,7 @@ async fn the_unit_of_work_carries_the_tenant_context() {
         .await
         .unwrap()
         .expect("member sees its tenant");
-    assert_eq!(tenant.tenant_id, a.as_uuid());
+    assert_eq!(tenant.tenant_id, a);
     tx.commit().await.unwrap();
 
     // A principal that is not a member is refused when the unit of work

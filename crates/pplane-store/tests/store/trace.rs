@@ -1,12 +1,11 @@
 //! A trace reconstructs a run's whole story in one round trip, by run id or
 //! by correlation id, and shows another tenant nothing.
 
-use pplane_domain::{RetryPolicy, StepId, ToolCallId};
+use pplane_domain::RetryPolicy;
 use pplane_store::operations::ingest::{signal_ingest, SignalInput};
-use pplane_store::operations::runs::{
-    run_finish, run_start, step_add, step_move, tool_call_finish, tool_call_start, RunOutcome,
-    StepInput, StepMove,
-};
+use pplane_store::operations::runs::{run_finish, run_start, RunOutcome};
+use pplane_store::operations::steps::{step_add, step_move, StepInput, StepMove};
+use pplane_store::operations::tool_calls::{tool_call_finish, tool_call_start};
 use pplane_store::operations::Origin;
 use pplane_store::queries::trace::trace_load;
 use pplane_store::testing::TestDb;
@@ -42,7 +41,7 @@ async fn a_trace_holds_the_seven_steps_in_order() {
     let lookup = step_add(&mut tx, got.run_id, &input("lookup"), &by)
         .await
         .unwrap();
-    let lookup = StepId::from_uuid(lookup.id);
+    let lookup = lookup.id;
     step_move(&mut tx, lookup, &StepMove::Start, &by)
         .await
         .unwrap();
@@ -50,7 +49,7 @@ async fn a_trace_holds_the_seven_steps_in_order() {
         .await
         .unwrap();
     let failure = json!({ "status": 503 });
-    tool_call_finish(&mut tx, ToolCallId::from_uuid(call.id), Err(&failure), &by)
+    tool_call_finish(&mut tx, call.id, Err(&failure), &by)
         .await
         .unwrap();
     step_move(
@@ -79,12 +78,12 @@ async fn a_trace_holds_the_seven_steps_in_order() {
     let answer = step_add(&mut tx, got.run_id, &input("answer"), &by)
         .await
         .unwrap();
-    step_move(&mut tx, StepId::from_uuid(answer.id), &StepMove::Start, &by)
+    step_move(&mut tx, answer.id, &StepMove::Start, &by)
         .await
         .unwrap();
     step_move(
         &mut tx,
-        StepId::from_uuid(answer.id),
+        answer.id,
         &StepMove::Complete { output: None },
         &by,
     )
@@ -108,7 +107,7 @@ async fn a_trace_holds_the_seven_steps_in_order() {
     assert_eq!(by_correlation.events.len(), by_run.events.len());
     assert_eq!(by_run.signal.as_ref().unwrap().source_id, "t-1");
     assert_eq!(by_run.runs.len(), 1);
-    assert_eq!(by_run.runs[0].status, "COMPLETED");
+    assert_eq!(by_run.runs[0].status.as_str(), "COMPLETED");
     let steps: Vec<_> = by_run
         .steps
         .iter()
@@ -117,14 +116,17 @@ async fn a_trace_holds_the_seven_steps_in_order() {
     assert_eq!(steps, [(0, "lookup"), (1, "answer")]);
     assert_eq!(by_run.steps[0].retry_count, 1);
     assert_eq!(by_run.tool_calls.len(), 1);
-    assert_eq!(by_run.tool_calls[0].status, "FAILED");
+    assert_eq!(by_run.tool_calls[0].status.as_str(), "FAILED");
     let positions: Vec<i64> = by_run.events.iter().map(|e| e.sequence_number).collect();
     assert!(
         positions.windows(2).all(|w| w[0] < w[1]),
         "events in log order"
     );
-    assert_eq!(by_run.events[0].event_type, "SIGNAL_RECEIVED");
-    assert_eq!(by_run.events.last().unwrap().event_type, "RUN_COMPLETED");
+    assert_eq!(by_run.events[0].event_type.as_str(), "SIGNAL_RECEIVED");
+    assert_eq!(
+        by_run.events.last().unwrap().event_type.as_str(),
+        "RUN_COMPLETED"
+    );
     assert_eq!(
         by_run.chain.len(),
         by_run.events.len(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pplane_domain::delivery::Backoff;
-use pplane_domain::OutboxId;
+use pplane_domain::{OutboxId, OutboxStatus};
 use pplane_store::operations::delivery::delivery_requeue;
 use pplane_store::operations::destinations::Target;
 use pplane_store::operations::Origin;
@@ -107,7 +107,7 @@ async fn a_permanent_failure_dead_letters_at_once() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(entries[0].status, "DEAD_LETTER");
+    assert_eq!(entries[0].status, OutboxStatus::DeadLetter);
     let last = &entries[0].error_details.as_ref().unwrap()["last"];
     assert_eq!(
         (last["kind"].as_str(), last["message"].as_str()),
@@ -182,6 +182,11 @@ async fn a_poison_entry_dead_letters_after_its_attempts_on_the_backoff_schedule_
     assert_eq!(
         (requeued.entry.status.as_str(), requeued.entry.attempt),
         ("PENDING", 0)
+    );
+    assert_eq!(
+        requeued.events.len(),
+        1,
+        "the requeue appends EFFECT_REQUEUED"
     );
     let tally = plane.drain(config).await;
     assert_eq!(tally.delivered, 1);
