@@ -132,7 +132,10 @@ pub enum StoreError {
 
     /// Tool calls belong to a RUNNING step.
     #[error("step {step} is {status}: tool calls belong to a RUNNING step")]
-    StepNotRunning { step: String, status: String },
+    StepNotRunning {
+        step: String,
+        status: pplane_domain::StepStatus,
+    },
 
     /// The caller's cause is no event of this tenant.
     #[error("caused_by {event} is not an event of this tenant; nothing was written")]
@@ -146,7 +149,10 @@ pub enum StoreError {
 
     /// Only a DEAD_LETTER outbox entry can be requeued.
     #[error("outbox entry {entry} is {status}: only a DEAD_LETTER entry can be requeued")]
-    NotDeadLetter { entry: String, status: String },
+    NotDeadLetter {
+        entry: String,
+        status: pplane_domain::OutboxStatus,
+    },
 
     /// The run has a step at the last index; new steps need their own index.
     #[error("run {run} has a step at the last index, {max}: give new steps an index of their own")]

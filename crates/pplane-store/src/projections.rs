@@ -210,8 +210,10 @@ async fn sees_every_tenant(admin: &mut Admin) -> Result<()> {
 /// One row of `run_summary`.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct RunSummary {
-    pub run_id: uuid::Uuid,
-    pub status: String,
+    #[sqlx(try_from = "uuid::Uuid")]
+    pub run_id: pplane_domain::RunId,
+    #[sqlx(try_from = "String")]
+    pub status: pplane_domain::RunStatus,
     pub duration_ms: Option<f64>,
     pub steps_total: i32,
     pub steps_completed: i32,

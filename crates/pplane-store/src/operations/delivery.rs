@@ -417,7 +417,7 @@ pub async fn delivery_requeue(
     if entry.status != OutboxStatus::DeadLetter {
         return Err(StoreError::NotDeadLetter {
             entry: id.to_string(),
-            status: entry.status.to_string(),
+            status: entry.status,
         });
     }
     let effect = effect_fetch(tx.conn(), tenant, entry.effect_id)

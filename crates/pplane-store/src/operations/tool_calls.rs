@@ -31,7 +31,7 @@ pub async fn tool_call_start(
     if step.status != StepStatus::Running {
         return Err(StoreError::StepNotRunning {
             step: step_id.to_string(),
-            status: step.status.to_string(),
+            status: step.status,
         });
     }
     let id = ToolCallId::new();

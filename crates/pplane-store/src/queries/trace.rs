@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use pplane_domain::EventId;
+use pplane_domain::{CorrelationId, EventId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -22,7 +22,7 @@ use crate::{Result, TenantTx};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Trace {
-    pub correlation_id: Uuid,
+    pub correlation_id: CorrelationId,
     pub signal: Option<Signal>,
     pub runs: Vec<Run>,
     /// Ordered by run, then step index.

@@ -92,7 +92,7 @@ async fn refresh_projects_each_run_and_members_see_only_their_tenant() {
     tx.commit().await.unwrap();
     assert_eq!(rows.len(), 1, "tenant A sees its own run only");
     let row = &rows[0];
-    assert_eq!((row.run_id, row.status.as_str()), (run, "FAILED"));
+    assert_eq!((row.run_id.as_uuid(), row.status.as_str()), (run, "FAILED"));
     assert_eq!(
         (
             row.steps_total,

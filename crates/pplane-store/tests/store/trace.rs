@@ -103,7 +103,7 @@ async fn a_trace_holds_the_seven_steps_in_order() {
         .unwrap();
     tx.commit().await.unwrap();
 
-    assert_eq!(by_run.correlation_id, got.correlation_id.as_uuid());
+    assert_eq!(by_run.correlation_id, got.correlation_id);
     assert_eq!(by_correlation.events.len(), by_run.events.len());
     assert_eq!(by_run.signal.as_ref().unwrap().source_id, "t-1");
     assert_eq!(by_run.runs.len(), 1);
