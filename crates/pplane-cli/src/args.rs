@@ -359,7 +359,8 @@ pub struct Acting {
     /// (default user:<user>).
     #[arg(long)]
     pub actor: Option<String>,
-    /// The event that caused this change (default: the newest event of the run's trace).
+    /// The event that caused this change, of the same run (default: the event the changed
+    /// thing hangs from; see docs/events.md, "Causation").
     #[arg(long, value_name = "EVENT_ID")]
     pub caused_by: Option<String>,
     /// Apply only if the entity is still at this version (optimistic concurrency).

@@ -87,6 +87,8 @@ typed_id! {
     OutboxId => "outbox id";
     /// Where a tenant's effects are delivered: a webhook or a JetStream subject.
     DestinationId => "destination id";
+    /// A key that lets a program act in one tenant through `pplane serve`.
+    ApiKeyId => "API key id";
 }
 
 #[cfg(test)]

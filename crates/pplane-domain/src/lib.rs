@@ -10,6 +10,7 @@
 //! - [`delivery`]: what a receiver's answer means for an outbox entry, and the backoff.
 //! - [`events`]: the event taxonomy and its schema version.
 //! - [`text`]: how values callers sent appear in error messages (short, printable).
+//! - [`api_key`]: the text of an API key: what it names, and its secret.
 //! - [`status`]: the lifecycle state sets of runs, steps, tool calls, effects and outbox
 //!   entries, and the aggregate types of the event log, as the database spells them.
 
@@ -87,6 +88,7 @@ macro_rules! state_set {
 }
 
 pub mod actor;
+pub mod api_key;
 pub mod delivery;
 pub mod events;
 pub mod ids;
@@ -99,5 +101,5 @@ pub use events::{EventType, EVENT_SCHEMA_VERSION};
 pub use ids::*;
 pub use lifecycle::{Lifecycle, RetryPolicy, TransitionError};
 pub use status::{
-    AggregateType, EffectStatus, OutboxStatus, RunStatus, StepStatus, ToolCallStatus,
+    AggregateType, ApiScope, EffectStatus, OutboxStatus, RunStatus, StepStatus, ToolCallStatus,
 };

@@ -46,6 +46,16 @@ state_set! {
 }
 
 state_set! {
+    /// What an API key may do, each including the one before it: `read`
+    /// reads, `runtime` also drives runs, `operator` also operates the
+    /// outbox. Declared in that order, so `scope >= ApiScope::Runtime` asks
+    /// "may it drive runs".
+    ApiScope => "API key scope" {
+        Read = "read", Runtime = "runtime", Operator = "operator",
+    }
+}
+
+state_set! {
     /// What an event (or an outbox entry) is about.
     AggregateType => "aggregate type" {
         Signal = "SIGNAL", Run = "RUN", Step = "STEP", ToolCall = "TOOL_CALL",

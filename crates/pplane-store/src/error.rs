@@ -158,6 +158,11 @@ pub enum StoreError {
     #[error("run {run} has a step at the last index, {max}: give new steps an index of their own")]
     RunFull { run: String, max: i32 },
 
+    /// An API key that opens nothing: no such key in its tenant, a wrong
+    /// secret, or a key revoked or past its expiry.
+    #[error("the API key is {reason}")]
+    ApiKeyRefused { reason: &'static str },
+
     /// A fault of the plane itself, not of the caller's input: a status the
     /// domain does not know read back, a stopped appender, a document that
     /// does not decode.

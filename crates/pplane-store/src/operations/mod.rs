@@ -13,6 +13,7 @@
 //! causation tree rooted at the signal's SIGNAL_RECEIVED.
 //!
 //! # Layout
+//! - [`api_keys`]: keys for the HTTP service: create, list, revoke, verify.
 //! - [`ingest`]: idempotent signal ingestion, which starts a run.
 //! - [`runs`]: the run lifecycle: start, and an end that settles what is under it.
 //! - [`steps`]: steps: added, started, completed, failed and retried, skipped.
@@ -22,6 +23,7 @@
 //! - [`destinations`]: where a tenant's effects go, with their signing secrets.
 //! - [`delivery`]: what the outbox worker records: dispatches and attempt outcomes.
 
+pub mod api_keys;
 pub mod checkpoints;
 pub mod delivery;
 pub mod destinations;

@@ -7,6 +7,7 @@
 //! the rules (legal transitions, which event a change emits) live in
 //! `operations`.
 
+pub mod api_keys;
 pub mod checkpoints;
 pub mod destinations;
 pub mod effects;

@@ -1,6 +1,7 @@
 //! The persistence layer's specification, on a real PostgreSQL: one module
 //! per feature, a fresh database per test.
 
+mod api_keys;
 mod causation;
 mod check_data;
 mod check_schema;

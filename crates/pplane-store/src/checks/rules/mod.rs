@@ -64,8 +64,8 @@ const fn fk(
 }
 
 /// The designed references. RESTRICT wherever a delete would erase history;
-/// CASCADE only for memberships of a deleted tenant and the outbox entry of a
-/// deleted effect.
+/// CASCADE only for memberships of a deleted tenant, the API keys of a
+/// removed membership and the outbox entry of a deleted effect.
 pub(super) const FOREIGN_KEYS: &[ForeignKey] = &[
     fk("user_tenants", &["tenant_id"], "tenants", "c"),
     fk("signals", &["tenant_id"], "tenants", "r"),
@@ -85,6 +85,8 @@ pub(super) const FOREIGN_KEYS: &[ForeignKey] = &[
     fk("tenant_event_heads", &["tenant_id"], "tenants", "r"),
     fk("effect_destinations", &["tenant_id"], "tenants", "r"),
     fk("run_summary", &["tenant_id"], "tenants", "r"),
+    fk("api_keys", &["tenant_id"], "tenants", "r"),
+    fk("api_keys", &["tenant_id", "user_id"], "user_tenants", "c"),
     fk(
         "outbox_events",
         &["tenant_id", "destination_id"],
@@ -101,8 +103,8 @@ pub(super) const FOREIGN_KEYS: &[ForeignKey] = &[
 
 /// Tables that only members of the active tenant may read and write: the
 /// runtime tables, the per-tenant event heads, the effect destinations and
-/// the projections.
-pub const MEMBER_TABLES: [&str; 11] = [
+/// the projections, the API keys.
+pub const MEMBER_TABLES: [&str; 12] = [
     "signals",
     "runs",
     "steps",
@@ -114,6 +116,7 @@ pub const MEMBER_TABLES: [&str; 11] = [
     "tenant_event_heads",
     "effect_destinations",
     "run_summary",
+    "api_keys",
 ];
 
 /// Tables the outbox dispatcher reads across tenants (migration 7); their

@@ -1,0 +1,110 @@
+//! API keys: created by a member of a tenant for itself, listed, revoked.
+//! The key's text is returned once, at creation; only a SHA-256 of its
+//! secret is kept. Who may create keys is whoever may open a tenant
+//! transaction as that member (the CLI); the HTTP service offers no route
+//! for it.
+
+use chrono::{DateTime, Utc};
+use pplane_domain::api_key::ApiKeyText;
+use pplane_domain::{ApiKeyId, ApiScope};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::{check_text, not_found};
+use crate::repositories::api_keys::{self, api_key_insert, api_keys_of_tenant, NewApiKey};
+use crate::{Result, StoreError, TenantTx};
+
+pub use crate::repositories::api_keys::ApiKey;
+
+/// A new key, with its text: shown only here.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// The whole key, secret included.
+    #[serde(rename = "key")]
+    pub text: String,
+}
+
+/// A key for the transaction's principal in its tenant.
+pub async fn api_key_create(
+    tx: &mut TenantTx,
+    name: &str,
+    scope: ApiScope,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<CreatedKey> {
+    check_text("API key name", name, 100)?;
+    if expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(StoreError::InvalidInput(
+            "an API key must expire in the future".into(),
+        ));
+    }
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let text = ApiKeyText {
+        id: ApiKeyId::new(),
+        tenant: tx.tenant(),
+        user: tx.user(),
+        secret,
+    };
+    let hash = Sha256::digest(secret);
+    let new = NewApiKey {
+        id: text.id,
+        user: text.user,
+        name,
+        scope,
+        secret_hash: &hash,
+        expires_at,
+    };
+    let tenant = tx.tenant();
+    let key = api_key_insert(tx.conn(), tenant, &new).await?;
+    Ok(CreatedKey {
+        key,
+        text: text.to_string(),
+    })
+}
+
+/// The tenant's keys, oldest first; never their secrets.
+pub async fn api_key_list(tx: &mut TenantTx) -> Result<Vec<ApiKey>> {
+    let tenant = tx.tenant();
+    api_keys_of_tenant(tx.conn(), tenant).await
+}
+
+/// Revokes a key of the tenant: its next request is refused.
+pub async fn api_key_revoke(tx: &mut TenantTx, id: ApiKeyId) -> Result<ApiKey> {
+    let tenant = tx.tenant();
+    api_keys::api_key_revoke(tx.conn(), tenant, id)
+        .await?
+        .ok_or_else(|| not_found("API key", id))
+}
+
+/// The key a caller presented, if it opens this tenant for this principal
+/// now: the transaction must run in the key's tenant as the key's principal
+/// (which the key text names). The digests are compared in constant time.
+pub async fn api_key_verify(tx: &mut TenantTx, presented: &ApiKeyText) -> Result<ApiKey> {
+    let refused = |reason| StoreError::ApiKeyRefused { reason };
+    if (presented.tenant, presented.user) != (tx.tenant(), tx.user()) {
+        return Err(refused("for another tenant or principal"));
+    }
+    let tenant = tx.tenant();
+    let key = api_keys::api_key_fetch(tx.conn(), tenant, presented.id)
+        .await?
+        .filter(|k| k.user_id == presented.user)
+        .ok_or(refused("unknown"))?;
+    let hash = Sha256::digest(presented.secret);
+    if !digests_equal(&hash, &key.secret_hash) {
+        return Err(refused("unknown"));
+    }
+    if key.revoked_at.is_some() {
+        return Err(refused("revoked"));
+    }
+    if key.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(refused("expired"));
+    }
+    Ok(key)
+}
+
+/// Equal digests, in time that does not depend on where they differ.
+fn digests_equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
