@@ -172,6 +172,14 @@ impl Store {
         appender.append(tenant, user, events).await
     }
 
+    /// Whether the plane can serve: the database answers and its schema is
+    /// the one this binary needs (for a readiness probe).
+    pub async fn ready(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        schema_verify(&mut conn, &MigrationSet::embedded()).await?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -1,5 +1,6 @@
 //! One module per command group; each returns the process exit code.
 
+mod apikey;
 mod bench;
 mod check;
 mod db;
@@ -10,6 +11,7 @@ mod migrate;
 mod outbox;
 mod projections;
 mod run;
+mod serve;
 mod signal;
 mod tenant;
 mod trace;
@@ -31,6 +33,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Run { action } => run::run(action, output).await,
         Command::Tenant { action } => tenant::run(action, output).await,
         Command::Destination { action } => destination::run(action, output).await,
+        Command::Serve(args) => serve::run(args, output).await,
+        Command::Apikey { action } => apikey::run(action, output).await,
         Command::Worker(args) => worker::run(args, output).await,
         Command::Outbox { action } => outbox::run(action, output).await,
         Command::Trace(args) => trace::run(args, output).await,

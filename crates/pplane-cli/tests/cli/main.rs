@@ -13,6 +13,7 @@ mod gate;
 mod outbox;
 mod runs;
 mod script;
+mod serve;
 mod support;
 mod trace;
 mod unmigrated;

@@ -70,12 +70,17 @@ fn sqlx_is_pinned_to_0_8_6() {
 }
 
 /// What an orchestrator compiles when it embeds the runtime (the store, the
-/// worker, the demo, with their default features) does not include the
+/// worker, the demo, the HTTP server, with their default features) does not include the
 /// cluster launcher, the benchmarks or the production gate.
 #[test]
 fn the_runtime_does_not_compile_the_operator_tools() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    for package in ["pplane-store", "pplane-worker", "pplane-demo"] {
+    for package in [
+        "pplane-store",
+        "pplane-worker",
+        "pplane-demo",
+        "pplane-server",
+    ] {
         let out = Command::new(&cargo)
             .args([
                 "tree",
@@ -115,7 +120,12 @@ fn only_operator_tools_spawn_processes() {
         "pplane-worker/src/bench.rs",
     ];
     let mut offenders = Vec::new();
-    for (path, text) in sources(&["pplane-store", "pplane-worker", "pplane-demo"]) {
+    for (path, text) in sources(&[
+        "pplane-store",
+        "pplane-worker",
+        "pplane-demo",
+        "pplane-server",
+    ]) {
         let shown = path.display().to_string();
         if !allowed.iter().any(|a| shown.contains(a)) && text.contains("process::Command") {
             offenders.push(shown);
@@ -133,7 +143,12 @@ fn only_operator_tools_spawn_processes() {
 #[test]
 fn feature_crates_use_only_the_sealed_api() {
     let mut offenders = Vec::new();
-    for (path, text) in sources(&["pplane-cli", "pplane-worker", "pplane-demo"]) {
+    for (path, text) in sources(&[
+        "pplane-cli",
+        "pplane-worker",
+        "pplane-demo",
+        "pplane-server",
+    ]) {
         for needle in ["pplane_store::repositories", ".conn()"] {
             if text.contains(needle) {
                 offenders.push(format!("{} uses {needle}", path.display()));

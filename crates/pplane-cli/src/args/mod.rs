@@ -1,6 +1,10 @@
 //! The command line, as the contract names it.
 
+mod service;
+
 use clap::{Parser, Subcommand};
+
+pub use service::{ApiKeyAction, Member, Scope, ServeArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,6 +67,13 @@ pub enum Command {
     Destination {
         #[command(subcommand)]
         action: DestinationAction,
+    },
+    /// The HTTP API for orchestrators in any language.
+    Serve(ServeArgs),
+    /// API keys for the HTTP API: create (shown once), list, revoke.
+    Apikey {
+        #[command(subcommand)]
+        action: ApiKeyAction,
     },
     /// Deliver due outbox entries: claim, deliver, record every outcome.
     Worker(WorkerArgs),

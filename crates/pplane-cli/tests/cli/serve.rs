@@ -1,0 +1,96 @@
+//! `pplane serve` with a key from `pplane apikey create`: the key is printed
+//! once and works; `apikey list` shows its prefix, never its secret; a
+//! revoked key is refused on its next request; SIGTERM stops the server
+//! cleanly (exit 0).
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pplane_store::testing::TestDb;
+
+use crate::support::{Home, Started, BINARY};
+
+async fn get(base: &str, path: &str, key: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_created_key_drives_the_server_until_it_is_revoked() {
+    let db = TestDb::migrated().await;
+    let home = Home::new();
+    let url = Some(db.url());
+    let started = Started::new(home.path(), url);
+    let created = started.run(
+        home.path(),
+        url,
+        &[
+            "apikey",
+            "create",
+            "--scope",
+            "read",
+            "--name",
+            "dashboard",
+            "--json",
+        ],
+    );
+    assert_eq!(created.code, 0, "{created:?}");
+    let created = created.json();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let key_id = created["id"].as_str().unwrap().to_owned();
+
+    let listed = started.run(home.path(), url, &["apikey", "list"]);
+    assert!(listed.stdout.contains(created["prefix"].as_str().unwrap()));
+    assert!(
+        !listed.stdout.contains(&key[key.len() - 64..]),
+        "{listed:?}"
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Command::new(BINARY)
+        .args(["serve", "--listen", &listen])
+        .env("DATABASE_URL", db.url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://{listen}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ready = reqwest::get(format!("{base}/readyz")).await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server never became ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let (status, view) = get(&base, &format!("/v1/runs/{}", started.run), &key).await;
+    assert_eq!(
+        (status, view["run"]["status"].as_str()),
+        (200, Some("RUNNING"))
+    );
+    let revoked = started.run(home.path(), url, &["apikey", "revoke", &key_id]);
+    assert_eq!(revoked.code, 0, "{revoked:?}");
+    let (status, _) = get(&base, &format!("/v1/runs/{}", started.run), &key).await;
+    assert_eq!(status, 401);
+
+    let term = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let exit = server.wait().unwrap();
+    assert!(exit.success(), "serve exited with {exit}");
+}

@@ -1,0 +1,74 @@
+//! JSON request bodies whose errors are problem documents: a body that is
+//! not JSON is 400, a field of the wrong type or missing is 422 naming it, a
+//! body over the limit is 413 before it is read whole.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::problem::{Kind, Problem};
+
+/// A JSON body of type `T`.
+pub struct Body<T>(pub T);
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Body<T>, Problem> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(problem_of(rejection)),
+        }
+    }
+}
+
+fn problem_of(rejection: JsonRejection) -> Problem {
+    let detail = rejection.body_text();
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(Kind::PayloadTooLarge, detail),
+        StatusCode::UNPROCESSABLE_ENTITY => Problem::new(Kind::InvalidInput, detail),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem {
+            status: 415,
+            title: "Unsupported media type",
+            ..Problem::new(Kind::InvalidInput, "send the body as application/json")
+        },
+        _ => Problem::bad_request(detail),
+    }
+}
+
+/// A JSON body of type `T` that may be left out (no body at all): then `T`'s
+/// default. For moves whose body only says who makes them.
+pub struct BodyOrDefault<T>(pub T);
+
+impl<S, T> FromRequest<S> for BodyOrDefault<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<BodyOrDefault<T>, Problem> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => Problem::new(Kind::PayloadTooLarge, e.body_text()),
+                _ => Problem::bad_request(e.body_text()),
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(BodyOrDefault(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(BodyOrDefault)
+            .map_err(|e| match e.classify() {
+                serde_json::error::Category::Data => {
+                    Problem::new(Kind::InvalidInput, e.to_string())
+                }
+                _ => Problem::bad_request(format!("the body is not JSON: {e}")),
+            })
+    }
+}

@@ -1,0 +1,40 @@
+//! `pplane serve`: the plane as an HTTP/JSON service, so orchestrators in
+//! any language can drive runs, read traces and tail their tenant's events.
+//!
+//! Every request carries an API key (`Authorization: Bearer ppk_…`) bound to
+//! one tenant, one principal and one scope; the request runs in one tenant
+//! transaction as that principal, so row-level security fences it exactly as
+//! it fences the CLI. The server calls the store's operations and queries
+//! only: it holds no SQL.
+//!
+//! # Layout
+//! - [`problem`]: RFC 9457 problem documents, and the one mapping from the
+//!   store's errors to HTTP statuses.
+//! - [`session`]: the API key check that opens each request's transaction.
+//! - [`body`]: JSON bodies whose errors are problem documents naming the field.
+//! - [`routes`]: the routes under `/v1`, one module per resource, and the probes.
+
+pub mod body;
+pub mod problem;
+pub mod routes;
+pub mod session;
+
+use std::future::Future;
+
+use pplane_store::Store;
+use tokio::net::TcpListener;
+
+pub use routes::router;
+
+/// Serves `router(store)` on `listener` until `shutdown` resolves; then stops
+/// accepting and lets the requests in flight finish (each is one
+/// transaction, so none is left half-written).
+pub async fn serve(
+    store: Store,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(store))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,123 @@
+//! The routes: the probes at the root, everything else under `/v1`, each
+//! request authenticated by its key ([`Session`](crate::session::Session))
+//! and run in one tenant transaction.
+//!
+//! - [`health`]: `GET /healthz`, `GET /readyz`.
+//! - [`signals`]: `POST /v1/signals`, idempotent.
+//! - [`runs`]: a run's view, its lifecycle, its steps and checkpoints.
+//! - [`steps`]: a step's lifecycle, and its tool calls.
+//! - [`events`]: the tenant's event log in pages, and a correlation's trace.
+
+pub mod events;
+pub mod health;
+pub mod runs;
+pub mod signals;
+pub mod steps;
+
+use std::str::FromStr;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use pplane_domain::{Actor, EventId};
+use pplane_store::operations::Origin;
+use pplane_store::Store;
+use serde::Deserialize;
+
+use crate::problem::{Kind, Problem};
+use crate::session::{AppState, Session};
+
+/// The largest body any route accepts: the largest payload the store takes
+/// (a checkpoint's state, 1 MiB) with room for its envelope. Larger bodies
+/// are refused (413) from their Content-Length, before they are read.
+pub const BODY_MAX: usize = 2 * 1024 * 1024;
+
+pub fn router(store: Store) -> Router {
+    let v1 = Router::new()
+        .route("/signals", post(signals::ingest))
+        .route("/runs/{run}", get(runs::show))
+        .route("/runs/{run}/start", post(runs::start))
+        .route("/runs/{run}/complete", post(runs::complete))
+        .route("/runs/{run}/fail", post(runs::fail))
+        .route("/runs/{run}/cancel", post(runs::cancel))
+        .route("/runs/{run}/steps", post(runs::step_add))
+        .route("/runs/{run}/checkpoints", post(runs::checkpoint_save))
+        .route(
+            "/runs/{run}/checkpoints/latest",
+            get(runs::checkpoint_latest),
+        )
+        .route("/steps/{step}/start", post(steps::start))
+        .route("/steps/{step}/complete", post(steps::complete))
+        .route("/steps/{step}/fail", post(steps::fail))
+        .route("/steps/{step}/retry", post(steps::retry))
+        .route("/steps/{step}/skip", post(steps::skip))
+        .route("/steps/{step}/cancel", post(steps::cancel))
+        .route("/steps/{step}/tool-calls", post(steps::tool_call_start))
+        .route("/tool-calls/{call}/finish", post(steps::tool_call_finish))
+        .route("/events", get(events::page))
+        .route("/trace/{id}", get(events::trace));
+    Router::new()
+        .route("/healthz", get(health::alive))
+        .route("/readyz", get(health::ready))
+        .nest("/v1", v1)
+        .fallback(|| async { Problem::new(Kind::NotFound, "no such route") })
+        .layer(DefaultBodyLimit::max(BODY_MAX))
+        .with_state(AppState { store })
+}
+
+/// Who makes a change, in every body that changes something: the actor
+/// (default `user:<the key's principal>`), the event that caused it (of the
+/// same run), and the version the caller saw.
+#[derive(Debug, Default, Deserialize)]
+pub struct By {
+    pub actor: Option<String>,
+    pub caused_by: Option<String>,
+    pub expected_version: Option<i32>,
+}
+
+impl By {
+    fn origin(&self, session: &Session) -> Result<Origin, Problem> {
+        let actor = match &self.actor {
+            Some(text) => field::<Actor>("actor", text)?,
+            None => Actor::User(session.user().to_string()),
+        };
+        let caused_by = self
+            .caused_by
+            .as_deref()
+            .map(|t| field::<EventId>("caused_by", t))
+            .transpose()?;
+        Ok(Origin {
+            actor,
+            caused_by,
+            expected_version: self.expected_version,
+        })
+    }
+}
+
+/// A failure's details, with who records it.
+#[derive(Debug, Deserialize)]
+pub struct FailBody {
+    pub error: serde_json::Value,
+    #[serde(flatten)]
+    pub by: By,
+}
+
+/// Why something is skipped or cancelled, with who does it.
+#[derive(Debug, Deserialize)]
+pub struct ReasonBody {
+    pub reason: String,
+    #[serde(flatten)]
+    pub by: By,
+}
+
+/// A change's answer: what it changed, and the events it appended.
+pub(crate) type Moved<T> = Result<axum::Json<pplane_store::operations::Changed<T>>, Problem>;
+
+/// A value of the request, parsed: 422 naming the field when it is malformed.
+pub(crate) fn field<T: FromStr>(name: &str, text: &str) -> Result<T, Problem>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .map_err(|e| Problem::new(Kind::InvalidInput, format!("{name}: {e}")))
+}

@@ -1,0 +1,143 @@
+//! A run: its view, its lifecycle, its steps and checkpoints.
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::Json;
+use pplane_domain::{ApiScope, RunId};
+use pplane_store::operations::checkpoints::{checkpoint_load, checkpoint_save as save};
+use pplane_store::operations::runs::{run_finish, run_start, RunOutcome};
+use pplane_store::operations::steps::{step_add as add, StepInput};
+use pplane_store::operations::Changed;
+use pplane_store::queries::runs::{run_view, Checkpoint, Run, RunView, Step};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{field, By, FailBody, Moved, ReasonBody};
+use crate::body::{Body, BodyOrDefault};
+use crate::problem::{Kind, Problem};
+use crate::session::Session;
+
+pub async fn show(mut session: Session, Path(run): Path<String>) -> Result<Json<RunView>, Problem> {
+    let run: RunId = field("run id", &run)?;
+    let view = run_view(&mut session.tx, run).await?;
+    session.commit().await?;
+    Ok(Json(view))
+}
+
+pub async fn start(
+    mut session: Session,
+    Path(run): Path<String>,
+    BodyOrDefault(by): BodyOrDefault<By>,
+) -> Moved<Run> {
+    session.require(ApiScope::Runtime)?;
+    let run: RunId = field("run id", &run)?;
+    let by = by.origin(&session)?;
+    let started = run_start(&mut session.tx, run, &by).await?;
+    session.commit().await?;
+    Ok(Json(started))
+}
+
+pub async fn complete(
+    session: Session,
+    Path(run): Path<String>,
+    BodyOrDefault(by): BodyOrDefault<By>,
+) -> Moved<Run> {
+    finish(session, &run, RunOutcome::Completed, by).await
+}
+
+pub async fn fail(
+    session: Session,
+    Path(run): Path<String>,
+    Body(body): Body<FailBody>,
+) -> Moved<Run> {
+    finish(
+        session,
+        &run,
+        RunOutcome::Failed { error: body.error },
+        body.by,
+    )
+    .await
+}
+
+pub async fn cancel(
+    session: Session,
+    Path(run): Path<String>,
+    Body(body): Body<ReasonBody>,
+) -> Moved<Run> {
+    let outcome = RunOutcome::Cancelled {
+        reason: body.reason,
+    };
+    finish(session, &run, outcome, body.by).await
+}
+
+async fn finish(mut session: Session, run: &str, outcome: RunOutcome, by: By) -> Moved<Run> {
+    session.require(ApiScope::Runtime)?;
+    let run: RunId = field("run id", run)?;
+    let by = by.origin(&session)?;
+    let ended = run_finish(&mut session.tx, run, &outcome, &by).await?;
+    session.commit().await?;
+    Ok(Json(ended))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StepBody {
+    pub step_type: String,
+    pub step_index: Option<i32>,
+    pub input: Option<Value>,
+    #[serde(flatten)]
+    pub by: By,
+}
+
+pub async fn step_add(
+    mut session: Session,
+    Path(run): Path<String>,
+    Body(body): Body<StepBody>,
+) -> Result<(StatusCode, Json<Changed<Step>>), Problem> {
+    session.require(ApiScope::Runtime)?;
+    let run: RunId = field("run id", &run)?;
+    let by = body.by.origin(&session)?;
+    let input = StepInput {
+        step_type: body.step_type,
+        step_index: body.step_index,
+        input: body.input,
+    };
+    let added = add(&mut session.tx, run, &input, &by).await?;
+    session.commit().await?;
+    Ok((StatusCode::CREATED, Json(added)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CheckpointBody {
+    pub state: Value,
+    pub last_step_index: Option<i32>,
+    #[serde(flatten)]
+    pub by: By,
+}
+
+pub async fn checkpoint_save(
+    mut session: Session,
+    Path(run): Path<String>,
+    Body(body): Body<CheckpointBody>,
+) -> Result<(StatusCode, Json<Changed<Checkpoint>>), Problem> {
+    session.require(ApiScope::Runtime)?;
+    let run: RunId = field("run id", &run)?;
+    let by = body.by.origin(&session)?;
+    let saved = save(&mut session.tx, run, &body.state, body.last_step_index, &by).await?;
+    session.commit().await?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+pub async fn checkpoint_latest(
+    mut session: Session,
+    Path(run): Path<String>,
+) -> Result<Json<Checkpoint>, Problem> {
+    let run: RunId = field("run id", &run)?;
+    // The run must be this tenant's: another tenant's run is not found,
+    // rather than a run without checkpoints.
+    run_view(&mut session.tx, run).await?;
+    let latest = checkpoint_load(&mut session.tx, run).await?;
+    session.commit().await?;
+    latest
+        .map(Json)
+        .ok_or_else(|| Problem::new(Kind::NotFound, format!("run {run} has no checkpoint")))
+}

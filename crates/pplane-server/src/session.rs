@@ -1,0 +1,85 @@
+//! The API key check that opens each request's transaction. The key names
+//! its tenant and principal; the transaction is opened as that member, the
+//! key's row is read there (row-level security shows no other tenant's), its
+//! digest compared in constant time, its revocation and expiry checked. The
+//! handler then works in that same transaction and commits it.
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use pplane_domain::api_key::ApiKeyText;
+use pplane_domain::{ApiScope, UserId};
+use pplane_store::operations::api_keys::{api_key_verify, ApiKey};
+use pplane_store::{Store, TenantTx};
+
+use crate::problem::{Kind, Problem};
+
+/// What every handler reaches: the store.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+}
+
+impl FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Store {
+        state.store.clone()
+    }
+}
+
+/// An authenticated request: its key and the transaction it works in.
+pub struct Session {
+    pub key: ApiKey,
+    pub tx: TenantTx,
+}
+
+impl Session {
+    /// The principal the key acts as.
+    pub fn user(&self) -> UserId {
+        self.key.user_id
+    }
+
+    /// Refuses (403) a key whose scope is below `needed`.
+    pub fn require(&self, needed: ApiScope) -> Result<(), Problem> {
+        if self.key.scope >= needed {
+            Ok(())
+        } else {
+            Err(Problem::new(
+                Kind::Forbidden,
+                format!(
+                    "this key's scope is {}; this needs {needed}",
+                    self.key.scope
+                ),
+            ))
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), Problem> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+impl<S> FromRequestParts<S> for Session
+where
+    S: Send + Sync,
+    Store: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Session, Problem> {
+        let unauthorized = |detail: &str| Problem::new(Kind::Unauthorized, detail);
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| unauthorized("send the API key as Authorization: Bearer <key>"))?;
+        let presented: ApiKeyText = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .and_then(|k| k.trim().parse().ok())
+            .ok_or_else(|| unauthorized("the Authorization header is not Bearer <API key>"))?;
+        let store = Store::from_ref(state);
+        let mut tx = store.tenant_tx(presented.tenant, presented.user).await?;
+        let key = api_key_verify(&mut tx, &presented).await?;
+        Ok(Session { key, tx })
+    }
+}

@@ -1,0 +1,7 @@
+//! The HTTP API's specification: a real server on a free port, a real HTTP
+//! client, a fresh database per test.
+
+mod auth;
+mod errors;
+mod runs;
+mod support;

@@ -1,0 +1,165 @@
+//! A served plane on a free port, and a client holding one key.
+
+use pplane_domain::{ApiScope, TenantId, UserId};
+use pplane_store::operations::api_keys::api_key_create;
+use pplane_store::testing::TestDb;
+use pplane_store::Store;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+pub struct Served {
+    pub db: TestDb,
+    pub store: Store,
+    pub base: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Served {
+    pub async fn start() -> Served {
+        let db = TestDb::migrated().await;
+        let store = db.store().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(pplane_server::serve(store.clone(), listener, async {
+            let _ = stopped.await;
+        }));
+        Served {
+            db,
+            store,
+            base,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// A new tenant with a member, and a client with a key of `scope` for it.
+    pub async fn tenant(&self, scope: ApiScope) -> Client {
+        let (tenant, user) = self.db.tenant(&self.store).await;
+        self.client(tenant, user, scope).await
+    }
+
+    pub async fn client(&self, tenant: TenantId, user: UserId, scope: ApiScope) -> Client {
+        let mut tx = self.store.tenant_tx(tenant, user).await.unwrap();
+        let created = api_key_create(&mut tx, "test", scope, None).await.unwrap();
+        tx.commit().await.unwrap();
+        Client {
+            base: self.base.clone(),
+            key: Some(created.text),
+            key_id: created.key.id,
+            tenant,
+            user,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub key: Option<String>,
+    pub key_id: pplane_domain::ApiKeyId,
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub http: reqwest::Client,
+}
+
+/// A response: its status, and its body as JSON (Null when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Answer {
+    /// Asserts the status and returns the body.
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{:#}", self.body);
+        self.body
+    }
+
+    /// Asserts a problem document of this status and type slug.
+    pub fn problem(self, status: u16, slug: &str) -> Value {
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "{:#}",
+            self.body
+        );
+        assert_eq!(
+            self.body["type"],
+            format!("urn:pplane:problem:{slug}"),
+            "{:#}",
+            self.body
+        );
+        self.expect(status)
+    }
+}
+
+impl Client {
+    pub fn without_key(&self) -> Client {
+        Client {
+            key: None,
+            ..self.clone()
+        }
+    }
+
+    pub fn with_key(&self, key: &str) -> Client {
+        Client {
+            key: Some(key.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(key) = &self.key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(Method::POST, path, Some(body)).await
+    }
+}
+
+pub async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Answer {
+        status,
+        content_type,
+        body,
+    }
+}
