@@ -6,8 +6,10 @@
 //! - [`signals`]: `POST /v1/signals`, idempotent.
 //! - [`runs`]: a run's view, its lifecycle, its steps and checkpoints.
 //! - [`steps`]: a step's lifecycle, and its tool calls.
+//! - [`effects`]: effects, destinations, diagnoses, the operator's outbox.
 //! - [`events`]: the tenant's event log in pages, and a correlation's trace.
 
+pub mod effects;
 pub mod events;
 pub mod health;
 pub mod runs;
@@ -54,6 +56,16 @@ pub fn router(store: Store) -> Router {
         .route("/steps/{step}/cancel", post(steps::cancel))
         .route("/steps/{step}/tool-calls", post(steps::tool_call_start))
         .route("/tool-calls/{call}/finish", post(steps::tool_call_finish))
+        .route("/runs/{run}/effects", post(effects::request))
+        .route("/runs/{run}/diagnosis", get(effects::run_diagnosis))
+        .route("/effects/{effect}", get(effects::show))
+        .route(
+            "/destinations",
+            get(effects::destinations).post(effects::destination_add),
+        )
+        .route("/outbox", get(effects::outbox))
+        .route("/outbox/stats", get(effects::stats))
+        .route("/outbox/{entry}/requeue", post(effects::requeue))
         .route("/events", get(events::page))
         .route("/trace/{id}", get(events::trace));
     Router::new()

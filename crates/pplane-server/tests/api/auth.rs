@@ -104,6 +104,7 @@ async fn another_tenants_ids_are_not_found_and_nothing_changes() {
         format!("/v1/runs/{run}"),
         format!("/v1/trace/{run}"),
         format!("/v1/runs/{run}/checkpoints/latest"),
+        format!("/v1/runs/{run}/diagnosis"),
     ] {
         mine.get(&path).await.problem(404, "not-found");
     }

@@ -2,6 +2,8 @@
 //! client, a fresh database per test.
 
 mod auth;
+mod effects;
 mod errors;
 mod runs;
+mod stream;
 mod support;

@@ -1,0 +1,190 @@
+//! Effects and where they go: requesting one (through the outbox, never
+//! inline), reading where it stands, the tenant's destinations, and the
+//! operator's view of the outbox.
+
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::Json;
+use pplane_domain::{ApiScope, EffectId, OutboxId, OutboxStatus, RunId, StepId};
+use pplane_store::operations::delivery::{delivery_requeue, Settled};
+use pplane_store::operations::destinations::{
+    destination_create, destination_list, Created, Target,
+};
+use pplane_store::operations::effects::{effect_request, EffectInput, Requested};
+use pplane_store::operations::Changed;
+use pplane_store::queries::diagnose::{
+    diagnose_effect, diagnose_run, EffectDiagnosis, RunDiagnosis,
+};
+use pplane_store::queries::outbox::{outbox_entries, outbox_stats, OutboxEntry, OutboxStats};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{field, By, Moved};
+use crate::body::{Body, BodyOrDefault};
+use crate::problem::{Kind, Problem};
+use crate::session::Session;
+
+#[derive(Debug, Deserialize)]
+pub struct EffectBody {
+    pub effect_type: String,
+    /// Unique in the tenant: the same key and request again returns the
+    /// first effect; the same key with another request is a conflict.
+    pub idempotency_key: String,
+    /// A JSON object; `destination` names where it goes.
+    #[serde(default)]
+    pub spec: serde_json::Map<String, Value>,
+    /// Shorthand for the spec's `destination`.
+    pub destination: Option<String>,
+    /// The step that asks for it, if any.
+    pub step_id: Option<String>,
+    #[serde(flatten)]
+    pub by: By,
+}
+
+pub async fn request(
+    mut session: Session,
+    Path(run): Path<String>,
+    Body(body): Body<EffectBody>,
+) -> Result<(StatusCode, Json<Changed<Requested>>), Problem> {
+    session.require(ApiScope::Runtime)?;
+    let run: RunId = field("run id", &run)?;
+    let step = body
+        .step_id
+        .as_deref()
+        .map(|s| field::<StepId>("step_id", s))
+        .transpose()?;
+    let mut spec = body.spec;
+    if let Some(name) = body.destination {
+        spec.insert("destination".into(), Value::String(name));
+    }
+    let input = EffectInput {
+        run,
+        step,
+        effect_type: body.effect_type,
+        idempotency_key: body.idempotency_key,
+        spec: Value::Object(spec),
+    };
+    let by = body.by.origin(&session)?;
+    let requested = effect_request(&mut session.tx, &input, &by).await?;
+    session.commit().await?;
+    let status = if requested.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(requested)))
+}
+
+/// The effect, its outbox entry and its events: where it stands.
+pub async fn show(
+    mut session: Session,
+    Path(effect): Path<String>,
+) -> Result<Json<EffectDiagnosis>, Problem> {
+    let effect: EffectId = field("effect id", &effect)?;
+    let found = diagnose_effect(&mut session.tx, effect).await?;
+    session.commit().await?;
+    found.map(Json).ok_or_else(|| {
+        Problem::new(
+            Kind::NotFound,
+            format!("effect {effect} not found in this tenant"),
+        )
+    })
+}
+
+/// Why a run failed: its troubled steps, their failures and tool calls.
+pub async fn run_diagnosis(
+    mut session: Session,
+    Path(run): Path<String>,
+) -> Result<Json<RunDiagnosis>, Problem> {
+    let run: RunId = field("run id", &run)?;
+    let found = diagnose_run(&mut session.tx, run).await?;
+    session.commit().await?;
+    found.map(Json).ok_or_else(|| {
+        Problem::new(
+            Kind::NotFound,
+            format!("run {run} not found in this tenant"),
+        )
+    })
+}
+
+/// Exactly one of `webhook` (an http(s) URL) or `nats` (a JetStream subject).
+#[derive(Debug, Deserialize)]
+pub struct DestinationBody {
+    pub name: String,
+    pub webhook: Option<String>,
+    pub nats: Option<String>,
+}
+
+/// A destination; a webhook's signing secret is in this answer only.
+pub async fn destination_add(
+    mut session: Session,
+    Body(body): Body<DestinationBody>,
+) -> Result<(StatusCode, Json<Created>), Problem> {
+    session.require(ApiScope::Operator)?;
+    let target = match (body.webhook, body.nats) {
+        (Some(url), None) => Target::Webhook(url),
+        (None, Some(subject)) => Target::Nats(subject),
+        _ => {
+            return Err(Problem::new(
+                Kind::InvalidInput,
+                "webhook or nats: send exactly one",
+            ))
+        }
+    };
+    let created = destination_create(&mut session.tx, &body.name, &target).await?;
+    session.commit().await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub async fn destinations(mut session: Session) -> Result<Json<Value>, Problem> {
+    let all = destination_list(&mut session.tx).await?;
+    session.commit().await?;
+    Ok(Json(serde_json::json!({ "destinations": all })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OutboxQuery {
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// The tenant's outbox entries, newest first.
+pub async fn outbox(
+    mut session: Session,
+    Query(q): Query<OutboxQuery>,
+) -> Result<Json<Vec<OutboxEntry>>, Problem> {
+    session.require(ApiScope::Operator)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| field::<OutboxStatus>("status", s))
+        .transpose()?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1_000).contains(&limit) {
+        return Err(Problem::new(Kind::InvalidInput, "limit must be 1 to 1000"));
+    }
+    let entries = outbox_entries(&mut session.tx, status, limit).await?;
+    session.commit().await?;
+    Ok(Json(entries))
+}
+
+pub async fn stats(mut session: Session) -> Result<Json<OutboxStats>, Problem> {
+    session.require(ApiScope::Operator)?;
+    let stats = outbox_stats(&mut session.tx).await?;
+    session.commit().await?;
+    Ok(Json(stats))
+}
+
+/// The walkthrough's requeue of a dead letter.
+pub async fn requeue(
+    mut session: Session,
+    Path(entry): Path<String>,
+    BodyOrDefault(by): BodyOrDefault<By>,
+) -> Moved<Settled> {
+    session.require(ApiScope::Operator)?;
+    let entry: OutboxId = field("outbox entry id", &entry)?;
+    let by = by.origin(&session)?;
+    let requeued = delivery_requeue(&mut session.tx, entry, &by).await?;
+    session.commit().await?;
+    Ok(Json(requeued))
+}
