@@ -16,6 +16,9 @@ pub struct Problem {
     pub title: &'static str,
     pub status: u16,
     pub detail: String,
+    /// For a version conflict: the version the thing is at now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i32>,
 }
 
 /// The kinds of problem a client can match on, with their status and title.
@@ -71,6 +74,7 @@ impl Problem {
             title,
             status: status.as_u16(),
             detail: detail.into(),
+            current_version: None,
         }
     }
 
@@ -134,6 +138,13 @@ impl From<StoreError> for Problem {
         if kind == Kind::Unauthorized {
             return Problem::new(kind, "the API key is missing, unknown, revoked or expired");
         }
-        Problem::new(kind, e.to_string())
+        let current_version = match &e {
+            VersionConflict { current, .. } => *current,
+            _ => None,
+        };
+        Problem {
+            current_version,
+            ..Problem::new(kind, e.to_string())
+        }
     }
 }

@@ -103,12 +103,15 @@ pub enum StoreError {
 
     /// Another writer changed the aggregate first (optimistic concurrency).
     #[error(
-        "{entity} {id} was changed concurrently (expected version {expected}); reload and retry"
+        "{entity} {id} was changed concurrently (expected version {expected}{}); reload and retry",
+        current.map(|c| format!(", now at {c}")).unwrap_or_default()
     )]
     VersionConflict {
         entity: &'static str,
         id: String,
         expected: i32,
+        /// The version it is at, where the refusal read it.
+        current: Option<i32>,
     },
 
     /// The idempotency key was used before with different content.

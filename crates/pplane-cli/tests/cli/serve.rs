@@ -1,7 +1,7 @@
 //! `pplane serve` with a key from `pplane apikey create`: the key is printed
 //! once and works; `apikey list` shows its prefix, never its secret; a
 //! revoked key is refused on its next request; SIGTERM stops the server
-//! cleanly (exit 0).
+//! cleanly (exit 0), and under load it loses no request it acknowledged.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,29 +52,7 @@ async fn a_created_key_drives_the_server_until_it_is_revoked() {
         "{listed:?}"
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut server = Command::new(BINARY)
-        .args(["serve", "--listen", &listen])
-        .env("DATABASE_URL", db.url())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let base = format!("http://{listen}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let ready = reqwest::get(format!("{base}/readyz")).await;
-        if ready.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the server never became ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (mut server, base) = serve(db.url()).await;
 
     let (status, view) = get(&base, &format!("/v1/runs/{}", started.run), &key).await;
     assert_eq!(
@@ -86,11 +64,105 @@ async fn a_created_key_drives_the_server_until_it_is_revoked() {
     let (status, _) = get(&base, &format!("/v1/runs/{}", started.run), &key).await;
     assert_eq!(status, 401);
 
+    terminate(&server);
+    let exit = server.wait().unwrap();
+    assert!(exit.success(), "serve exited with {exit}");
+}
+
+#[tokio::test]
+async fn sigterm_under_load_loses_no_acknowledged_request() {
+    let db = TestDb::migrated().await;
+    let home = Home::new();
+    let url = Some(db.url());
+    let started = Started::new(home.path(), url);
+    let created = started.run(
+        home.path(),
+        url,
+        &["apikey", "create", "--scope", "runtime", "--json"],
+    );
+    let key = created.json()["key"].as_str().unwrap().to_owned();
+    let (mut server, base) = serve(db.url()).await;
+
+    let clients: Vec<_> = (0..8)
+        .map(|w| {
+            let (base, key) = (base.clone(), key.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut acknowledged = Vec::new();
+                for i in 0.. {
+                    let source = format!("w{w}-{i}");
+                    let sent = http
+                        .post(format!("{base}/v1/signals"))
+                        .bearer_auth(&key)
+                        .json(&serde_json::json!({ "channel": "load", "source_id": source }))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status().as_u16() == 201 => acknowledged.push(source),
+                        Ok(r) => panic!("unexpected answer {}", r.status()),
+                        // The server has stopped accepting: done.
+                        Err(_) => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    terminate(&server);
+    let mut acknowledged = Vec::new();
+    for c in clients {
+        acknowledged.extend(c.await.unwrap());
+    }
+    let exit = server.wait().unwrap();
+    assert!(exit.success(), "serve exited with {exit}");
+    assert!(
+        acknowledged.len() > 20,
+        "too little load: {}",
+        acknowledged.len()
+    );
+    let stored = db
+        .text("SELECT coalesce(string_agg(source_id, ','), '') FROM signals")
+        .await;
+    let stored: std::collections::HashSet<&str> = stored.split(',').collect();
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|s| !stored.contains(s.as_str()))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
+}
+
+/// `pplane serve` on a free port, once it is ready.
+async fn serve(url: &str) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = Command::new(BINARY)
+        .args(["serve", "--listen", &listen])
+        .env("DATABASE_URL", url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://{listen}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ready = reqwest::get(format!("{base}/readyz")).await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
+            return (server, base);
+        }
+        assert!(Instant::now() < deadline, "the server never became ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn terminate(server: &std::process::Child) {
     let term = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
         .unwrap();
     assert!(term.success());
-    let exit = server.wait().unwrap();
-    assert!(exit.success(), "serve exited with {exit}");
 }

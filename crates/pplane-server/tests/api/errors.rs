@@ -42,6 +42,15 @@ async fn bad_requests_get_a_problem_that_names_what_was_wrong() {
     c.get("/v1/runs/not-a-uuid")
         .await
         .problem(422, "invalid-input");
+    // A version that no longer holds: 409 with the current one.
+    let stale = c
+        .post(
+            &format!("/v1/runs/{run}/start"),
+            json!({ "expected_version": 5 }),
+        )
+        .await
+        .problem(409, "conflict");
+    assert_eq!(stale["current_version"], 1, "{stale}");
     // An illegal move: 409, the state error the CLI prints too.
     let illegal = c
         .post(&format!("/v1/runs/{run}/complete"), json!({}))

@@ -293,6 +293,7 @@ async fn apply(
         entity: "effect",
         id: id.to_string(),
         expected,
+        current: None,
     };
     let sequence_numbers = match event_append(tx.conn(), tenant, &events).await {
         Err(StoreError::Conflict {
@@ -461,6 +462,7 @@ pub async fn delivery_requeue(
             entity: "effect",
             id: effect.id.to_string(),
             expected: effect.version,
+            current: None,
         })?;
     let entry = outbox_requeue(tx.conn(), tenant, id)
         .await?
@@ -468,6 +470,7 @@ pub async fn delivery_requeue(
             entity: "outbox entry",
             id: id.to_string(),
             expected: entry.attempt,
+            current: None,
         })?;
     Ok(Changed::new(Settled { entry, effect }, vec![recorded]))
 }

@@ -157,6 +157,7 @@ pub(crate) async fn record(
             entity,
             id: aggregate_id.to_string(),
             expected: version - 1,
+            current: None,
         }),
         Err(other) => Err(other),
     }
@@ -236,6 +237,7 @@ pub(crate) fn applied<T>(
         entity,
         id: id.to_string(),
         expected,
+        current: None,
     })
 }
 
@@ -251,6 +253,7 @@ pub(crate) fn expect_version(
             entity,
             id: id.to_string(),
             expected,
+            current: Some(current),
         }),
         _ => Ok(()),
     }
