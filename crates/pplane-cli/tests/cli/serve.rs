@@ -140,7 +140,7 @@ async fn serve(url: &str) -> (std::process::Child, String) {
         .unwrap()
         .port();
     let listen = format!("127.0.0.1:{port}");
-    let server = Command::new(BINARY)
+    let mut server = Command::new(BINARY)
         .args(["serve", "--listen", &listen])
         .env("DATABASE_URL", url)
         .stdout(Stdio::null())
@@ -154,7 +154,11 @@ async fn serve(url: &str) -> (std::process::Child, String) {
         if ready.is_ok_and(|r| r.status().is_success()) {
             return (server, base);
         }
-        assert!(Instant::now() < deadline, "the server never became ready");
+        if Instant::now() > deadline {
+            let _ = server.kill();
+            let _ = server.wait();
+            panic!("the server never became ready");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
