@@ -140,13 +140,7 @@ async fn serve(url: &str) -> (std::process::Child, String) {
         .unwrap()
         .port();
     let listen = format!("127.0.0.1:{port}");
-    let mut server = Command::new(BINARY)
-        .args(["serve", "--listen", &listen])
-        .env("DATABASE_URL", url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = spawn(url, &listen);
     let base = format!("http://{listen}");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -161,6 +155,16 @@ async fn serve(url: &str) -> (std::process::Child, String) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+fn spawn(url: &str, listen: &str) -> std::process::Child {
+    Command::new(BINARY)
+        .args(["serve", "--listen", listen])
+        .env("DATABASE_URL", url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 fn terminate(server: &std::process::Child) {
