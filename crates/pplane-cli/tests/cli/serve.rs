@@ -150,7 +150,6 @@ async fn serve(url: &str) -> (std::process::Child, String) {
         }
         if Instant::now() > deadline {
             let _ = server.kill();
-            let _ = server.wait();
             panic!("the server never became ready");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
