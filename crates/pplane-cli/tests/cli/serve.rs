@@ -140,20 +140,18 @@ async fn serve(url: &str) -> (std::process::Child, String) {
         .unwrap()
         .port();
     let listen = format!("127.0.0.1:{port}");
-    let mut server = spawn(url, &listen);
+    let server = spawn(url, &listen);
     let base = format!("http://{listen}");
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    while Instant::now() < deadline {
         let ready = reqwest::get(format!("{base}/readyz")).await;
         if ready.is_ok_and(|r| r.status().is_success()) {
-            return (server, base);
-        }
-        if Instant::now() > deadline {
-            let _ = server.kill();
-            panic!("the server never became ready");
+            break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(Instant::now() < deadline, "the server never became ready");
+    (server, base)
 }
 
 fn spawn(url: &str, listen: &str) -> std::process::Child {
