@@ -11,6 +11,7 @@
 //! - [`events`]: the event taxonomy and its schema version.
 //! - [`text`]: how values callers sent appear in error messages (short, printable).
 //! - [`api_key`]: the text of an API key: what it names, and its secret.
+//! - `openapi` (feature `openapi`): the JSON Schemas of ids, state sets and actors.
 //! - [`status`]: the lifecycle state sets of runs, steps, tool calls, effects and outbox
 //!   entries, and the aggregate types of the event log, as the database spells them.
 
@@ -48,6 +49,16 @@ macro_rules! state_set {
                 f.write_str(self.as_str())
             }
         }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::openapi::enum_schema($label, &[$($text),*])
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
 
         impl TryFrom<String> for $name {
             type Error = $crate::StatusParseError;
@@ -93,6 +104,8 @@ pub mod delivery;
 pub mod events;
 pub mod ids;
 pub mod lifecycle;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod status;
 pub mod text;
 

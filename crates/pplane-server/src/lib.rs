@@ -13,8 +13,10 @@
 //! - [`session`]: the API key check that opens each request's transaction.
 //! - [`body`]: JSON bodies whose errors are problem documents naming the field.
 //! - [`routes`]: the routes under `/v1`, one module per resource, and the probes.
+//! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers.
 
 pub mod body;
+pub mod openapi;
 pub mod problem;
 pub mod routes;
 pub mod session;

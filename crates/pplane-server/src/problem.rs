@@ -9,7 +9,7 @@ use pplane_store::StoreError;
 use serde::Serialize;
 
 /// A problem document, ready to send.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,

@@ -8,7 +8,7 @@ use axum::Json;
 use pplane_domain::{ApiScope, EffectId, OutboxId, OutboxStatus, RunId, StepId};
 use pplane_store::operations::delivery::{delivery_requeue, Settled};
 use pplane_store::operations::destinations::{
-    destination_create, destination_list, Created, Target,
+    destination_create, destination_list, Created, Destination, Target,
 };
 use pplane_store::operations::effects::{effect_request, EffectInput, Requested};
 use pplane_store::operations::Changed;
@@ -24,7 +24,7 @@ use crate::body::{Body, BodyOrDefault};
 use crate::problem::{Kind, Problem};
 use crate::session::Session;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct EffectBody {
     pub effect_type: String,
     /// Unique in the tenant: the same key and request again returns the
@@ -41,6 +41,17 @@ pub struct EffectBody {
     pub by: By,
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "effect_request",
+    path = "/v1/runs/{run}/effects",
+    tag = "effects",
+    summary = "Request an external effect through the outbox, idempotently",
+    params(("run" = RunId, Path, description = "A run id")),
+    request_body = EffectBody,
+    responses((status = 201, description = "Request an external effect through the outbox, idempotently", body = Changed<Requested>)),
+    security(("api_key" = [])),
+)]
 pub async fn request(
     mut session: Session,
     Path(run): Path<String>,
@@ -75,6 +86,16 @@ pub async fn request(
     Ok((status, Json(requested)))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "effect_get",
+    path = "/v1/effects/{effect}",
+    tag = "effects",
+    summary = "Where an effect stands: its outbox entry and its events",
+    params(("effect" = EffectId, Path, description = "An effect id")),
+    responses((status = 200, description = "Where an effect stands: its outbox entry and its events", body = EffectDiagnosis)),
+    security(("api_key" = [])),
+)]
 /// The effect, its outbox entry and its events: where it stands.
 pub async fn show(
     mut session: Session,
@@ -91,6 +112,16 @@ pub async fn show(
     })
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "run_diagnose",
+    path = "/v1/runs/{run}/diagnosis",
+    tag = "runs",
+    summary = "Why a run failed",
+    params(("run" = RunId, Path, description = "A run id")),
+    responses((status = 200, description = "Why a run failed", body = RunDiagnosis)),
+    security(("api_key" = [])),
+)]
 /// Why a run failed: its troubled steps, their failures and tool calls.
 pub async fn run_diagnosis(
     mut session: Session,
@@ -108,13 +139,23 @@ pub async fn run_diagnosis(
 }
 
 /// Exactly one of `webhook` (an http(s) URL) or `nats` (a JetStream subject).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DestinationBody {
     pub name: String,
     pub webhook: Option<String>,
     pub nats: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "destination_add",
+    path = "/v1/destinations",
+    tag = "destinations",
+    summary = "Add a destination (operator); a webhook's signing secret is shown only here",
+    request_body = DestinationBody,
+    responses((status = 201, description = "Add a destination (operator); a webhook's signing secret is shown only here", body = Created)),
+    security(("api_key" = [])),
+)]
 /// A destination; a webhook's signing secret is in this answer only.
 pub async fn destination_add(
     mut session: Session,
@@ -136,18 +177,44 @@ pub async fn destination_add(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-pub async fn destinations(mut session: Session) -> Result<Json<Value>, Problem> {
-    let all = destination_list(&mut session.tx).await?;
+#[utoipa::path(
+    get,
+    operation_id = "destination_list",
+    path = "/v1/destinations",
+    tag = "destinations",
+    summary = "The tenant's destinations",
+    responses((status = 200, description = "The tenant's destinations", body = Destinations)),
+    security(("api_key" = [])),
+)]
+pub async fn destinations(mut session: Session) -> Result<Json<Destinations>, Problem> {
+    let destinations = destination_list(&mut session.tx).await?;
     session.commit().await?;
-    Ok(Json(serde_json::json!({ "destinations": all })))
+    Ok(Json(Destinations { destinations }))
 }
 
-#[derive(Debug, Deserialize)]
+/// The tenant's destinations, by name.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Destinations {
+    pub destinations: Vec<Destination>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
     pub status: Option<String>,
     pub limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "outbox_list",
+    path = "/v1/outbox",
+    tag = "outbox",
+    summary = "The tenant's outbox entries, newest first (operator)",
+    params(OutboxQuery),
+    responses((status = 200, description = "The tenant's outbox entries, newest first (operator)", body = Vec<OutboxEntry>)),
+    security(("api_key" = [])),
+)]
 /// The tenant's outbox entries, newest first.
 pub async fn outbox(
     mut session: Session,
@@ -168,6 +235,15 @@ pub async fn outbox(
     Ok(Json(entries))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "outbox_stats",
+    path = "/v1/outbox/stats",
+    tag = "outbox",
+    summary = "The tenant's outbox depth (operator)",
+    responses((status = 200, description = "The tenant's outbox depth (operator)", body = OutboxStats)),
+    security(("api_key" = [])),
+)]
 pub async fn stats(mut session: Session) -> Result<Json<OutboxStats>, Problem> {
     session.require(ApiScope::Operator)?;
     let stats = outbox_stats(&mut session.tx).await?;
@@ -175,6 +251,17 @@ pub async fn stats(mut session: Session) -> Result<Json<OutboxStats>, Problem> {
     Ok(Json(stats))
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "outbox_requeue",
+    path = "/v1/outbox/{entry}/requeue",
+    tag = "outbox",
+    summary = "Requeue a dead letter (operator)",
+    params(("entry" = OutboxId, Path, description = "An outbox entry id")),
+    request_body = Option<By>,
+    responses((status = 200, description = "Requeue a dead letter (operator)", body = Changed<Settled>)),
+    security(("api_key" = [])),
+)]
 /// The walkthrough's requeue of a dead letter.
 pub async fn requeue(
     mut session: Session,

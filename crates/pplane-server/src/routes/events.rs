@@ -23,7 +23,8 @@ use crate::session::Session;
 /// The most events one page holds.
 pub const PAGE_MAX: i64 = 1_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// The last sequence number the client has seen (0: from the start).
     #[serde(default)]
@@ -43,13 +44,23 @@ pub const WAIT_MAX_S: u64 = 30;
 const POLL_EVERY: Duration = Duration::from_millis(100);
 
 /// A page of the tenant's log, in sequence order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page {
     pub events: Vec<Event>,
     /// What to pass as `after` for the next page.
     pub next_after: i64,
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "events_page",
+    path = "/v1/events",
+    tag = "events",
+    summary = "The tenant's events after a position; a long poll with wait",
+    params(PageQuery),
+    responses((status = 200, description = "The tenant's events after a position; a long poll with wait", body = Page)),
+    security(("api_key" = [])),
+)]
 pub async fn page(
     mut session: Session,
     State(store): State<Store>,
@@ -78,6 +89,16 @@ pub async fn page(
     Ok(Json(Page { events, next_after }))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "trace_get",
+    path = "/v1/trace/{id}",
+    tag = "events",
+    summary = "The whole story of a run or correlation",
+    params(("id" = uuid::Uuid, Path, description = "A run id or a correlation id")),
+    responses((status = 200, description = "The whole story of a run or correlation", body = Trace)),
+    security(("api_key" = [])),
+)]
 pub async fn trace(mut session: Session, Path(id): Path<String>) -> Result<Json<Trace>, Problem> {
     let id: uuid::Uuid = field("id (a run or correlation id)", &id)?;
     let trace = trace_load(&mut session.tx, id).await?;

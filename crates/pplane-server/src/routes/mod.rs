@@ -71,16 +71,22 @@ pub fn router(store: Store) -> Router {
     Router::new()
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
+        .route("/openapi.json", get(openapi_json))
         .nest("/v1", v1)
         .fallback(|| async { Problem::new(Kind::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(BODY_MAX))
         .with_state(AppState { store })
 }
 
+/// The OpenAPI 3.1 document of this API.
+async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(crate::openapi::document())
+}
+
 /// Who makes a change, in every body that changes something: the actor
 /// (default `user:<the key's principal>`), the event that caused it (of the
 /// same run), and the version the caller saw.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct By {
     pub actor: Option<String>,
     pub caused_by: Option<String>,
@@ -107,7 +113,7 @@ impl By {
 }
 
 /// A failure's details, with who records it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct FailBody {
     pub error: serde_json::Value,
     #[serde(flatten)]
@@ -115,7 +121,7 @@ pub struct FailBody {
 }
 
 /// Why something is skipped or cancelled, with who does it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReasonBody {
     pub reason: String,
     #[serde(flatten)]

@@ -17,6 +17,16 @@ use crate::body::{Body, BodyOrDefault};
 use crate::problem::{Kind, Problem};
 use crate::session::Session;
 
+#[utoipa::path(
+    get,
+    operation_id = "run_get",
+    path = "/v1/runs/{run}",
+    tag = "runs",
+    summary = "A run, its steps in order and its latest checkpoint",
+    params(("run" = RunId, Path, description = "A run id")),
+    responses((status = 200, description = "A run, its steps in order and its latest checkpoint", body = RunView)),
+    security(("api_key" = [])),
+)]
 pub async fn show(mut session: Session, Path(run): Path<String>) -> Result<Json<RunView>, Problem> {
     let run: RunId = field("run id", &run)?;
     let view = run_view(&mut session.tx, run).await?;
@@ -24,6 +34,17 @@ pub async fn show(mut session: Session, Path(run): Path<String>) -> Result<Json<
     Ok(Json(view))
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "run_start",
+    path = "/v1/runs/{run}/start",
+    tag = "runs",
+    summary = "Start a run",
+    params(("run" = RunId, Path, description = "A run id")),
+    request_body = Option<By>,
+    responses((status = 200, description = "Start a run", body = Changed<Run>)),
+    security(("api_key" = [])),
+)]
 pub async fn start(
     mut session: Session,
     Path(run): Path<String>,
@@ -37,6 +58,17 @@ pub async fn start(
     Ok(Json(started))
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "run_complete",
+    path = "/v1/runs/{run}/complete",
+    tag = "runs",
+    summary = "Complete a run (its steps and tool calls must have ended)",
+    params(("run" = RunId, Path, description = "A run id")),
+    request_body = Option<By>,
+    responses((status = 200, description = "Complete a run (its steps and tool calls must have ended)", body = Changed<Run>)),
+    security(("api_key" = [])),
+)]
 pub async fn complete(
     session: Session,
     Path(run): Path<String>,
@@ -45,6 +77,17 @@ pub async fn complete(
     finish(session, &run, RunOutcome::Completed, by).await
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "run_fail",
+    path = "/v1/runs/{run}/fail",
+    tag = "runs",
+    summary = "Fail a run; what is live under it is cancelled",
+    params(("run" = RunId, Path, description = "A run id")),
+    request_body = FailBody,
+    responses((status = 200, description = "Fail a run; what is live under it is cancelled", body = Changed<Run>)),
+    security(("api_key" = [])),
+)]
 pub async fn fail(
     session: Session,
     Path(run): Path<String>,
@@ -59,6 +102,17 @@ pub async fn fail(
     .await
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "run_cancel",
+    path = "/v1/runs/{run}/cancel",
+    tag = "runs",
+    summary = "Cancel a run; what is live under it is cancelled",
+    params(("run" = RunId, Path, description = "A run id")),
+    request_body = ReasonBody,
+    responses((status = 200, description = "Cancel a run; what is live under it is cancelled", body = Changed<Run>)),
+    security(("api_key" = [])),
+)]
 pub async fn cancel(
     session: Session,
     Path(run): Path<String>,
@@ -79,7 +133,7 @@ async fn finish(mut session: Session, run: &str, outcome: RunOutcome, by: By) ->
     Ok(Json(ended))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StepBody {
     pub step_type: String,
     pub step_index: Option<i32>,
@@ -88,6 +142,17 @@ pub struct StepBody {
     pub by: By,
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "step_add",
+    path = "/v1/runs/{run}/steps",
+    tag = "steps",
+    summary = "Add a step to a run",
+    params(("run" = RunId, Path, description = "A run id")),
+    request_body = StepBody,
+    responses((status = 201, description = "Add a step to a run", body = Changed<Step>)),
+    security(("api_key" = [])),
+)]
 pub async fn step_add(
     mut session: Session,
     Path(run): Path<String>,
@@ -106,7 +171,7 @@ pub async fn step_add(
     Ok((StatusCode::CREATED, Json(added)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CheckpointBody {
     pub state: Value,
     pub last_step_index: Option<i32>,
@@ -114,6 +179,17 @@ pub struct CheckpointBody {
     pub by: By,
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "checkpoint_save",
+    path = "/v1/runs/{run}/checkpoints",
+    tag = "checkpoints",
+    summary = "Save what a resume needs",
+    params(("run" = RunId, Path, description = "A run id")),
+    request_body = CheckpointBody,
+    responses((status = 201, description = "Save what a resume needs", body = Changed<Checkpoint>)),
+    security(("api_key" = [])),
+)]
 pub async fn checkpoint_save(
     mut session: Session,
     Path(run): Path<String>,
@@ -127,6 +203,16 @@ pub async fn checkpoint_save(
     Ok((StatusCode::CREATED, Json(saved)))
 }
 
+#[utoipa::path(
+    get,
+    operation_id = "checkpoint_latest",
+    path = "/v1/runs/{run}/checkpoints/latest",
+    tag = "checkpoints",
+    summary = "The run's latest checkpoint",
+    params(("run" = RunId, Path, description = "A run id")),
+    responses((status = 200, description = "The run's latest checkpoint", body = Checkpoint)),
+    security(("api_key" = [])),
+)]
 pub async fn checkpoint_latest(
     mut session: Session,
     Path(run): Path<String>,

@@ -17,7 +17,7 @@ use crate::body::Body;
 use crate::problem::{Kind, Problem};
 use crate::session::Session;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SignalBody {
     pub channel: String,
     /// The source's own id for this signal; or send `Idempotency-Key`.
@@ -31,6 +31,16 @@ pub struct SignalBody {
     pub actor: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "signal_ingest",
+    path = "/v1/signals",
+    tag = "signals",
+    summary = "Ingest a signal, idempotently; it starts a run (200 with duplicate: true on a retry)",
+    request_body = SignalBody,
+    responses((status = 201, description = "Ingest a signal, idempotently; it starts a run (200 with duplicate: true on a retry)", body = Changed<Ingested>)),
+    security(("api_key" = [])),
+)]
 pub async fn ingest(
     session: Session,
     axum::extract::State(store): axum::extract::State<Store>,

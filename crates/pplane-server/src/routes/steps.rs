@@ -27,6 +27,17 @@ async fn apply(mut session: Session, step: &str, how: StepMove, by: By) -> Moved
     Ok(Json(moved))
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "step_start",
+    path = "/v1/steps/{step}/start",
+    tag = "steps",
+    summary = "Start a step",
+    params(("step" = StepId, Path, description = "A step id")),
+    request_body = Option<By>,
+    responses((status = 200, description = "Start a step", body = Changed<Step>)),
+    security(("api_key" = [])),
+)]
 pub async fn start(
     session: Session,
     Path(step): Path<String>,
@@ -35,13 +46,24 @@ pub async fn start(
     apply(session, &step, StepMove::Start, by).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct CompleteBody {
     pub output: Option<Value>,
     #[serde(flatten)]
     pub by: By,
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "step_complete",
+    path = "/v1/steps/{step}/complete",
+    tag = "steps",
+    summary = "Complete a step, with its output",
+    params(("step" = StepId, Path, description = "A step id")),
+    request_body = Option<CompleteBody>,
+    responses((status = 200, description = "Complete a step, with its output", body = Changed<Step>)),
+    security(("api_key" = [])),
+)]
 pub async fn complete(
     session: Session,
     Path(step): Path<String>,
@@ -53,6 +75,17 @@ pub async fn complete(
     apply(session, &step, how, body.by).await
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "step_fail",
+    path = "/v1/steps/{step}/fail",
+    tag = "steps",
+    summary = "Fail a step",
+    params(("step" = StepId, Path, description = "A step id")),
+    request_body = FailBody,
+    responses((status = 200, description = "Fail a step", body = Changed<Step>)),
+    security(("api_key" = [])),
+)]
 pub async fn fail(
     session: Session,
     Path(step): Path<String>,
@@ -68,7 +101,7 @@ pub async fn fail(
 }
 
 /// A retry's policy; the defaults are the plane's.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct RetryBody {
     pub max_retries: Option<u32>,
     pub base_delay_ms: Option<u64>,
@@ -77,6 +110,17 @@ pub struct RetryBody {
     pub by: By,
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "step_retry",
+    path = "/v1/steps/{step}/retry",
+    tag = "steps",
+    summary = "Schedule a failed step's retry",
+    params(("step" = StepId, Path, description = "A step id")),
+    request_body = Option<RetryBody>,
+    responses((status = 200, description = "Schedule a failed step's retry", body = Changed<Step>)),
+    security(("api_key" = [])),
+)]
 pub async fn retry(
     session: Session,
     Path(step): Path<String>,
@@ -91,6 +135,17 @@ pub async fn retry(
     apply(session, &step, StepMove::Retry { policy }, body.by).await
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "step_skip",
+    path = "/v1/steps/{step}/skip",
+    tag = "steps",
+    summary = "Skip a step",
+    params(("step" = StepId, Path, description = "A step id")),
+    request_body = ReasonBody,
+    responses((status = 200, description = "Skip a step", body = Changed<Step>)),
+    security(("api_key" = [])),
+)]
 pub async fn skip(
     session: Session,
     Path(step): Path<String>,
@@ -107,6 +162,17 @@ pub async fn skip(
     .await
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "step_cancel",
+    path = "/v1/steps/{step}/cancel",
+    tag = "steps",
+    summary = "Cancel a step",
+    params(("step" = StepId, Path, description = "A step id")),
+    request_body = ReasonBody,
+    responses((status = 200, description = "Cancel a step", body = Changed<Step>)),
+    security(("api_key" = [])),
+)]
 pub async fn cancel(
     session: Session,
     Path(step): Path<String>,
@@ -123,7 +189,7 @@ pub async fn cancel(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ToolCallBody {
     pub tool_name: String,
     #[serde(default)]
@@ -132,6 +198,17 @@ pub struct ToolCallBody {
     pub by: By,
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "tool_call_start",
+    path = "/v1/steps/{step}/tool-calls",
+    tag = "tool-calls",
+    summary = "Start a tool call of a running step",
+    params(("step" = StepId, Path, description = "A step id")),
+    request_body = ToolCallBody,
+    responses((status = 201, description = "Start a tool call of a running step", body = Changed<ToolCall>)),
+    security(("api_key" = [])),
+)]
 pub async fn tool_call_start(
     mut session: Session,
     Path(step): Path<String>,
@@ -151,7 +228,7 @@ pub async fn tool_call_start(
 }
 
 /// Exactly one of `result` (it succeeded) or `error` (it failed).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ToolCallFinishBody {
     pub result: Option<Value>,
     pub error: Option<Value>,
@@ -159,6 +236,17 @@ pub struct ToolCallFinishBody {
     pub by: By,
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "tool_call_finish",
+    path = "/v1/tool-calls/{call}/finish",
+    tag = "tool-calls",
+    summary = "Finish a tool call with its result or its error",
+    params(("call" = ToolCallId, Path, description = "A tool call id")),
+    request_body = ToolCallFinishBody,
+    responses((status = 200, description = "Finish a tool call with its result or its error", body = Changed<ToolCall>)),
+    security(("api_key" = [])),
+)]
 pub async fn tool_call_finish(
     mut session: Session,
     Path(call): Path<String>,

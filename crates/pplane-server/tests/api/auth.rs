@@ -7,24 +7,13 @@ use pplane_domain::{ApiScope, UserId};
 use pplane_store::operations::api_keys::api_key_revoke;
 use serde_json::json;
 
-use crate::support::{Client, Served};
-
-async fn a_run(c: &Client, source: &str) -> String {
-    let got = c
-        .post(
-            "/v1/signals",
-            json!({ "channel": "t", "source_id": source }),
-        )
-        .await
-        .expect(201);
-    got["run_id"].as_str().unwrap().to_owned()
-}
+use crate::support::Served;
 
 #[tokio::test]
 async fn no_key_a_bad_key_or_a_revoked_key_is_401() {
     let served = Served::start().await;
     let c = served.tenant(ApiScope::Runtime).await;
-    let run = a_run(&c, "s-1").await;
+    let run = c.run("s-1").await;
     let path = format!("/v1/runs/{run}");
     c.without_key()
         .get(&path)
@@ -63,7 +52,7 @@ async fn no_key_a_bad_key_or_a_revoked_key_is_401() {
 async fn a_read_key_reads_and_writes_nothing() {
     let served = Served::start().await;
     let writer = served.tenant(ApiScope::Runtime).await;
-    let run = a_run(&writer, "s-1").await;
+    let run = writer.run("s-1").await;
     let reader = served
         .client(writer.tenant, writer.user, ApiScope::Read)
         .await;
@@ -87,17 +76,13 @@ async fn another_tenants_ids_are_not_found_and_nothing_changes() {
     let served = Served::start().await;
     let mine = served.tenant(ApiScope::Operator).await;
     let theirs = served.tenant(ApiScope::Runtime).await;
-    let run = a_run(&theirs, "theirs").await;
+    let run = theirs.run("theirs").await;
     let step = theirs
-        .post(
+        .create(
             &format!("/v1/runs/{run}/steps"),
             json!({ "step_type": "x" }),
         )
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     let before = theirs.get("/v1/events").await.expect(200);
 
     for path in [

@@ -36,13 +36,7 @@ async fn an_effect_is_requested_once_and_read_back_with_its_outbox_entry() {
         "{shown}"
     );
 
-    let run = rt
-        .post("/v1/signals", json!({ "channel": "c", "source_id": "s" }))
-        .await
-        .expect(201)["run_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let run = rt.run("s").await;
     rt.post(&format!("/v1/runs/{run}/start"), json!({}))
         .await
         .expect(200);

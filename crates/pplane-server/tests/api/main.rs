@@ -4,6 +4,8 @@
 mod auth;
 mod effects;
 mod errors;
+mod openapi;
+mod probes;
 mod runs;
 mod stream;
 mod support;

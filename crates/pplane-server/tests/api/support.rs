@@ -141,6 +141,24 @@ impl Client {
     pub async fn post(&self, path: &str, body: Value) -> Answer {
         self.send(Method::POST, path, Some(body)).await
     }
+
+    /// A new run, from a signal with this source id: the run's id.
+    pub async fn run(&self, source: &str) -> String {
+        let got = self
+            .post(
+                "/v1/signals",
+                serde_json::json!({ "channel": "c", "source_id": source }),
+            )
+            .await
+            .expect(201);
+        got["run_id"].as_str().unwrap().to_owned()
+    }
+
+    /// POSTs a creation (201) and returns the created thing's id.
+    pub async fn create(&self, path: &str, body: Value) -> String {
+        let created = self.post(path, body).await.expect(201);
+        created["id"].as_str().unwrap().to_owned()
+    }
 }
 
 pub async fn answer(response: reqwest::Response) -> Answer {

@@ -36,6 +36,7 @@ pub const ERROR_HISTORY_MAX: usize = 10;
 
 /// The outcome of one attempt, as recorded.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Settled {
     pub entry: OutboxEntry,
     pub effect: Effect,

@@ -9,8 +9,10 @@ use rand::RngCore;
 
 use super::check_text;
 use crate::repositories::destinations::{
-    credentials_masked, destination_insert, destinations_of_tenant, Destination, NewDestination,
+    credentials_masked, destination_insert, destinations_of_tenant, NewDestination,
 };
+
+pub use crate::repositories::destinations::Destination;
 use crate::{Result, StoreError, TenantTx};
 
 #[derive(Debug, Clone)]
@@ -22,6 +24,7 @@ pub enum Target {
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Created {
     pub destination: Destination,
     /// The webhook signing secret; shown only here.

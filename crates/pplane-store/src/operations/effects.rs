@@ -35,6 +35,7 @@ pub struct EffectInput {
 /// The effect a request asked for. A duplicate (the same key and request
 /// again) returns the first request's effect and appends nothing.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Requested {
     pub effect: Effect,
     pub duplicate: bool,

@@ -33,6 +33,7 @@ pub struct SignalInput {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ingested {
     pub signal_id: SignalId,
     pub correlation_id: CorrelationId,

@@ -67,6 +67,7 @@ impl Origin {
 /// An event an operation appended: its id (to name as the cause of what it
 /// sets off) and its position in the tenant's log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Recorded {
     pub event_id: EventId,
     pub sequence_number: i64,
@@ -77,6 +78,7 @@ pub struct Recorded {
 /// Dereferences to the value, so `started.status` reads as the run's, and
 /// serializes as the value's fields with `events` added.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Changed<T> {
     #[serde(flatten)]
     pub value: T,

@@ -13,6 +13,7 @@ use crate::{Result, TenantTx};
 use pplane_domain::{EffectId, RunId};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunDiagnosis {
     pub run: Run,
     /// Steps that failed now or before (a retry leaves `retry_count` above 0).
@@ -20,6 +21,7 @@ pub struct RunDiagnosis {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StepDiagnosis {
     pub step: Step,
     /// Its STEP_FAILED events, oldest first.
@@ -28,6 +30,7 @@ pub struct StepDiagnosis {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EffectDiagnosis {
     pub effect: Effect,
     pub outbox: Option<OutboxEntry>,

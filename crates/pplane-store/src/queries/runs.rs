@@ -14,6 +14,7 @@ use crate::{Result, TenantTx};
 
 /// A run as an orchestrator resumes it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunView {
     pub run: Run,
     pub steps: Vec<Step>,

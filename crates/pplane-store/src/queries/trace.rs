@@ -21,6 +21,7 @@ use crate::repositories::tool_calls::{self, ToolCall};
 use crate::{Result, TenantTx};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Trace {
     pub correlation_id: CorrelationId,
     pub signal: Option<Signal>,

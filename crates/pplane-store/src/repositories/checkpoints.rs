@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Checkpoint {
     #[sqlx(try_from = "Uuid")]
     pub id: CheckpointId,

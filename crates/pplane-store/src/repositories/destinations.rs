@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Destination {
     #[sqlx(try_from = "Uuid")]
     pub id: DestinationId,

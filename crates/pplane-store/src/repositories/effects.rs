@@ -14,6 +14,7 @@ use super::MaybeId;
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Effect {
     #[sqlx(try_from = "Uuid")]
     pub id: EffectId,

@@ -28,6 +28,7 @@ pub struct NewEvent {
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     #[sqlx(try_from = "Uuid")]
     pub id: EventId,
@@ -223,6 +224,7 @@ pub(crate) fn causal_chain_cte(correlation: &str) -> String {
 
 /// One link of a causation chain.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CausalLink {
     #[sqlx(try_from = "Uuid")]
     pub id: EventId,

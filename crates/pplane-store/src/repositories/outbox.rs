@@ -155,6 +155,7 @@ pub async fn outbox_settle(
 
 /// An outbox entry as operators see it.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutboxEntry {
     #[sqlx(try_from = "Uuid")]
     pub id: OutboxId,
@@ -239,6 +240,7 @@ pub async fn outbox_requeue(
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutboxStats {
     pub pending: i64,
     pub in_flight: i64,

@@ -10,6 +10,7 @@ use super::{qualified, MaybeId, StatusChange};
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Run {
     #[sqlx(try_from = "Uuid")]
     pub id: RunId,

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Signal {
     #[sqlx(try_from = "Uuid")]
     pub id: SignalId,

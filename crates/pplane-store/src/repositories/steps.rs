@@ -10,6 +10,7 @@ use super::{MaybeId, StatusChange};
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Step {
     #[sqlx(try_from = "Uuid")]
     pub id: StepId,

@@ -12,6 +12,7 @@ use super::{qualified, MaybeId, StatusChange};
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ToolCall {
     #[sqlx(try_from = "Uuid")]
     pub id: ToolCallId,

@@ -1,0 +1,146 @@
+//! Every operation the OpenAPI document lists, probed: without a key it is
+//! 401; with another tenant's key (of the highest scope) and this tenant's
+//! ids it finds nothing (404) and changes nothing; with a read key no
+//! change goes through (403).
+
+use std::collections::HashMap;
+
+use pplane_domain::ApiScope;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::support::{Client, Served};
+
+/// A body each change would accept, so that only the ids decide the answer.
+fn body_for(operation: &str) -> Value {
+    match operation {
+        "signal_ingest" => json!({ "channel": "probe", "source_id": "probe" }),
+        "run_fail" | "step_fail" => json!({ "error": { "probe": true } }),
+        "run_cancel" | "step_skip" | "step_cancel" => json!({ "reason": "probe" }),
+        "step_add" => json!({ "step_type": "probe" }),
+        "checkpoint_save" => json!({ "state": {} }),
+        "tool_call_start" => json!({ "tool_name": "probe" }),
+        "tool_call_finish" => json!({ "result": {} }),
+        "effect_request" => {
+            json!({ "effect_type": "E", "idempotency_key": "probe", "destination": "d" })
+        }
+        "destination_add" => json!({ "name": "probe", "nats": "probe.subject" }),
+        _ => json!({}),
+    }
+}
+
+/// A tenant with one of everything an id can name.
+async fn victim(served: &Served) -> (Client, HashMap<&'static str, String>) {
+    let op = served.tenant(ApiScope::Operator).await;
+    op.post("/v1/destinations", json!({ "name": "d", "nats": "d.out" }))
+        .await
+        .expect(201);
+    let run = op.run("s").await;
+    op.post(&format!("/v1/runs/{run}/start"), json!({}))
+        .await
+        .expect(200);
+    let step = op
+        .create(
+            &format!("/v1/runs/{run}/steps"),
+            json!({ "step_type": "x" }),
+        )
+        .await;
+    op.post(&format!("/v1/steps/{step}/start"), json!({}))
+        .await
+        .expect(200);
+    let call = op
+        .post(
+            &format!("/v1/steps/{step}/tool-calls"),
+            json!({ "tool_name": "t" }),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let requested = op
+        .post(
+            &format!("/v1/runs/{run}/effects"),
+            json!({ "effect_type": "E", "idempotency_key": "k", "destination": "d" }),
+        )
+        .await
+        .expect(201);
+    let effect = requested["effect"]["id"].as_str().unwrap().to_owned();
+    let entry = op.get(&format!("/v1/effects/{effect}")).await.expect(200)["outbox"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ids = HashMap::from([
+        ("run", run.clone()),
+        ("step", step),
+        ("call", call),
+        ("effect", effect),
+        ("entry", entry),
+        ("id", run),
+    ]);
+    (op, ids)
+}
+
+/// What the victim's tenant holds, as its operator reads it.
+async fn holdings(op: &Client) -> Value {
+    json!({
+        "events": op.get("/v1/events?limit=1000").await.expect(200),
+        "outbox": op.get("/v1/outbox").await.expect(200),
+        "destinations": op.get("/v1/destinations").await.expect(200),
+    })
+}
+
+#[tokio::test]
+async fn every_operation_is_fenced_by_key_tenant_and_scope() {
+    let served = Served::start().await;
+    let (op, ids) = victim(&served).await;
+    let reader = served.client(op.tenant, op.user, ApiScope::Read).await;
+    let intruder = served.tenant(ApiScope::Operator).await;
+    let before = holdings(&op).await;
+
+    let document = serde_json::to_value(pplane_server::openapi::document()).unwrap();
+    let mut probed = 0;
+    for (template, item) in document["paths"].as_object().unwrap() {
+        if !template.starts_with("/v1/") {
+            continue;
+        }
+        let mut path = template.clone();
+        for (name, id) in &ids {
+            path = path.replace(&format!("{{{name}}}"), id);
+        }
+        assert!(!path.contains('{'), "no id for {template}");
+        for (method, operation) in item.as_object().unwrap() {
+            let name = operation["operationId"].as_str().unwrap();
+            let (method, body) = match method.as_str() {
+                "get" => (Method::GET, None),
+                "post" => (Method::POST, Some(body_for(name))),
+                other => panic!("{other} {template}: unprobed method"),
+            };
+            probed += 1;
+            op.without_key()
+                .send(method.clone(), &path, body.clone())
+                .await
+                .problem(401, "unauthorized");
+            if method == Method::POST {
+                reader
+                    .send(method.clone(), &path, body.clone())
+                    .await
+                    .problem(403, "forbidden");
+            }
+            let answer = intruder.send(method.clone(), &path, body.clone()).await;
+            if template.contains('{') {
+                answer.problem(404, "not-found");
+            } else {
+                // No id to misuse: it answers about the intruder's own tenant.
+                assert!(answer.status.is_success(), "{name}: {:#}", answer.body);
+                assert!(
+                    !answer.body.to_string().contains(&ids["run"]),
+                    "{name} showed another tenant's run"
+                );
+            }
+        }
+    }
+    assert!(probed >= 27, "only {probed} operations probed");
+    assert_eq!(holdings(&op).await, before, "a probe changed the tenant");
+    served.stop().await;
+}
