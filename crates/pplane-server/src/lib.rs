@@ -14,7 +14,10 @@
 //! - [`body`]: JSON bodies whose errors are problem documents naming the field.
 //! - [`routes`]: the routes under `/v1`, one module per resource, and the probes.
 //! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers.
+//! - `bench` (feature `bench`): `pplane bench api`, HTTP against the library.
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod body;
 pub mod openapi;
 pub mod problem;

@@ -232,6 +232,15 @@ pub enum BenchScenario {
         #[arg(long, default_value_t = 10)]
         tenants: u32,
     },
+    /// Whole runs over HTTP (`pplane serve`), against the same runs through the library.
+    Api {
+        /// Seconds each side of each scenario runs.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Run only this many concurrent clients instead of 1, 8 and 32.
+        #[arg(long)]
+        clients: Option<u32>,
+    },
     /// Reconstructing a run of ~1,000 events among a million, against a plain indexed SELECT.
     Trace {
         /// Events of other runs loaded first.

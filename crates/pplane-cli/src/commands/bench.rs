@@ -66,6 +66,21 @@ pub async fn run(scenario: BenchScenario, out: Output) -> Result<ExitCode, Failu
                 .await
                 .map_err(|e| Failure::Operation(e.into()))?
         }
+        BenchScenario::Api { seconds, clients } => {
+            if !(seconds > 0.0 && seconds <= 600.0) || clients.is_some_and(|c| c == 0 || c > 256) {
+                return Err(Failure::Usage(
+                    "--seconds must be more than 0 and at most 600, --clients 1 to 256".into(),
+                ));
+            }
+            let mut cfg = pplane_server::bench::ApiBench {
+                seconds,
+                ..Default::default()
+            };
+            if let Some(c) = clients {
+                cfg.clients = vec![c];
+            }
+            pplane_server::bench::run(&url, &cfg, progress).await?
+        }
         BenchScenario::Trace {
             background_events,
             steps,
