@@ -40,7 +40,13 @@ async fn a_rollback_that_drops_data_says_what_and_needs_yes() {
     let still = p.run(home.path(), url, &["run", "show", &p.run]);
     assert_eq!(still.code, 0, "nothing was dropped: {still:?}");
 
-    // The newest migration drops a function only: no question asked.
+    // The newest migration drops the API keys' table: asked even when it is
+    // empty; the one before drops a function only: no question asked.
+    let keys = pplane(home.path(), url, &["migrate", "down"]);
+    assert_eq!(keys.code, 1, "{keys:?}");
+    assert!(keys.stderr.contains("table api_keys (0 rows)"), "{keys:?}");
+    let keys = pplane(home.path(), url, &["migrate", "down", "--yes"]);
+    assert_eq!(keys.code, 0, "{keys:?}");
     let newest = pplane(home.path(), url, &["migrate", "down"]);
     assert_eq!(newest.code, 0, "{newest:?}");
     let up = pplane(home.path(), url, &["migrate", "up"]);

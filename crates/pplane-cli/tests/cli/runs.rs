@@ -107,7 +107,7 @@ async fn ingest_is_idempotent_and_run_commands_report_errors() {
     assert!(
         stale
             .stderr
-            .contains("changed concurrently (expected version 1)"),
+            .contains("changed concurrently (expected version 1, now at 2)"),
         "{stale:?}"
     );
 }
