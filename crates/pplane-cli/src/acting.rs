@@ -7,7 +7,7 @@ use pplane_domain::{Actor, EventId, TenantId, UserId};
 use pplane_store::operations::Origin;
 use pplane_store::{Store, TenantTx};
 
-use crate::args::Acting;
+use crate::args::{Acting, Member};
 use crate::failure::Failure;
 use crate::target;
 
@@ -68,8 +68,7 @@ pub struct Context {
 
 impl Context {
     pub fn parse(acting: &Acting) -> Result<Context, Failure> {
-        let tenant: TenantId = id(&acting.tenant)?;
-        let user: UserId = id(&acting.user)?;
+        let Context { tenant, user, .. } = Context::member(&acting.member)?;
         let actor: Actor = match &acting.actor {
             Some(text) => id(text)?,
             None => Actor::User(user.to_string()),
@@ -83,6 +82,18 @@ impl Context {
                 caused_by,
                 expected_version: acting.expect_version,
             },
+        })
+    }
+
+    /// A member acting as itself (actor `user:<user>`), with no cause or
+    /// expected version: for commands that change no run.
+    pub fn member(member: &Member) -> Result<Context, Failure> {
+        let tenant: TenantId = id(&member.tenant)?;
+        let user: UserId = id(&member.user)?;
+        Ok(Context {
+            tenant,
+            user,
+            origin: Origin::by(Actor::User(user.to_string())),
         })
     }
 

@@ -1,8 +1,8 @@
 //! The text of an API key: `ppk_`, the key's id, tenant and principal (not
 //! secrets: they tell the server which tenant context to read the key in),
 //! then `_` and the 256-bit secret, all lower-case hex. The visible prefix
-//! (`ppk_` and the first 12 digits of the key id's random part) names a key
-//! in lists without revealing it.
+//! (`ppk_` and the last 12 hex digits of the key id, which are random) names
+//! a key in lists without revealing it.
 
 use std::fmt;
 use std::str::FromStr;

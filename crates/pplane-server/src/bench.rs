@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pplane_domain::{ApiScope, TenantId, UserId};
-use pplane_store::bench::{BenchRow, Samples, ScratchDb};
+use pplane_store::bench::{concurrently, BenchRow, ScratchDb};
 use pplane_store::operations::api_keys::api_key_create;
 use pplane_store::operations::checkpoints::checkpoint_save;
 use pplane_store::operations::destinations::{destination_create, Target};
@@ -105,7 +105,7 @@ async fn measure(url: &str, cfg: &ApiBench, progress: &impl Fn(&str)) -> Result<
         let name = format!("api: whole runs, {clients} clients");
         progress(&name);
         let (b, h, m) = (base.clone(), http.clone(), members.clone());
-        let over_http = drive(clients, duration, move |c, i| {
+        let over_http = concurrently(clients, duration, move |c, i| {
             let (base, http, members) = (b.clone(), h.clone(), m.clone());
             async move {
                 let key = &members[c as usize % members.len()].key;
@@ -114,7 +114,7 @@ async fn measure(url: &str, cfg: &ApiBench, progress: &impl Fn(&str)) -> Result<
         })
         .await?;
         let (s, m) = (store.clone(), members.clone());
-        let in_process = drive(clients, duration, move |c, i| {
+        let in_process = concurrently(clients, duration, move |c, i| {
             let (store, members) = (s.clone(), m.clone());
             async move {
                 let member = &members[c as usize % members.len()];
@@ -131,39 +131,6 @@ async fn measure(url: &str, cfg: &ApiBench, progress: &impl Fn(&str)) -> Result<
     let _ = server.await;
     store.close().await;
     Ok(rows)
-}
-
-/// Runs `clients` concurrent loops of whole runs for `duration`; each loop
-/// returns the latencies of its run's calls.
-async fn drive<F, Fut>(clients: u32, duration: Duration, op: F) -> Result<Samples>
-where
-    F: Fn(u32, usize) -> Fut + Send + Sync + Clone + 'static,
-    Fut: std::future::Future<Output = Result<Vec<Duration>>> + Send,
-{
-    let started = Instant::now();
-    let deadline = started + duration;
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let op = op.clone();
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut i = 0usize;
-                while Instant::now() < deadline {
-                    latencies.extend(op(c, i).await?);
-                    i += 1;
-                }
-                Ok::<_, StoreError>(latencies)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(
-            t.await
-                .map_err(|e| StoreError::Internal(format!("bench client: {e}")))??,
-        );
-    }
-    Ok(Samples::concurrent(all, started.elapsed()))
 }
 
 /// One whole run over HTTP: the latency of each of its requests.

@@ -4,7 +4,7 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::problem::{Kind, Problem};
@@ -42,7 +42,8 @@ fn problem_of(rejection: JsonRejection) -> Problem {
 }
 
 /// A JSON body of type `T` that may be left out (no body at all): then `T`'s
-/// default. For moves whose body only says who makes them.
+/// default. For moves whose body only says who makes them. A body that is
+/// there is read exactly as [`Body`] reads it.
 pub struct BodyOrDefault<T>(pub T);
 
 impl<S, T> FromRequest<S> for BodyOrDefault<T>
@@ -53,22 +54,15 @@ where
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<BodyOrDefault<T>, Problem> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| match e.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => Problem::new(Kind::PayloadTooLarge, e.body_text()),
-                _ => Problem::bad_request(e.body_text()),
-            })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        let headers = req.headers();
+        let declared = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        let absent = declared(header::CONTENT_TYPE).is_none()
+            && declared(header::TRANSFER_ENCODING).is_none()
+            && declared(header::CONTENT_LENGTH).is_none_or(|n| n.trim() == "0");
+        if absent {
             return Ok(BodyOrDefault(T::default()));
         }
-        serde_json::from_slice(&bytes)
-            .map(BodyOrDefault)
-            .map_err(|e| match e.classify() {
-                serde_json::error::Category::Data => {
-                    Problem::new(Kind::InvalidInput, e.to_string())
-                }
-                _ => Problem::bad_request(format!("the body is not JSON: {e}")),
-            })
+        let Body(value) = Body::from_request(req, state).await?;
+        Ok(BodyOrDefault(value))
     }
 }

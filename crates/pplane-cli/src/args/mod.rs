@@ -4,7 +4,7 @@ mod service;
 
 use clap::{Parser, Subcommand};
 
-pub use service::{ApiKeyAction, Member, Scope, ServeArgs};
+pub use service::{ApiKeyAction, Scope, ServeArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -366,15 +366,22 @@ pub enum OutboxAction {
     },
 }
 
-/// Who acts, where: on every signal and run command.
+/// A tenant and a member principal of it, as every tenant command names them.
 #[derive(Debug, Clone, clap::Args)]
-pub struct Acting {
+pub struct Member {
     /// The tenant (UUID).
     #[arg(long, value_name = "UUID")]
     pub tenant: String,
     /// The acting principal (UUID), a member of the tenant.
     #[arg(long, value_name = "UUID")]
     pub user: String,
+}
+
+/// Who acts, where: on every signal and run command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Acting {
+    #[command(flatten)]
+    pub member: Member,
     /// Recorded on every row and event: agent:ID, user:ID, system:COMPONENT or external:NAME
     /// (default user:<user>).
     #[arg(long)]

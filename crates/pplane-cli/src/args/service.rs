@@ -2,6 +2,8 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use super::Member;
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Where to listen (loopback by default: put a TLS proxy in front of it
@@ -24,20 +26,9 @@ pub enum Scope {
     Operator,
 }
 
-/// The tenant and member principal a key belongs to.
-#[derive(Debug, Args)]
-pub struct Member {
-    /// The tenant (UUID).
-    #[arg(long, value_name = "UUID")]
-    pub tenant: String,
-    /// The principal (UUID), a member of the tenant: the key acts as it.
-    #[arg(long, value_name = "UUID")]
-    pub user: String,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum ApiKeyAction {
-    /// Create a key for a member of a tenant; prints it once.
+    /// Create a key for a member of a tenant (it acts as that member); prints it once.
     Create {
         #[command(flatten)]
         member: Member,

@@ -4,16 +4,16 @@
 use std::process::ExitCode;
 
 use chrono::{Duration, Utc};
-use pplane_domain::{ApiKeyId, ApiScope, TenantId, UserId};
+use pplane_domain::{ApiKeyId, ApiScope};
 use pplane_store::operations::api_keys::{api_key_create, api_key_list, api_key_revoke};
 use pplane_store::TenantTx;
 use serde_json::json;
 
-use crate::acting::id;
+use crate::acting::{id, Context};
 use crate::args::{ApiKeyAction, Member, Output, Scope};
 use crate::failure::Failure;
+use crate::output;
 use crate::output::outln;
-use crate::{output, target};
 
 pub async fn run(action: ApiKeyAction, out: Output) -> Result<ExitCode, Failure> {
     match action {
@@ -59,10 +59,7 @@ pub async fn run(action: ApiKeyAction, out: Output) -> Result<ExitCode, Failure>
 }
 
 async fn begin(member: &Member) -> Result<TenantTx, Failure> {
-    let tenant: TenantId = id(&member.tenant)?;
-    let user: UserId = id(&member.user)?;
-    let store = target::runtime_store().await?;
-    Ok(store.tenant_tx(tenant, user).await?)
+    Context::member(member)?.begin().await
 }
 
 fn scope_of(scope: Scope) -> ApiScope {

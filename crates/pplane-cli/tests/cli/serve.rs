@@ -27,21 +27,12 @@ async fn a_created_key_drives_the_server_until_it_is_revoked() {
     let home = Home::new();
     let url = Some(db.url());
     let started = Started::new(home.path(), url);
-    let created = started.run(
+    let created = key_create(
+        &started,
         home.path(),
         url,
-        &[
-            "apikey",
-            "create",
-            "--scope",
-            "read",
-            "--name",
-            "dashboard",
-            "--json",
-        ],
+        &["--scope", "read", "--name", "dashboard"],
     );
-    assert_eq!(created.code, 0, "{created:?}");
-    let created = created.json();
     let key = created["key"].as_str().unwrap().to_owned();
     let key_id = created["id"].as_str().unwrap().to_owned();
 
@@ -75,12 +66,10 @@ async fn sigterm_under_load_loses_no_acknowledged_request() {
     let home = Home::new();
     let url = Some(db.url());
     let started = Started::new(home.path(), url);
-    let created = started.run(
-        home.path(),
-        url,
-        &["apikey", "create", "--scope", "runtime", "--json"],
-    );
-    let key = created.json()["key"].as_str().unwrap().to_owned();
+    let key = key_create(&started, home.path(), url, &["--scope", "runtime"])["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (mut server, base) = serve(db.url()).await;
 
     let clients: Vec<_> = (0..8)
@@ -130,6 +119,23 @@ async fn sigterm_under_load_loses_no_acknowledged_request() {
         .filter(|s| !stored.contains(s.as_str()))
         .collect();
     assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
+}
+
+/// `pplane apikey create ARGS --json` for the started tenant's member.
+fn key_create(
+    started: &Started,
+    home: &std::path::Path,
+    url: Option<&str>,
+    args: &[&str],
+) -> serde_json::Value {
+    let all: Vec<&str> = ["apikey", "create"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .chain(["--json"])
+        .collect();
+    let created = started.run(home, url, &all);
+    assert_eq!(created.code, 0, "{created:?}");
+    created.json()
 }
 
 /// `pplane serve` on a free port, once it is ready.

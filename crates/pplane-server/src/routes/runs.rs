@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use pplane_domain::{ApiScope, RunId};
 use pplane_store::operations::checkpoints::{checkpoint_load, checkpoint_save as save};
-use pplane_store::operations::runs::{run_finish, run_start, RunOutcome};
+use pplane_store::operations::runs::{run_finish, run_get, run_start, RunOutcome};
 use pplane_store::operations::steps::{step_add as add, StepInput};
 use pplane_store::operations::Changed;
 use pplane_store::queries::runs::{run_view, Checkpoint, Run, RunView, Step};
@@ -220,7 +220,7 @@ pub async fn checkpoint_latest(
     let run: RunId = field("run id", &run)?;
     // The run must be this tenant's: another tenant's run is not found,
     // rather than a run without checkpoints.
-    run_view(&mut session.tx, run).await?;
+    run_get(&mut session.tx, run).await?;
     let latest = checkpoint_load(&mut session.tx, run).await?;
     session.commit().await?;
     latest

@@ -29,6 +29,18 @@ async fn bad_requests_get_a_problem_that_names_what_was_wrong() {
         .unwrap();
     let answer = crate::support::answer(raw).await;
     assert_eq!(answer.status.as_u16(), 400, "{:#}", answer.body);
+    // A body that is not declared as JSON: 415, even where a body is optional.
+    let untyped = c
+        .http
+        .post(format!("{}/v1/runs/{run}/start", c.base))
+        .bearer_auth(c.key.as_deref().unwrap())
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    crate::support::answer(untyped)
+        .await
+        .problem(415, "invalid-input");
     // A field of the wrong type: 422, naming it.
     let wrong = c
         .post(&format!("/v1/runs/{run}/steps"), json!({ "step_type": 7 }))

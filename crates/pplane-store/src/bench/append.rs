@@ -3,7 +3,7 @@
 //! against a plain single-row INSERT of the same shape into an unconstrained
 //! table, at the same concurrency, on the same server, in the same run.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pplane_domain::{Actor, CorrelationId, EventId, EventType, TenantId, UserId};
 use serde_json::json;
@@ -11,7 +11,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 use super::message_db::{self, MessageDb};
-use super::{BenchRow, Samples, ScratchDb};
+use super::{concurrently, timed, BenchRow, ScratchDb};
 use crate::repositories::events::NewEvent;
 use crate::{Admin, Result, Store, StoreOptions};
 
@@ -99,17 +99,17 @@ async fn measure(url: &str, cfg: &AppendBench, progress: &impl Fn(&str)) -> Resu
         let used: std::sync::Arc<Vec<(TenantId, UserId)>> =
             std::sync::Arc::new(tenants[..tenant_count as usize].to_vec());
         let (store2, used2) = (store.clone(), used.clone());
-        let ours = drive(writers, duration, move |w, i| {
+        let ours = concurrently(writers, duration, move |w, i| {
             let store = store2.clone();
             let (tenant, user) = used2[(w as usize + i) % used2.len()];
-            async move { append_one(&store, tenant, user, i).await }
+            async move { timed(append_one(&store, tenant, user, i)).await }
         })
         .await?;
         let pool2 = raw_pool.clone();
-        let raw = drive(writers, duration, move |w, i| {
+        let raw = concurrently(writers, duration, move |w, i| {
             let pool = pool2.clone();
             let (tenant, _) = used[(w as usize + i) % used.len()];
-            async move { insert_raw(&pool, tenant, i).await }
+            async move { timed(insert_raw(&pool, tenant, i)).await }
         })
         .await?;
         rows.push(BenchRow::new(
@@ -122,11 +122,11 @@ async fn measure(url: &str, cfg: &AppendBench, progress: &impl Fn(&str)) -> Resu
         if let Some(peer) = &peer {
             progress(&format!("peer message-db: {name}"));
             let pool = peer.pool.clone();
-            let theirs = drive(writers, duration, move |w, i| {
+            let theirs = concurrently(writers, duration, move |w, i| {
                 let pool = pool.clone();
                 // One category per tenant, as ours has one log per tenant.
                 let tenant = (w as usize + i) % tenant_count as usize;
-                async move { write_peer(&pool, tenant, i).await }
+                async move { timed(write_peer(&pool, tenant, i)).await }
             })
             .await?;
             rows.push(BenchRow::new(
@@ -144,37 +144,6 @@ async fn measure(url: &str, cfg: &AppendBench, progress: &impl Fn(&str)) -> Resu
     raw_pool.close().await;
     store.close().await;
     Ok(rows)
-}
-
-/// Runs `writers` concurrent loops of `op(writer, iteration)` for `duration`.
-async fn drive<F, Fut>(writers: u32, duration: Duration, op: F) -> Result<Samples>
-where
-    F: Fn(u32, usize) -> Fut + Send + Sync + Clone + 'static,
-    Fut: std::future::Future<Output = Result<()>> + Send,
-{
-    let started = Instant::now();
-    let deadline = started + duration;
-    let tasks: Vec<_> = (0..writers)
-        .map(|w| {
-            let op = op.clone();
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut i = 0usize;
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    op(w, i).await?;
-                    latencies.push(t.elapsed());
-                    i += 1;
-                }
-                Ok::<_, crate::StoreError>(latencies)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("writer task")?);
-    }
-    Ok(Samples::concurrent(all, started.elapsed()))
 }
 
 fn bench_event(i: usize) -> NewEvent {

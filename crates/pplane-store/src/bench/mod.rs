@@ -9,7 +9,8 @@ pub mod outbox;
 pub mod rls;
 pub mod trace;
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -101,4 +102,45 @@ impl Samples {
             self.latencies.len() as f64 / total.as_secs_f64()
         }
     }
+}
+
+/// Runs `clients` concurrent loops of `op(client, iteration)` for
+/// `duration`. Each call returns the latencies it measured: its own (see
+/// [`timed`]), or those of the calls it made in turn.
+pub async fn concurrently<F, Fut>(clients: u32, duration: Duration, op: F) -> crate::Result<Samples>
+where
+    F: Fn(u32, usize) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = crate::Result<Vec<Duration>>> + Send,
+{
+    let started = Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut i = 0usize;
+                while Instant::now() < deadline {
+                    latencies.extend(op(c, i).await?);
+                    i += 1;
+                }
+                Ok::<_, crate::StoreError>(latencies)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        let latencies = t
+            .await
+            .map_err(|e| crate::StoreError::Internal(format!("bench client: {e}")))??;
+        all.extend(latencies);
+    }
+    Ok(Samples::concurrent(all, started.elapsed()))
+}
+
+/// One call, timed whole.
+pub async fn timed(call: impl Future<Output = crate::Result<()>>) -> crate::Result<Vec<Duration>> {
+    let t = Instant::now();
+    call.await?;
+    Ok(vec![t.elapsed()])
 }

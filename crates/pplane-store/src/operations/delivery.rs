@@ -326,7 +326,10 @@ async fn apply(
         .collect();
     Ok(moved
         .into_iter()
-        .map(|e| (e.id, (e.clone(), recorded[&e.id])))
+        .map(|e| {
+            let recorded = recorded[&e.id];
+            (e.id, (e, recorded))
+        })
         .collect())
 }
 

@@ -24,9 +24,9 @@ pub struct ApiKey {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
-    /// Only for the constant-time comparison; never serialized.
+    /// Only for the constant-time comparison: neither serialized nor public.
     #[serde(skip)]
-    pub secret_hash: Vec<u8>,
+    pub(crate) secret_hash: Vec<u8>,
 }
 
 impl ApiKey {
