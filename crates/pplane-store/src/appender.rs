@@ -4,13 +4,13 @@
 //! events to an appender task. It takes whatever requests are waiting (up to
 //! [`MAX_BATCH`]), merges those of the same tenant and principal, orders the
 //! groups by tenant (one fixed order in which a batch locks head rows), and
-//! appends them all in one
-//! transaction through `event_append_batch` (migration 6): one round trip and
-//! one commit for the whole batch instead of three round trips and a commit
-//! per event. Positions stay gap-free and in commit order, because each
+//! appends them through `event_append_batch` (migration 6) in one transaction,
+//! or in two tenant-disjoint ones side by side when the batch spans many
+//! tenants: one round trip and one commit per lane instead of three round
+//! trips and a commit per event. Positions stay gap-free and in commit order, because each
 //! tenant's head row is still incremented inside the committing transaction.
 //!
-//! A batch fails as a whole; when it does, its requests are retried one by
+//! A lane fails as a whole; when it does, its requests are retried one by
 //! one, so each caller gets its own result and one bad request (a version
 //! conflict, a non-member) never fails its neighbours. Retrying cannot store
 //! an event twice: event ids are primary keys.
@@ -34,6 +34,9 @@ use crate::{Result, StoreError};
 pub const MAX_BATCH: usize = 256;
 /// Scheduler yields without a new request before a batch goes.
 const LINGER_ROUNDS: u32 = 2;
+/// Fewest tenants in a batch for it to go as two lanes: below this, the
+/// second transaction's fixed cost outweighs what the second core saves.
+const LANE_MIN_TENANTS: usize = 4;
 
 struct Request {
     tenant: TenantId,
@@ -44,10 +47,11 @@ struct Request {
 
 /// One appender task. Measured on 2 cores with `pplane bench append` (8
 /// writers over 50 tenants, ratio to raw INSERT): two tasks with tenant-sharded
-/// queues 0.49-0.53, two sharing one queue 0.55-0.66, each batch split into two
-/// tenant-disjoint transactions 0.56-0.61, one task 0.55-0.69. With one task a
-/// batch gathers nearly every waiting writer, and one tenant's appends never
-/// wait on its head row across batches.
+/// queues 0.49-0.53, two sharing one queue 0.55-0.66, one task 0.55-0.69. With
+/// one task a batch gathers nearly every waiting writer, and one tenant's
+/// appends never wait on its head row across batches. Its two lanes came
+/// out ahead once the pool stopped pinging before every acquire
+/// (docs/events.md).
 #[derive(Debug, Clone)]
 pub(crate) struct Appender {
     queue: mpsc::Sender<Request>,
@@ -112,28 +116,54 @@ async fn worker(pool: PgPool, switch_role: bool, mut receiver: mpsc::Receiver<Re
             };
             tokio::task::yield_now().await;
         }
-        if batch.len() == 1 {
-            let request = batch.pop().expect("one request");
-            let result = append_batch(&pool, switch_role, std::slice::from_ref(&request)).await;
-            let _ = request
-                .reply
-                .send(result.map(|mut r| r.pop().unwrap_or_default()));
-            continue;
-        }
-        match append_batch(&pool, switch_role, &batch).await {
-            Ok(results) => {
-                for (request, seqs) in batch.into_iter().zip(results) {
-                    let _ = request.reply.send(Ok(seqs));
-                }
+        match lanes_split(batch) {
+            (lane, None) => settle(&pool, switch_role, lane).await,
+            (low, Some(high)) => {
+                tokio::join!(
+                    settle(&pool, switch_role, low),
+                    settle(&pool, switch_role, high)
+                );
             }
-            Err(_) => {
-                for request in batch {
-                    let result =
-                        append_batch(&pool, switch_role, std::slice::from_ref(&request)).await;
-                    let _ = request
-                        .reply
-                        .send(result.map(|mut r| r.pop().unwrap_or_default()));
-                }
+        }
+    }
+}
+
+/// Cuts a batch of many tenants in two tenant-disjoint lanes, which commit
+/// side by side on two connections: a transaction runs on one backend, so
+/// one lane leaves the server's other core idle. Disjoint lanes never wait
+/// on each other's head rows, and the next batch goes only when both have
+/// committed, so no batch waits on another's.
+fn lanes_split(batch: Vec<Request>) -> (Vec<Request>, Option<Vec<Request>>) {
+    let mut tenants: Vec<TenantId> = batch.iter().map(|r| r.tenant).collect();
+    tenants.sort();
+    tenants.dedup();
+    if tenants.len() < LANE_MIN_TENANTS {
+        return (batch, None);
+    }
+    let cut = tenants[tenants.len() / 2];
+    let (low, high) = batch.into_iter().partition(|r| r.tenant < cut);
+    (low, Some(high))
+}
+
+/// Appends one lane and answers its callers; a failed lane is retried one
+/// request at a time so that each caller gets its own result.
+async fn settle(pool: &PgPool, switch_role: bool, lane: Vec<Request>) {
+    match append_batch(pool, switch_role, &lane).await {
+        Ok(results) => {
+            for (request, seqs) in lane.into_iter().zip(results) {
+                let _ = request.reply.send(Ok(seqs));
+            }
+        }
+        Err(err) if lane.len() == 1 => {
+            let request = lane.into_iter().next().expect("one request");
+            let _ = request.reply.send(Err(err));
+        }
+        Err(_) => {
+            for request in lane {
+                let result = append_batch(pool, switch_role, std::slice::from_ref(&request)).await;
+                let _ = request
+                    .reply
+                    .send(result.map(|mut r| r.pop().unwrap_or_default()));
             }
         }
     }

@@ -12,10 +12,11 @@
 
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use pplane_domain::{TenantId, UserId};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 use uuid::Uuid;
 
 use crate::appender::Appender;
@@ -35,6 +36,29 @@ pub struct Login {
     pub superuser: bool,
     /// True when transactions switch to `pplane_app` with SET LOCAL ROLE.
     pub switches_role: bool,
+}
+
+/// A connection used this recently is taken as alive without a ping.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// The settings of every pool the store opens, and of every baseline a
+/// benchmark measures against it. By default sqlx pings a connection on
+/// every acquire: a whole round trip before each unit of work, doubling the
+/// round trips of a short one. A connection that finished a statement
+/// moments ago is alive; one that sat idle may have been cut (a restarted
+/// server, an idle timeout on the way), so only those are pinged, and a dead
+/// one is dropped and replaced before anyone sees it.
+pub(crate) fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 #[derive(Debug, Clone)]
@@ -65,7 +89,7 @@ impl Store {
 
     pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Store> {
         let connect = PgConnectOptions::from_str(url)?.application_name("pplane");
-        let pool = PgPoolOptions::new()
+        let pool = pool_options()
             .max_connections(options.max_connections)
             .connect_with(connect)
             .await?;

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use pplane_domain::{Actor, CorrelationId, EventId, EventType, TenantId, UserId};
 use serde_json::json;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 use super::message_db::{self, MessageDb};
@@ -72,7 +71,7 @@ async fn measure(url: &str, cfg: &AppendBench, progress: &impl Fn(&str)) -> Resu
     .execute(admin.conn())
     .await?;
     admin.close().await?;
-    let raw_pool = PgPoolOptions::new()
+    let raw_pool = crate::store::pool_options()
         .max_connections(max_writers + 2)
         .connect(url)
         .await?;

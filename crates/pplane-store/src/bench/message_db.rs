@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::str::FromStr;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::PgPool;
 
 use super::ScratchDb;
@@ -93,7 +93,7 @@ impl MessageDb {
         // Its clients put message_store first on the search path.
         let options = PgConnectOptions::from_str(&scratch.url)?
             .options([("search_path", "message_store,public")]);
-        let pool = PgPoolOptions::new()
+        let pool = crate::store::pool_options()
             .max_connections(writers + 2)
             .connect_with(options)
             .await?;

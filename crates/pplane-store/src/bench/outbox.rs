@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool};
 
 use super::Samples;
@@ -32,7 +31,7 @@ impl RawQueue {
         .execute(admin.conn())
         .await?;
         admin.close().await?;
-        let pool = PgPoolOptions::new()
+        let pool = crate::store::pool_options()
             .max_connections(connections + 2)
             .connect(url)
             .await?;

@@ -22,29 +22,39 @@ fn event(aggregate: uuid::Uuid, version: i32) -> NewEvent {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_callers_get_their_own_gap_free_positions() {
+    callers_get_gap_free_positions(3).await;
+}
+
+/// A batch over many tenants commits as two tenant-disjoint lanes at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn callers_over_many_tenants_get_gap_free_positions_across_lanes() {
+    callers_get_gap_free_positions(12).await;
+}
+
+async fn callers_get_gap_free_positions(tenant_count: usize) {
     let db = TestDb::migrated().await;
     let store = Store::connect_with(db.url(), StoreOptions { max_connections: 8 })
         .await
         .unwrap();
     let mut members = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..tenant_count {
         members.push(db.tenant(&store).await);
     }
-    let tasks: Vec<_> = (0..48)
+    let tasks: Vec<_> = (0..16 * tenant_count)
         .map(|i| {
             let store = store.clone();
-            let (tenant, user) = members[i % 3];
+            let (tenant, user) = members[i % tenant_count];
             tokio::spawn(async move {
                 let events: Vec<NewEvent> = (0..1 + i % 3)
                     .map(|_| event(uuid::Uuid::now_v7(), 1))
                     .collect();
                 let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id.as_uuid()).collect();
                 let seqs = store.events_append(tenant, user, events).await.unwrap();
-                (i % 3, ids, seqs)
+                (i % tenant_count, ids, seqs)
             })
         })
         .collect();
-    let mut claimed: Vec<Vec<(i64, uuid::Uuid)>> = vec![Vec::new(); 3];
+    let mut claimed: Vec<Vec<(i64, uuid::Uuid)>> = vec![Vec::new(); tenant_count];
     for t in tasks {
         let (tenant_index, ids, seqs) = t.await.unwrap();
         assert_eq!(ids.len(), seqs.len());
@@ -78,41 +88,53 @@ async fn concurrent_callers_get_their_own_gap_free_positions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failing_request_fails_alone() {
+    failing_requests_fail_alone(1).await;
+}
+
+/// The lane holding the failures retries them one by one; the other lane's
+/// commit stands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_request_fails_alone_while_the_other_lane_commits() {
+    failing_requests_fail_alone(8).await;
+}
+
+/// 24 requests for each of `tenant_count` tenants (request i in tenant
+/// i mod n), two of which fail.
+async fn failing_requests_fail_alone(tenant_count: usize) {
     let db = TestDb::migrated().await;
     let store = Store::connect_with(db.url(), StoreOptions { max_connections: 8 })
         .await
         .unwrap();
-    let (tenant, user) = db.tenant(&store).await;
+    let mut members = Vec::new();
+    for _ in 0..tenant_count {
+        members.push(db.tenant(&store).await);
+    }
+    let (first, first_user) = members[0];
     let taken = uuid::Uuid::now_v7();
     store
-        .events_append(tenant, user, vec![event(taken, 1)])
+        .events_append(first, first_user, vec![event(taken, 1)])
         .await
         .unwrap();
+    // Version 1 of `taken` exists already: a conflict, in the first tenant.
+    let conflict = tenant_count;
+    // Not a member of the tenant: refused by row-level security.
+    let outsider = 2 * tenant_count + 1;
 
     let stranger = UserId::new();
-    let tasks: Vec<_> = (0..24)
+    let tasks: Vec<_> = (0..24 * tenant_count)
         .map(|i| {
             let store = store.clone();
+            let (tenant, member) = members[i % tenant_count];
+            let user = if i == outsider { stranger } else { member };
+            let aggregate = if i == conflict {
+                taken
+            } else {
+                uuid::Uuid::now_v7()
+            };
             tokio::spawn(async move {
-                match i {
-                    // Version 1 of `taken` exists already: a conflict.
-                    5 => {
-                        store
-                            .events_append(tenant, user, vec![event(taken, 1)])
-                            .await
-                    }
-                    // Not a member of the tenant: refused by row-level security.
-                    11 => {
-                        store
-                            .events_append(tenant, stranger, vec![event(uuid::Uuid::now_v7(), 1)])
-                            .await
-                    }
-                    _ => {
-                        store
-                            .events_append(tenant, user, vec![event(uuid::Uuid::now_v7(), 1)])
-                            .await
-                    }
-                }
+                store
+                    .events_append(tenant, user, vec![event(aggregate, 1)])
+                    .await
             })
         })
         .collect();
@@ -121,8 +143,8 @@ async fn a_failing_request_fails_alone() {
         outcomes.push(t.await.unwrap());
     }
     for (i, outcome) in outcomes.iter().enumerate() {
-        match i {
-            5 => assert!(
+        if i == conflict {
+            assert!(
                 matches!(
                     outcome,
                     Err(StoreError::Conflict {
@@ -130,19 +152,26 @@ async fn a_failing_request_fails_alone() {
                     })
                 ),
                 "{outcome:?}"
-            ),
-            11 => assert!(
+            );
+        } else if i == outsider {
+            assert!(
                 matches!(outcome, Err(StoreError::TenantIsolation(_))),
                 "{outcome:?}"
-            ),
-            _ => assert!(outcome.is_ok(), "request {i}: {outcome:?}"),
+            );
+        } else {
+            assert!(outcome.is_ok(), "request {i}: {outcome:?}");
         }
     }
-    let mut tx = store.tenant_tx(tenant, user).await.unwrap();
-    let stored = events_after(tx.conn(), tenant, 0, 100).await.unwrap();
-    assert_eq!(stored.len(), 23, "1 + the 22 good requests");
-    assert!(stored
-        .iter()
-        .enumerate()
-        .all(|(k, e)| e.sequence_number == k as i64 + 1));
+    for (k, (tenant, user)) in members.iter().enumerate() {
+        let mut tx = store.tenant_tx(*tenant, *user).await.unwrap();
+        let stored = events_after(tx.conn(), *tenant, 0, 100).await.unwrap();
+        // 24 requests each; the first tenant's earlier event stands in for
+        // its conflicting one, the outsider's tenant is one short.
+        let expected = 24 - usize::from(k == outsider % tenant_count);
+        assert_eq!(stored.len(), expected, "tenant {k}");
+        assert!(stored
+            .iter()
+            .enumerate()
+            .all(|(n, e)| e.sequence_number == n as i64 + 1));
+    }
 }

@@ -5,6 +5,7 @@ mod api_keys;
 mod causation;
 mod check_data;
 mod check_schema;
+mod connections;
 mod cross_tenant;
 mod debugging_indexes;
 mod event_log;
