@@ -1,9 +1,11 @@
-//! JSON request bodies whose errors are problem documents: a body that is
-//! not JSON is 400, a field of the wrong type or missing is 422 naming it, a
-//! body over the limit is 413 before it is read whole.
+//! What a request carries, read so that its errors are problem documents: a
+//! body that is not JSON is 400, a field of the wrong type or missing is 422
+//! naming it, a body over the limit is 413 before it is read whole; a query
+//! parameter of the wrong type is 422 naming it.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
@@ -64,5 +66,23 @@ where
         }
         let Body(value) = Body::from_request(req, state).await?;
         Ok(BodyOrDefault(value))
+    }
+}
+
+/// Query parameters of type `T`.
+pub struct Params<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Params<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Params<T>, Problem> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(Problem::new(Kind::InvalidInput, rejection.body_text())),
+        }
     }
 }

@@ -2,11 +2,14 @@
 //! inline), reading where it stands, the tenant's destinations, and the
 //! operator's view of the outbox.
 
-use axum::extract::{Path, Query};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use chrono::{DateTime, Utc};
 use pplane_domain::{ApiScope, EffectId, OutboxId, OutboxStatus, RunId, StepId};
-use pplane_store::operations::delivery::{delivery_requeue, Settled};
+use pplane_store::operations::delivery::{
+    delivery_requeue, outbox_purge_tenant, Settled, PURGE_CHUNK,
+};
 use pplane_store::operations::destinations::{
     destination_create, destination_list, Created, Destination, Target,
 };
@@ -16,11 +19,12 @@ use pplane_store::queries::diagnose::{
     diagnose_effect, diagnose_run, EffectDiagnosis, RunDiagnosis,
 };
 use pplane_store::queries::outbox::{outbox_entries, outbox_stats, OutboxEntry, OutboxStats};
-use serde::Deserialize;
+use pplane_store::Store;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{field, By, Moved};
-use crate::body::{Body, BodyOrDefault};
+use crate::body::{Body, BodyOrDefault, Params};
 use crate::problem::{Kind, Problem};
 use crate::session::Session;
 
@@ -218,7 +222,7 @@ pub struct OutboxQuery {
 /// The tenant's outbox entries, newest first.
 pub async fn outbox(
     mut session: Session,
-    Query(q): Query<OutboxQuery>,
+    Params(q): Params<OutboxQuery>,
 ) -> Result<Json<Vec<OutboxEntry>>, Problem> {
     session.require(ApiScope::Operator)?;
     let status = q
@@ -274,4 +278,51 @@ pub async fn requeue(
     let requeued = delivery_requeue(&mut session.tx, entry, &by).await?;
     session.commit().await?;
     Ok(Json(requeued))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PurgeBody {
+    /// Entries delivered before this instant (RFC 3339) go.
+    pub delivered_before: DateTime<Utc>,
+}
+
+/// What a purge deleted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Purged {
+    pub purged: u64,
+    pub delivered_before: DateTime<Utc>,
+}
+
+#[utoipa::path(
+    post,
+    operation_id = "outbox_purge",
+    path = "/v1/outbox/purge",
+    tag = "outbox",
+    summary = "Delete the tenant's entries delivered before an instant (operator); dead letters and events stay",
+    request_body = PurgeBody,
+    responses((status = 200, description = "Delete the tenant's entries delivered before an instant (operator); dead letters and events stay", body = Purged)),
+    security(("api_key" = [])),
+)]
+/// Retention for one tenant, a bounded chunk per transaction.
+pub async fn purge(
+    mut session: Session,
+    State(store): State<Store>,
+    Body(body): Body<PurgeBody>,
+) -> Result<Json<Purged>, Problem> {
+    session.require(ApiScope::Operator)?;
+    let before = body.delivered_before;
+    let (tenant, user) = (session.tx.tenant(), session.user());
+    let mut done = outbox_purge_tenant(&mut session.tx, before).await?;
+    session.commit().await?;
+    let mut purged = done;
+    while done == PURGE_CHUNK as u64 {
+        let mut tx = store.tenant_tx(tenant, user).await?;
+        done = outbox_purge_tenant(&mut tx, before).await?;
+        tx.commit().await?;
+        purged += done;
+    }
+    Ok(Json(Purged {
+        purged,
+        delivered_before: before,
+    }))
 }

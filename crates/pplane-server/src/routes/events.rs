@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use pplane_store::queries::events::{events_since, Event};
 use pplane_store::queries::trace::{trace_load, Trace};
@@ -17,6 +17,7 @@ use pplane_store::Store;
 use serde::{Deserialize, Serialize};
 
 use super::field;
+use crate::body::Params;
 use crate::problem::{Kind, Problem};
 use crate::session::Session;
 
@@ -64,7 +65,7 @@ pub struct Page {
 pub async fn page(
     mut session: Session,
     State(store): State<Store>,
-    Query(q): Query<PageQuery>,
+    Params(q): Params<PageQuery>,
 ) -> Result<Json<Page>, Problem> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=PAGE_MAX).contains(&limit) || q.after < 0 || q.wait > WAIT_MAX_S {

@@ -43,7 +43,10 @@ pub fn router(store: Store) -> Router {
         .route("/runs/{run}/fail", post(runs::fail))
         .route("/runs/{run}/cancel", post(runs::cancel))
         .route("/runs/{run}/steps", post(runs::step_add))
-        .route("/runs/{run}/checkpoints", post(runs::checkpoint_save))
+        .route(
+            "/runs/{run}/checkpoints",
+            get(runs::checkpoint_list).post(runs::checkpoint_save),
+        )
         .route(
             "/runs/{run}/checkpoints/latest",
             get(runs::checkpoint_latest),
@@ -65,6 +68,7 @@ pub fn router(store: Store) -> Router {
         )
         .route("/outbox", get(effects::outbox))
         .route("/outbox/stats", get(effects::stats))
+        .route("/outbox/purge", post(effects::purge))
         .route("/outbox/{entry}/requeue", post(effects::requeue))
         .route("/events", get(events::page))
         .route("/trace/{id}", get(events::trace));

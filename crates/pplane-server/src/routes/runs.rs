@@ -4,7 +4,9 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
 use pplane_domain::{ApiScope, RunId};
-use pplane_store::operations::checkpoints::{checkpoint_load, checkpoint_save as save};
+use pplane_store::operations::checkpoints::{
+    checkpoint_list as list, checkpoint_load, checkpoint_save as save,
+};
 use pplane_store::operations::runs::{run_finish, run_get, run_start, RunOutcome};
 use pplane_store::operations::steps::{step_add as add, StepInput};
 use pplane_store::operations::Changed;
@@ -13,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{field, By, FailBody, Moved, ReasonBody};
-use crate::body::{Body, BodyOrDefault};
+use crate::body::{Body, BodyOrDefault, Params};
 use crate::problem::{Kind, Problem};
 use crate::session::Session;
 
@@ -226,4 +228,52 @@ pub async fn checkpoint_latest(
     latest
         .map(Json)
         .ok_or_else(|| Problem::new(Kind::NotFound, format!("run {run} has no checkpoint")))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CheckpointQuery {
+    /// Only checkpoints saved before this position (the `event_sequence` of
+    /// the last one an earlier page held); absent: from the newest.
+    pub before: Option<i64>,
+    /// At most this many (default 10, at most 50: each may hold 1 MiB).
+    pub limit: Option<i64>,
+}
+
+/// A page of a run's checkpoints, newest first.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CheckpointPage {
+    pub checkpoints: Vec<Checkpoint>,
+    /// What to pass as `before` for the next page; absent on the last.
+    pub next_before: Option<i64>,
+}
+
+#[utoipa::path(
+    get,
+    operation_id = "checkpoint_list",
+    path = "/v1/runs/{run}/checkpoints",
+    tag = "checkpoints",
+    summary = "The run's checkpoints, newest first, in pages",
+    params(("run" = RunId, Path, description = "A run id"), CheckpointQuery),
+    responses((status = 200, description = "The run's checkpoints, newest first, in pages", body = CheckpointPage)),
+    security(("api_key" = [])),
+)]
+pub async fn checkpoint_list(
+    mut session: Session,
+    Path(run): Path<String>,
+    Params(q): Params<CheckpointQuery>,
+) -> Result<Json<CheckpointPage>, Problem> {
+    let run: RunId = field("run id", &run)?;
+    let limit = q.limit.unwrap_or(10);
+    let checkpoints = list(&mut session.tx, run, q.before, limit).await?;
+    session.commit().await?;
+    let next_before = if checkpoints.len() as i64 == limit {
+        checkpoints.last().map(|c| c.event_sequence)
+    } else {
+        None
+    };
+    Ok(Json(CheckpointPage {
+        checkpoints,
+        next_before,
+    }))
 }

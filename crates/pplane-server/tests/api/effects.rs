@@ -5,7 +5,7 @@
 use pplane_domain::ApiScope;
 use serde_json::json;
 
-use crate::support::Served;
+use crate::support::{Client, Served};
 
 #[tokio::test]
 async fn an_effect_is_requested_once_and_read_back_with_its_outbox_entry() {
@@ -83,5 +83,69 @@ async fn an_effect_is_requested_once_and_read_back_with_its_outbox_entry() {
         .await
         .expect(200);
     assert_eq!(diagnosis["run"]["id"], run.as_str());
+    served.stop().await;
+}
+
+/// An operator with one delivered effect in its tenant.
+async fn delivered_tenant(served: &Served) -> Client {
+    let op = served.tenant(ApiScope::Operator).await;
+    let run = op.started_run_with_destination().await;
+    op.post(
+        &format!("/v1/runs/{run}/effects"),
+        json!({ "effect_type": "E", "idempotency_key": "k", "destination": "d" }),
+    )
+    .await
+    .expect(201);
+    op
+}
+
+#[tokio::test]
+async fn an_operator_purges_only_its_own_tenants_delivered_entries() {
+    let served = Served::start().await;
+    let mine = delivered_tenant(&served).await;
+    let theirs = delivered_tenant(&served).await;
+    assert_eq!(served.deliver_all().await, 2);
+    let events_before = mine.get("/v1/events?limit=1000").await.expect(200);
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(1)).to_rfc3339();
+    let earlier = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+
+    let runtime = served
+        .client(mine.tenant, mine.user, ApiScope::Runtime)
+        .await;
+    runtime
+        .post("/v1/outbox/purge", json!({ "delivered_before": later }))
+        .await
+        .problem(403, "forbidden");
+    let bad = mine
+        .post(
+            "/v1/outbox/purge",
+            json!({ "delivered_before": "yesterday" }),
+        )
+        .await
+        .problem(422, "invalid-input");
+    assert!(bad["detail"].as_str().unwrap().contains("delivered_before"));
+    let none = mine
+        .post("/v1/outbox/purge", json!({ "delivered_before": earlier }))
+        .await
+        .expect(200);
+    assert_eq!(none["purged"], 0, "delivered just now, not a day ago");
+
+    let purged = mine
+        .post("/v1/outbox/purge", json!({ "delivered_before": later }))
+        .await
+        .expect(200);
+    assert_eq!(purged["purged"], 1);
+    assert_eq!(mine.get("/v1/outbox").await.expect(200), json!([]));
+    let kept = theirs.get("/v1/outbox?status=DELIVERED").await.expect(200);
+    assert_eq!(
+        kept.as_array().unwrap().len(),
+        1,
+        "the other tenant's stays"
+    );
+    assert_eq!(
+        mine.get("/v1/events?limit=1000").await.expect(200),
+        events_before,
+        "the log keeps every effect event"
+    );
     served.stop().await;
 }

@@ -50,6 +50,15 @@ async fn bad_requests_get_a_problem_that_names_what_was_wrong() {
         wrong["detail"].as_str().unwrap().contains("step_type"),
         "{wrong}"
     );
+    // A query parameter of the wrong type: 422, naming it.
+    let query = c
+        .get("/v1/events?after=soon")
+        .await
+        .problem(422, "invalid-input");
+    assert!(
+        query["detail"].as_str().unwrap().contains("after"),
+        "{query}"
+    );
     // A malformed id: 422.
     c.get("/v1/runs/not-a-uuid")
         .await

@@ -25,20 +25,18 @@ fn body_for(operation: &str) -> Value {
             json!({ "effect_type": "E", "idempotency_key": "probe", "destination": "d" })
         }
         "destination_add" => json!({ "name": "probe", "nats": "probe.subject" }),
+        // Everything delivered until a minute from now.
+        "outbox_purge" => {
+            json!({ "delivered_before": (chrono::Utc::now() + chrono::Duration::minutes(1)).to_rfc3339() })
+        }
         _ => json!({}),
     }
 }
 
-/// A tenant with one of everything an id can name.
+/// A tenant with one of everything an id can name, its effect delivered.
 async fn victim(served: &Served) -> (Client, HashMap<&'static str, String>) {
     let op = served.tenant(ApiScope::Operator).await;
-    op.post("/v1/destinations", json!({ "name": "d", "nats": "d.out" }))
-        .await
-        .expect(201);
-    let run = op.run("s").await;
-    op.post(&format!("/v1/runs/{run}/start"), json!({}))
-        .await
-        .expect(200);
+    let run = op.started_run_with_destination().await;
     let step = op
         .create(
             &format!("/v1/runs/{run}/steps"),
@@ -66,6 +64,8 @@ async fn victim(served: &Served) -> (Client, HashMap<&'static str, String>) {
         .await
         .expect(201);
     let effect = requested["effect"]["id"].as_str().unwrap().to_owned();
+    // Delivered, so that a purge from elsewhere would have something to take.
+    assert_eq!(served.deliver_all().await, 1);
     let entry = op.get(&format!("/v1/effects/{effect}")).await.expect(200)["outbox"]["id"]
         .as_str()
         .unwrap()
@@ -140,7 +140,7 @@ async fn every_operation_is_fenced_by_key_tenant_and_scope() {
             }
         }
     }
-    assert!(probed >= 27, "only {probed} operations probed");
+    assert!(probed >= 29, "only {probed} operations probed");
     assert_eq!(holdings(&op).await, before, "a probe changed the tenant");
     served.stop().await;
 }

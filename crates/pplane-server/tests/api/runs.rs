@@ -148,3 +148,60 @@ async fn a_run_is_driven_and_read_back_over_http() {
     assert_eq!(seen, (1..=total).collect::<Vec<_>>());
     served.stop().await;
 }
+
+#[tokio::test]
+async fn a_runs_checkpoints_are_listed_newest_first_in_pages() {
+    let served = Served::start().await;
+    let c = served.tenant(ApiScope::Runtime).await;
+    let run = c.run("s").await;
+    c.post(&format!("/v1/runs/{run}/start"), json!({}))
+        .await
+        .expect(200);
+    let path = format!("/v1/runs/{run}/checkpoints");
+    let empty = c.get(&path).await.expect(200);
+    assert_eq!(empty, json!({ "checkpoints": [], "next_before": null }));
+    let mut saved = Vec::new();
+    for at in 0..3 {
+        let cp = c
+            .post(&path, json!({ "state": { "at": at } }))
+            .await
+            .expect(201);
+        saved.push(id(&cp));
+    }
+
+    let first = c.get(&format!("{path}?limit=2")).await.expect(200);
+    let ids: Vec<String> = first["checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id)
+        .collect();
+    assert_eq!(ids, [saved[2].clone(), saved[1].clone()]);
+    assert_eq!(first["checkpoints"][0]["state"], json!({ "at": 2 }));
+    let before = first["next_before"].as_i64().expect("a next page");
+    let rest = c
+        .get(&format!("{path}?limit=2&before={before}"))
+        .await
+        .expect(200);
+    let ids: Vec<String> = rest["checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id)
+        .collect();
+    assert_eq!(ids, [saved[0].clone()]);
+    assert_eq!(rest["next_before"], Value::Null);
+
+    for bad in ["limit=0", "limit=51", "before=x"] {
+        let answer = c
+            .get(&format!("{path}?{bad}"))
+            .await
+            .problem(422, "invalid-input");
+        let field = bad.split('=').next().unwrap();
+        assert!(
+            answer["detail"].as_str().unwrap().contains(field),
+            "{answer}"
+        );
+    }
+    served.stop().await;
+}

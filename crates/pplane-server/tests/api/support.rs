@@ -1,7 +1,10 @@
 //! A served plane on a free port, and a client holding one key.
 
-use pplane_domain::{ApiScope, TenantId, UserId};
+use pplane_domain::delivery::{http_attempt, Backoff};
+use pplane_domain::{Actor, ApiScope, TenantId, UserId};
 use pplane_store::operations::api_keys::api_key_create;
+use pplane_store::operations::delivery::{delivery_settle, effect_dispatch};
+use pplane_store::repositories::outbox::outbox_claim;
 use pplane_store::testing::TestDb;
 use pplane_store::Store;
 use reqwest::{Method, StatusCode};
@@ -53,6 +56,43 @@ impl Served {
             user,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Settles every waiting outbox entry as delivered, as the worker does
+    /// after a 204 from the receiver; returns how many.
+    pub async fn deliver_all(&self) -> usize {
+        let mut delivered = 0;
+        loop {
+            let n = self.deliver_claimed().await;
+            if n == 0 {
+                return delivered;
+            }
+            delivered += n;
+        }
+    }
+
+    async fn deliver_claimed(&self) -> usize {
+        let worker: Actor = "system:outbox-worker".parse().unwrap();
+        let principal = self.store.delivery_principal().await.unwrap();
+        let mut tx = self.store.dispatch_tx().await.unwrap();
+        let claimed = outbox_claim(tx.conn(), "test", 100, 30_000).await.unwrap();
+        tx.commit().await.unwrap();
+        for entry in &claimed {
+            let mut tx = self
+                .store
+                .tenant_tx(entry.tenant_id, principal)
+                .await
+                .unwrap();
+            effect_dispatch(&mut tx, entry, &worker).await.unwrap();
+            let ok = http_attempt(204, None);
+            let verdict = ok.verdict(1, &Backoff::default(), 0.5);
+            delivery_settle(&mut tx, entry, &ok, &verdict, &worker)
+                .await
+                .unwrap()
+                .expect("the current attempt settles");
+            tx.commit().await.unwrap();
+        }
+        claimed.len()
     }
 
     /// Stops the server and waits for it.
@@ -152,6 +192,21 @@ impl Client {
             .await
             .expect(201);
         got["run_id"].as_str().unwrap().to_owned()
+    }
+
+    /// A started run in a tenant with a destination named `d`: the run's id.
+    pub async fn started_run_with_destination(&self) -> String {
+        self.post(
+            "/v1/destinations",
+            serde_json::json!({ "name": "d", "nats": "d.out" }),
+        )
+        .await
+        .expect(201);
+        let run = self.run("s").await;
+        self.post(&format!("/v1/runs/{run}/start"), serde_json::json!({}))
+            .await
+            .expect(200);
+        run
     }
 
     /// POSTs a creation (201) and returns the created thing's id.

@@ -3,11 +3,11 @@
 use pplane_domain::{CheckpointId, EventType, RunId};
 use serde_json::{json, Value};
 
-use super::runs::run_open;
+use super::runs::{run_get, run_open};
 use super::{record, Changed, Origin};
 use crate::limits::{check_size, CHECKPOINT_STATE_MAX};
 use crate::repositories::checkpoints::{
-    checkpoint_insert, checkpoint_latest, Checkpoint, NewCheckpoint,
+    checkpoint_insert, checkpoint_latest, checkpoints_before, Checkpoint, NewCheckpoint,
 };
 use crate::repositories::events::event_latest_of_steps;
 use crate::repositories::runs::RunLock;
@@ -64,4 +64,26 @@ pub async fn checkpoint_save(
 pub async fn checkpoint_load(tx: &mut TenantTx, run_id: RunId) -> Result<Option<Checkpoint>> {
     let tenant = tx.tenant();
     checkpoint_latest(tx.conn(), tenant, run_id).await
+}
+
+/// The most checkpoints one page holds: each may carry a 1 MiB state.
+pub const CHECKPOINT_PAGE_MAX: i64 = 50;
+
+/// A page of the run's checkpoints, newest first: those saved before
+/// position `before` (an `event_sequence` from an earlier page), or the
+/// newest when `None`. Another tenant's run is not found.
+pub async fn checkpoint_list(
+    tx: &mut TenantTx,
+    run_id: RunId,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Checkpoint>> {
+    if !(1..=CHECKPOINT_PAGE_MAX).contains(&limit) {
+        return Err(StoreError::InvalidInput(format!(
+            "limit must be 1 to {CHECKPOINT_PAGE_MAX}"
+        )));
+    }
+    run_get(tx, run_id).await?;
+    let tenant = tx.tenant();
+    checkpoints_before(tx.conn(), tenant, run_id, before, limit).await
 }

@@ -27,7 +27,8 @@ use crate::repositories::effects::{
 use crate::repositories::events::{event_append, NewEvent};
 pub use crate::repositories::outbox::Claimed;
 use crate::repositories::outbox::{
-    outbox_fetch, outbox_purge_chunk, outbox_requeue, outbox_settle, OutboxEntry, Settlement,
+    outbox_fetch, outbox_purge_chunk, outbox_purge_tenant_chunk, outbox_requeue, outbox_settle,
+    OutboxEntry, Settlement,
 };
 use crate::{DispatchTx, Result, StoreError, TenantTx};
 
@@ -479,18 +480,31 @@ pub async fn delivery_requeue(
     Ok(Changed::new(Settled { entry, effect }, vec![recorded]))
 }
 
+/// Entries one purge transaction deletes at most, so that no transaction
+/// holds many locks.
+pub const PURGE_CHUNK: i64 = 5_000;
+
+/// Retention in one tenant: deletes up to [`PURGE_CHUNK`] of its entries
+/// delivered before `before`; returns how many went. Fewer than a chunk
+/// means none are left; otherwise commit and call again. Like the plane's
+/// purge it records no event: the effect's events stay in the log, and
+/// dead letters stay until an operator acts.
+pub async fn outbox_purge_tenant(tx: &mut TenantTx, before: DateTime<Utc>) -> Result<u64> {
+    let tenant = tx.tenant();
+    outbox_purge_tenant_chunk(tx.conn(), tenant, before, PURGE_CHUNK).await
+}
+
 /// Retention: deletes delivered entries older than `before` across the
 /// plane, a chunk per transaction; returns how many went. Dead letters stay
 /// until an operator acts, and the event log keeps every EFFECT_* event.
 pub async fn outbox_purge(store: &crate::Store, before: DateTime<Utc>) -> Result<u64> {
-    const CHUNK: i64 = 5_000;
     let mut total = 0;
     loop {
         let mut tx = store.dispatch_tx().await?;
-        let done = outbox_purge_chunk(tx.conn(), before, CHUNK).await?;
+        let done = outbox_purge_chunk(tx.conn(), before, PURGE_CHUNK).await?;
         tx.commit().await?;
         total += done;
-        if done < CHUNK as u64 {
+        if done < PURGE_CHUNK as u64 {
             return Ok(total);
         }
     }

@@ -78,3 +78,25 @@ pub async fn checkpoint_latest(
     .fetch_optional(conn)
     .await?)
 }
+
+/// The run's checkpoints before position `before` (all when `None`), newest
+/// first, at most `limit`.
+pub async fn checkpoints_before(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    run: RunId,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Checkpoint>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM run_checkpoints
+         WHERE tenant_id = $1 AND run_id = $2 AND ($3::bigint IS NULL OR event_sequence < $3)
+         ORDER BY event_sequence DESC LIMIT $4"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(run.as_uuid())
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}

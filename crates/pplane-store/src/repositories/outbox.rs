@@ -316,6 +316,28 @@ pub async fn outbox_purge_chunk(
     Ok(done.rows_affected())
 }
 
+/// The tenant's share of [`outbox_purge_chunk`], under its row-level
+/// security context: an operator of one tenant purges only its entries.
+pub async fn outbox_purge_tenant_chunk(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    before: DateTime<Utc>,
+    chunk: i64,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM outbox_events o
+         USING (SELECT id FROM outbox_events
+                WHERE tenant_id = $1 AND status = 'DELIVERED' AND delivered_at < $2 LIMIT $3) old
+         WHERE o.tenant_id = $1 AND o.id = old.id",
+    )
+    .bind(tenant.as_uuid())
+    .bind(before)
+    .bind(chunk)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
