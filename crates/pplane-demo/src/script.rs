@@ -72,11 +72,15 @@ pub(crate) async fn drive(
                 domain_refs: json!({ "order": format!("O-{t}{r}"), "customer": format!("C-{t}") }),
                 actor: "external:helpdesk".parse().expect("an actor"),
             };
-            let got = signal_ingest(store, tenant, user, &signal).await?;
+            let mut tx = store.tenant_tx(tenant, user).await?;
+            let got = signal_ingest(&mut tx, &signal).await?;
+            tx.commit().await?;
             driven.signals += 1;
             if r == 0 {
                 // The helpdesk sends the same ticket again: nothing new.
-                let again = signal_ingest(store, tenant, user, &signal).await?;
+                let mut tx = store.tenant_tx(tenant, user).await?;
+                let again = signal_ingest(&mut tx, &signal).await?;
+                tx.commit().await?;
                 driven.duplicate_signals += usize::from(again.duplicate);
             }
             let fails = opts.runs > 1 && r == opts.runs - 1;

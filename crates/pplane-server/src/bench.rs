@@ -229,7 +229,6 @@ async fn run_over_http(
 async fn run_in_process(store: &Store, m: &Member, source: &str) -> Result<Vec<Duration>> {
     let by = Origin::by(pplane_domain::Actor::User(m.user.to_string()));
     let mut times = Vec::with_capacity(CALLS_PER_RUN);
-    let t = Instant::now();
     let input = SignalInput {
         channel: "bench".into(),
         source_id: source.into(),
@@ -237,8 +236,6 @@ async fn run_in_process(store: &Store, m: &Member, source: &str) -> Result<Vec<D
         domain_refs: json!({}),
         actor: "external:bench".parse().expect("an actor"),
     };
-    let run = signal_ingest(store, m.tenant, m.user, &input).await?.run_id;
-    times.push(t.elapsed());
     macro_rules! timed {
         ($tx:ident => $body:expr) => {{
             let t = Instant::now();
@@ -249,6 +246,7 @@ async fn run_in_process(store: &Store, m: &Member, source: &str) -> Result<Vec<D
             out
         }};
     }
+    let run = timed!(tx => signal_ingest(&mut tx, &input).await?).run_id;
     timed!(tx => run_start(&mut tx, run, &by).await?);
     for i in 0..3 {
         let input = StepInput {

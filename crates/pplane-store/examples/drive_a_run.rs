@@ -53,10 +53,11 @@ pub async fn drive(url: &str) -> Result<Vec<String>, Box<dyn std::error::Error>>
         domain_refs: json!({ "customer": "C-77", "order": "O-1001" }),
         actor: "external:helpdesk".parse()?,
     };
-    let got = signal_ingest(&store, tenant, user, &signal).await?;
-    let run = got.run_id;
-
+    // Every operation works in the caller's transaction: the signal and
+    // the run's start commit together.
     let mut tx: TenantTx = store.tenant_tx(tenant, user).await?;
+    let got = signal_ingest(&mut tx, &signal).await?;
+    let run = got.run_id;
     run_start(&mut tx, run, &agent).await?;
     destination_create(
         &mut tx,

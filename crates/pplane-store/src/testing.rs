@@ -19,6 +19,8 @@ use sqlx::{Connection, PgConnection};
 use crate::admin::url_with_database;
 use crate::checks::probe::{fresh_row_ids, rows_of, RowIds};
 use crate::migrations::MigrationSet;
+use crate::operations::ingest::{signal_ingest, Ingested, SignalInput};
+use crate::operations::Changed;
 use crate::{Admin, Store};
 
 /// Serialises template creation across every process sharing a server.
@@ -279,4 +281,18 @@ async fn template() -> String {
     })
     .await
     .clone()
+}
+
+/// Ingests `input` in a transaction of its own, committed: for specs whose
+/// subject is not the transaction around the signal.
+pub async fn signal_ingest_alone(
+    store: &Store,
+    tenant: TenantId,
+    user: UserId,
+    input: &SignalInput,
+) -> crate::Result<Changed<Ingested>> {
+    let mut tx = store.tenant_tx(tenant, user).await?;
+    let ingested = signal_ingest(&mut tx, input).await?;
+    tx.commit().await?;
+    Ok(ingested)
 }

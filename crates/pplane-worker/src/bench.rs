@@ -137,10 +137,9 @@ async fn measure(
 async fn requester(store: &Store, receiver: &Receiver, i: u32) -> Result<Requester, StoreError> {
     let user = UserId::new();
     let tenant = store.tenant_create(&format!("bench {i}"), user).await?;
+    let mut tx = store.tenant_tx(tenant, user).await?;
     let got = signal_ingest(
-        store,
-        tenant,
-        user,
+        &mut tx,
         &SignalInput {
             channel: "bench".into(),
             source_id: format!("bench-{i}"),
@@ -150,7 +149,6 @@ async fn requester(store: &Store, receiver: &Receiver, i: u32) -> Result<Request
         },
     )
     .await?;
-    let mut tx = store.tenant_tx(tenant, user).await?;
     destination_create(
         &mut tx,
         "sink",

@@ -26,7 +26,9 @@ pub async fn run(action: SignalAction, _out: Output) -> Result<ExitCode, Failure
         actor: ctx.origin.actor.clone(),
     };
     let store = target::runtime_store().await?;
-    let ingested = signal_ingest(&store, ctx.tenant, ctx.user, &input).await?;
+    let mut tx = store.tenant_tx(ctx.tenant, ctx.user).await?;
+    let ingested = signal_ingest(&mut tx, &input).await?;
+    tx.commit().await?;
     output::json(&ingested);
     Ok(ExitCode::SUCCESS)
 }

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
-use pplane_store::operations::ingest::{signal_ingest, SignalInput};
+use pplane_store::operations::ingest::SignalInput;
 use pplane_store::operations::runs::run_start;
 use pplane_store::operations::Origin;
+use pplane_store::testing::signal_ingest_alone;
 use pplane_store::testing::TestDb;
 use pplane_worker::receiver::Receiver;
 use serde_json::json;
@@ -51,7 +52,7 @@ async fn sigkilled_workers_lose_nothing_and_duplicate_only_cut_attempts() {
     let (tenant, user) = db.tenant(&store).await;
     let receiver = Receiver::start().await.unwrap();
     let by = Origin::by("agent:load".parse().unwrap());
-    let got = signal_ingest(
+    let got = signal_ingest_alone(
         &store,
         tenant,
         user,

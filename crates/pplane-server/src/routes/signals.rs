@@ -8,7 +8,6 @@ use axum::Json;
 use pplane_domain::{Actor, ApiScope};
 use pplane_store::operations::ingest::{signal_ingest, Ingested, SignalInput};
 use pplane_store::operations::Changed;
-use pplane_store::Store;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -42,8 +41,7 @@ pub struct SignalBody {
     security(("api_key" = [])),
 )]
 pub async fn ingest(
-    session: Session,
-    axum::extract::State(store): axum::extract::State<Store>,
+    mut session: Session,
     headers: HeaderMap,
     Body(body): Body<SignalBody>,
 ) -> Result<(StatusCode, Json<Changed<Ingested>>), Problem> {
@@ -82,11 +80,8 @@ pub async fn ingest(
         domain_refs: Value::Object(body.domain_refs),
         actor,
     };
-    // Ingestion runs its own transaction (it retries a lost race), as the
-    // key's principal; the session's transaction only checked the key.
-    let (tenant, user) = (session.tx.tenant(), session.user());
+    let ingested = signal_ingest(&mut session.tx, &input).await?;
     session.commit().await?;
-    let ingested = signal_ingest(&store, tenant, user, &input).await?;
     let status = if ingested.duplicate {
         StatusCode::OK
     } else {

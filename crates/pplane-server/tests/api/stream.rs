@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use pplane_domain::ApiScope;
-use pplane_store::operations::ingest::{signal_ingest, SignalInput};
+use pplane_store::operations::ingest::SignalInput;
 use pplane_store::operations::runs::run_start;
 use pplane_store::operations::Origin;
+use pplane_store::testing::signal_ingest_alone;
 use serde_json::{json, Value};
 
 use crate::support::Served;
@@ -32,7 +33,9 @@ async fn a_tail_sees_every_event_once_across_reconnects() {
                         domain_refs: json!({}),
                         actor: "external:load".parse().unwrap(),
                     };
-                    let got = signal_ingest(&store, tenant, user, &input).await.unwrap();
+                    let got = signal_ingest_alone(&store, tenant, user, &input)
+                        .await
+                        .unwrap();
                     let mut tx = store.tenant_tx(tenant, user).await.unwrap();
                     run_start(&mut tx, got.run_id, &by).await.unwrap();
                     tx.commit().await.unwrap();

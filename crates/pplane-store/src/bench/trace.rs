@@ -153,10 +153,9 @@ async fn record_run(
     steps: u32,
 ) -> Result<(Uuid, Uuid, i64)> {
     let by = Origin::by("agent:bench".parse().expect("an actor"));
+    let mut tx = store.tenant_tx(tenant, user).await?;
     let got = signal_ingest(
-        store,
-        tenant,
-        user,
+        &mut tx,
         &SignalInput {
             channel: "bench".into(),
             source_id: "trace".into(),
@@ -166,7 +165,6 @@ async fn record_run(
         },
     )
     .await?;
-    let mut tx = store.tenant_tx(tenant, user).await?;
     run_start(&mut tx, got.run_id, &by).await?;
     for i in 0..steps {
         let input = StepInput {

@@ -61,7 +61,10 @@ pub async fn checkpoint_save(
     Ok(Changed::new(saved, vec![recorded]))
 }
 
+/// The run's latest checkpoint, if it has one; NotFound when the tenant has
+/// no such run (rather than a run without checkpoints).
 pub async fn checkpoint_load(tx: &mut TenantTx, run_id: RunId) -> Result<Option<Checkpoint>> {
+    run_get(tx, run_id).await?;
     let tenant = tx.tenant();
     checkpoint_latest(tx.conn(), tenant, run_id).await
 }

@@ -15,9 +15,9 @@ use super::{check_text, not_found, record, Changed, Origin};
 use crate::limits::{check_size, EFFECT_SPEC_MAX};
 use crate::repositories::destinations::destination_find_by_name;
 use crate::repositories::effects::{
-    effect_find_by_key, effect_insert_with_outbox, effect_key_lock, effect_same_request, Effect,
-    NewEffect,
+    effect_find_by_key, effect_insert_with_outbox, effect_same_request, Effect, NewEffect,
 };
+use crate::repositories::idempotency_lock;
 use crate::repositories::runs::RunLock;
 use crate::repositories::steps::step_fetch;
 use crate::{Result, StoreError, TenantTx};
@@ -55,7 +55,8 @@ pub async fn effect_request(
     // Identical requests may race: each waits here for the one before it to
     // commit, then finds its effect below, so all of them return the one
     // effect instead of all but one failing on effects_idempotency_key.
-    effect_key_lock(tx.conn(), tenant, &input.idempotency_key).await?;
+    let key = format!("effect/{}", input.idempotency_key);
+    idempotency_lock(tx.conn(), tenant, &key).await?;
     if let Some(existing) = effect_find_by_key(tx.conn(), tenant, &input.idempotency_key).await? {
         let same = effect_same_request(
             tx.conn(),

@@ -5,22 +5,23 @@
 //! with no cause) and a run with RUN_CREATED, in one transaction. A duplicate
 //! returns the original signal, correlation id and run, writes nothing, and
 //! says `duplicate`; the same key with different content is a conflict.
-//! Concurrent identical ingestions race on `signals_source_key`: the losers'
-//! transactions roll back (events and head increment included) and retry,
-//! finding the winner's signal.
+//! Concurrent identical ingestions take turns on the source key (a
+//! transaction-level advisory lock, as identical effect requests do), so
+//! the later one finds the earlier's signal once it commits; ingestion
+//! therefore runs in the caller's transaction like every other operation.
 
-use pplane_domain::{Actor, CorrelationId, EventType, RunId, SignalId, TenantId, UserId};
+use pplane_domain::{Actor, CorrelationId, EventType, RunId, SignalId};
 use serde::Serialize;
 use serde_json::json;
 
 use super::{check_text, record, Changed, Origin};
-use crate::error::Constraint;
 use crate::limits::{check_size, SIGNAL_PAYLOAD_MAX};
+use crate::repositories::idempotency_lock;
 use crate::repositories::runs::{run_insert, run_of_signal, NewRun};
 use crate::repositories::signals::{
     signal_find_by_source, signal_insert, signal_payload_matches, NewSignal, Signal,
 };
-use crate::{Result, Store, StoreError, TenantTx};
+use crate::{Result, StoreError, TenantTx};
 
 #[derive(Debug, Clone)]
 pub struct SignalInput {
@@ -41,14 +42,7 @@ pub struct Ingested {
     pub duplicate: bool,
 }
 
-const ATTEMPTS: usize = 3;
-
-pub async fn signal_ingest(
-    store: &Store,
-    tenant: TenantId,
-    user: UserId,
-    input: &SignalInput,
-) -> Result<Changed<Ingested>> {
+pub async fn signal_ingest(tx: &mut TenantTx, input: &SignalInput) -> Result<Changed<Ingested>> {
     check_text("source_channel", &input.channel, 100)?;
     check_text("source_id", &input.source_id, 255)?;
     check_size("payload", &input.payload, SIGNAL_PAYLOAD_MAX)?;
@@ -57,31 +51,9 @@ pub async fn signal_ingest(
             "domain_refs must be a JSON object".into(),
         ));
     }
-    let mut last = None;
-    for _ in 0..ATTEMPTS {
-        let mut tx = store.tenant_tx(tenant, user).await?;
-        match ingest_once(&mut tx, input).await {
-            Ok(ingested) => {
-                if ingested.duplicate {
-                    tx.rollback().await?;
-                } else {
-                    tx.commit().await?;
-                }
-                return Ok(ingested);
-            }
-            Err(
-                conflict @ StoreError::Conflict {
-                    constraint: Constraint::SignalSource,
-                },
-            ) => last = Some(conflict),
-            Err(other) => return Err(other),
-        }
-    }
-    Err(last.expect("at least one attempt"))
-}
-
-async fn ingest_once(tx: &mut TenantTx, input: &SignalInput) -> Result<Changed<Ingested>> {
     let tenant = tx.tenant();
+    let source = format!("signal/{}/{}", input.channel, input.source_id);
+    idempotency_lock(tx.conn(), tenant, &source).await?;
     if let Some(existing) =
         signal_find_by_source(tx.conn(), tenant, &input.channel, &input.source_id).await?
     {

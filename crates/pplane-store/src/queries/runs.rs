@@ -3,8 +3,8 @@
 use pplane_domain::RunId;
 use serde::Serialize;
 
-use crate::operations::checkpoints::checkpoint_load;
 use crate::operations::runs::run_get;
+use crate::repositories::checkpoints::checkpoint_latest;
 pub use crate::repositories::checkpoints::Checkpoint;
 pub use crate::repositories::runs::Run;
 use crate::repositories::steps::steps_of_run;
@@ -27,7 +27,7 @@ pub async fn run_view(tx: &mut TenantTx, id: RunId) -> Result<RunView> {
     let run = run_get(tx, id).await?;
     let tenant = tx.tenant();
     let steps = steps_of_run(tx.conn(), tenant, id).await?;
-    let checkpoint = checkpoint_load(tx, id).await?;
+    let checkpoint = checkpoint_latest(tx.conn(), tenant, id).await?;
     Ok(RunView {
         run,
         steps,

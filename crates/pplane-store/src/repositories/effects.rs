@@ -60,18 +60,6 @@ pub struct NewEffect<'a> {
     pub destination: Option<DestinationId>,
 }
 
-/// Holds the tenant's idempotency key until the transaction ends (a
-/// transaction-level advisory lock on a hash of tenant and key), so that
-/// requests with the same key run one after another.
-pub async fn effect_key_lock(conn: &mut PgConnection, tenant: TenantId, key: &str) -> Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2, 0))")
-        .bind(tenant.as_uuid())
-        .bind(key)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 pub async fn effect_find_by_key(
     conn: &mut PgConnection,
     tenant: TenantId,

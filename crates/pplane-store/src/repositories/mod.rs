@@ -20,7 +20,24 @@ pub mod tenants;
 pub mod tool_calls;
 
 use chrono::{DateTime, Utc};
-use pplane_domain::{Actor, EventId};
+use pplane_domain::{Actor, EventId, TenantId};
+use sqlx::PgConnection;
+
+use crate::Result;
+
+/// Holds one of the tenant's idempotency keys (`effect/<key>`,
+/// `signal/<channel>/<source id>`) until the transaction ends: a
+/// transaction-level advisory lock on a hash of tenant and key, so that
+/// requests with the same key run one after another and the later one finds
+/// what the earlier one wrote. Keys that hash alike only wait for each other.
+pub async fn idempotency_lock(conn: &mut PgConnection, tenant: TenantId, key: &str) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2, 0))")
+        .bind(tenant.as_uuid())
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
 
 /// A versioned status change: applied only if the row is still at
 /// `expected_version`, and then recorded as caused by `causation`.

@@ -9,10 +9,11 @@ use pplane_store::checks::data::data_check;
 use pplane_store::operations::checkpoints::checkpoint_save;
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
-use pplane_store::operations::ingest::{signal_ingest, SignalInput};
+use pplane_store::operations::ingest::SignalInput;
 use pplane_store::operations::runs::{run_finish, run_get, run_start, RunOutcome};
 use pplane_store::operations::steps::{step_add, step_get, step_move, StepMove};
 use pplane_store::operations::tool_calls::{tool_call_finish, tool_call_start};
+use pplane_store::testing::signal_ingest_alone;
 use pplane_store::testing::TestDb;
 use pplane_store::{Store, StoreError};
 use serde_json::json;
@@ -43,7 +44,7 @@ async fn busy_run() -> Busy {
         domain_refs: json!({}),
         actor: "user:alice".parse().unwrap(),
     };
-    let run = signal_ingest(&store, tenant, user, &input)
+    let run = signal_ingest_alone(&store, tenant, user, &input)
         .await
         .unwrap()
         .run_id;

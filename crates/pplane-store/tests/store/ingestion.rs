@@ -2,8 +2,10 @@
 
 use pplane_domain::Actor;
 use pplane_store::operations::ingest::{signal_ingest, SignalInput};
+use pplane_store::operations::runs::run_start;
+use pplane_store::operations::Origin;
 use pplane_store::repositories::events::events_by_correlation;
-use pplane_store::testing::TestDb;
+use pplane_store::testing::{signal_ingest_alone, TestDb};
 use pplane_store::{StoreError, StoreOptions};
 use serde_json::json;
 
@@ -27,7 +29,7 @@ async fn a_new_signal_starts_a_run_and_its_trace() {
     let store = db.store().await;
     let (tenant, user) = db.tenant(&store).await;
 
-    let got = signal_ingest(
+    let got = signal_ingest_alone(
         &store,
         tenant,
         user,
@@ -72,7 +74,7 @@ async fn a_duplicate_returns_the_original_and_writes_nothing() {
     let db = TestDb::migrated().await;
     let store = db.store().await;
     let (tenant, user) = db.tenant(&store).await;
-    let first = signal_ingest(
+    let first = signal_ingest_alone(
         &store,
         tenant,
         user,
@@ -85,7 +87,7 @@ async fn a_duplicate_returns_the_original_and_writes_nothing() {
     let before = scalar_as(&mut admin, "pplane_app", Some((tenant, user)), count_events).await;
 
     // Key order does not matter: PostgreSQL compares the JSON values.
-    let again = signal_ingest(
+    let again = signal_ingest_alone(
         &store,
         tenant,
         user,
@@ -103,7 +105,7 @@ async fn a_duplicate_returns_the_original_and_writes_nothing() {
         before
     );
 
-    let err = signal_ingest(&store, tenant, user, &input("m-1", json!({ "a": 2 })))
+    let err = signal_ingest_alone(&store, tenant, user, &input("m-1", json!({ "a": 2 })))
         .await
         .unwrap_err();
     assert!(
@@ -120,7 +122,7 @@ async fn a_duplicate_returns_the_original_and_writes_nothing() {
         ..input("m-1", json!({ "a": 2 }))
     };
     assert!(
-        !signal_ingest(&store, tenant, user, &other_channel)
+        !signal_ingest_alone(&store, tenant, user, &other_channel)
             .await
             .unwrap()
             .duplicate,
@@ -148,7 +150,7 @@ async fn concurrent_identical_ingestions_make_one_signal() {
         .map(|_| {
             let store = store.clone();
             tokio::spawn(async move {
-                signal_ingest(&store, tenant, user, &input("race", json!({ "n": 1 }))).await
+                signal_ingest_alone(&store, tenant, user, &input("race", json!({ "n": 1 }))).await
             })
         })
         .collect();
@@ -213,7 +215,9 @@ async fn bad_input_is_refused_and_nothing_is_written() {
         ),
     ];
     for (bad, field) in cases {
-        let err = signal_ingest(&store, tenant, user, &bad).await.unwrap_err();
+        let err = signal_ingest_alone(&store, tenant, user, &bad)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains(field), "{err}");
     }
     let mut admin = db.admin().await;
@@ -225,4 +229,39 @@ async fn bad_input_is_refused_and_nothing_is_written() {
     )
     .await;
     assert_eq!(n, 0);
+}
+
+/// Ingestion works in the caller's transaction like every operation: the
+/// signal and the run's start commit together, or neither stays.
+#[tokio::test]
+async fn a_signal_commits_or_rolls_back_with_the_callers_transaction() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    let (tenant, user) = db.tenant(&store).await;
+    let by = Origin::by("agent:planner".parse().unwrap());
+
+    let mut tx = store.tenant_tx(tenant, user).await.unwrap();
+    let dropped = signal_ingest(&mut tx, &input("t-1", json!({})))
+        .await
+        .unwrap();
+    run_start(&mut tx, dropped.run_id, &by).await.unwrap();
+    tx.rollback().await.unwrap();
+    let again = signal_ingest_alone(&store, tenant, user, &input("t-1", json!({})))
+        .await
+        .unwrap();
+    assert!(!again.duplicate, "the rolled-back signal left nothing");
+    assert_ne!(again.signal_id, dropped.signal_id);
+
+    let mut tx = store.tenant_tx(tenant, user).await.unwrap();
+    let kept = signal_ingest(&mut tx, &input("t-2", json!({})))
+        .await
+        .unwrap();
+    let started = run_start(&mut tx, kept.run_id, &by).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(started.status.as_str(), "RUNNING");
+    let retried = signal_ingest_alone(&store, tenant, user, &input("t-2", json!({})))
+        .await
+        .unwrap();
+    assert!(retried.duplicate);
+    assert_eq!(retried.run_id, kept.run_id);
 }

@@ -6,13 +6,14 @@ use pplane_domain::{Actor, RetryPolicy, RunId, TenantId, UserId};
 use pplane_store::operations::checkpoints::{checkpoint_load, checkpoint_save};
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
-use pplane_store::operations::ingest::{signal_ingest, Ingested, SignalInput};
+use pplane_store::operations::ingest::{Ingested, SignalInput};
 use pplane_store::operations::runs::{run_finish, run_start, RunOutcome};
 use pplane_store::operations::steps::{step_add, step_move, StepInput, StepMove};
 use pplane_store::operations::tool_calls::{tool_call_finish, tool_call_start};
 use pplane_store::operations::Origin;
 use pplane_store::queries::debugging::DEBUG_QUERIES;
 use pplane_store::repositories::events::event_causal_chain;
+use pplane_store::testing::signal_ingest_alone;
 use pplane_store::testing::TestDb;
 use pplane_store::{Store, StoreError};
 use serde_json::json;
@@ -31,7 +32,7 @@ async fn ingested(store: &Store, tenant: TenantId, user: UserId) -> Ingested {
         domain_refs: json!({ "customer": "C-7" }),
         actor: "user:alice".parse().unwrap(),
     };
-    signal_ingest(store, tenant, user, &input)
+    signal_ingest_alone(store, tenant, user, &input)
         .await
         .unwrap()
         .into_value()

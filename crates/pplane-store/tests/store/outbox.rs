@@ -9,11 +9,12 @@ use pplane_domain::{Actor, TenantId, UserId};
 use pplane_store::operations::delivery::{delivery_settle, effect_dispatch, Dispatch};
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
-use pplane_store::operations::ingest::{signal_ingest, SignalInput};
+use pplane_store::operations::ingest::SignalInput;
 use pplane_store::operations::runs::run_start;
 use pplane_store::operations::Origin;
 use pplane_store::repositories::events::events_by_correlation;
 use pplane_store::repositories::outbox::{outbox_claim, Claimed};
+use pplane_store::testing::signal_ingest_alone;
 use pplane_store::testing::TestDb;
 use pplane_store::Store;
 use serde_json::json;
@@ -25,7 +26,7 @@ fn worker() -> Actor {
 /// A tenant with a webhook destination and `n` requested effects.
 async fn requested(store: &Store, tenant: TenantId, user: UserId, n: usize) {
     let by = Origin::by("agent:planner".parse().unwrap());
-    let got = signal_ingest(
+    let got = signal_ingest_alone(
         store,
         tenant,
         user,

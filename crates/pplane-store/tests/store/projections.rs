@@ -3,11 +3,12 @@
 //! read by no business code.
 
 use pplane_domain::{RetryPolicy, TenantId, UserId};
-use pplane_store::operations::ingest::{signal_ingest, SignalInput};
+use pplane_store::operations::ingest::SignalInput;
 use pplane_store::operations::runs::{run_finish, run_start, RunOutcome};
 use pplane_store::operations::steps::{step_add, step_move, StepInput, StepMove};
 use pplane_store::operations::Origin;
 use pplane_store::projections::{projections_rebuild, projections_refresh, run_summaries};
+use pplane_store::testing::signal_ingest_alone;
 use pplane_store::testing::TestDb;
 use pplane_store::{Store, StoreError};
 use serde_json::json;
@@ -15,7 +16,7 @@ use serde_json::json;
 /// A run with a retried step and a failed one, finished as FAILED.
 async fn drive(store: &Store, tenant: TenantId, user: UserId, source: &str) -> uuid::Uuid {
     let by = Origin::by("agent:planner".parse().unwrap());
-    let got = signal_ingest(
+    let got = signal_ingest_alone(
         store,
         tenant,
         user,

@@ -7,12 +7,13 @@ use pplane_domain::{EventType, RunStatus, StepStatus};
 use pplane_store::operations::checkpoints::checkpoint_save;
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
-use pplane_store::operations::ingest::{signal_ingest, SignalInput};
+use pplane_store::operations::ingest::SignalInput;
 use pplane_store::operations::runs::{run_finish, run_start, RunOutcome};
 use pplane_store::operations::steps::{step_add, step_move, StepMove};
 use pplane_store::operations::tool_calls::tool_call_start;
 use pplane_store::operations::{Origin, Recorded};
 use pplane_store::queries::events::{events_of_correlation, Event};
+use pplane_store::testing::signal_ingest_alone;
 use pplane_store::testing::TestDb;
 use serde_json::json;
 
@@ -47,8 +48,12 @@ async fn each_operation_returns_the_events_the_log_holds() {
         domain_refs: json!({ "order": "O-1" }),
         actor: "external:helpdesk".parse().unwrap(),
     };
-    let ingested = signal_ingest(&store, tenant, user, &signal).await.unwrap();
-    let again = signal_ingest(&store, tenant, user, &signal).await.unwrap();
+    let ingested = signal_ingest_alone(&store, tenant, user, &signal)
+        .await
+        .unwrap();
+    let again = signal_ingest_alone(&store, tenant, user, &signal)
+        .await
+        .unwrap();
     assert!(again.duplicate && again.events.is_empty(), "{again:?}");
 
     let mut tx = store.tenant_tx(tenant, user).await.unwrap();

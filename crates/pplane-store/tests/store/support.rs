@@ -1,9 +1,10 @@
 //! Helpers shared by the feature modules.
 
 use pplane_domain::{Actor, TenantId, UserId};
-use pplane_store::operations::ingest::{signal_ingest, Ingested, SignalInput};
+use pplane_store::operations::ingest::{Ingested, SignalInput};
 use pplane_store::operations::steps::StepInput;
 use pplane_store::operations::Origin;
+use pplane_store::testing::signal_ingest_alone;
 use pplane_store::{Admin, Store};
 
 /// The schema of a database as `pg_dump` prints it: every table, column,
@@ -116,7 +117,7 @@ pub async fn ingest(store: &Store, tenant: TenantId, user: UserId, source: &str)
         domain_refs: serde_json::json!({}),
         actor: "user:alice".parse().unwrap(),
     };
-    signal_ingest(store, tenant, user, &input)
+    signal_ingest_alone(store, tenant, user, &input)
         .await
         .unwrap()
         .into_value()

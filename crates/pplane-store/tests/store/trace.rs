@@ -2,12 +2,13 @@
 //! by correlation id, and shows another tenant nothing.
 
 use pplane_domain::RetryPolicy;
-use pplane_store::operations::ingest::{signal_ingest, SignalInput};
+use pplane_store::operations::ingest::SignalInput;
 use pplane_store::operations::runs::{run_finish, run_start, RunOutcome};
 use pplane_store::operations::steps::{step_add, step_move, StepInput, StepMove};
 use pplane_store::operations::tool_calls::{tool_call_finish, tool_call_start};
 use pplane_store::operations::Origin;
 use pplane_store::queries::trace::trace_load;
+use pplane_store::testing::signal_ingest_alone;
 use pplane_store::testing::TestDb;
 use serde_json::json;
 
@@ -17,7 +18,7 @@ async fn a_trace_holds_the_seven_steps_in_order() {
     let store = db.store().await;
     let (tenant, user) = db.tenant(&store).await;
     let by = Origin::by("agent:planner".parse().unwrap());
-    let got = signal_ingest(
+    let got = signal_ingest_alone(
         &store,
         tenant,
         user,

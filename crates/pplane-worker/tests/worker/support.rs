@@ -9,9 +9,10 @@ use pplane_domain::{RunId, TenantId, UserId};
 use pplane_store::checks::data::data_check;
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
-use pplane_store::operations::ingest::{signal_ingest, SignalInput};
+use pplane_store::operations::ingest::SignalInput;
 use pplane_store::operations::runs::run_start;
 use pplane_store::operations::Origin;
+use pplane_store::testing::signal_ingest_alone;
 use pplane_store::testing::TestDb;
 use pplane_store::Store;
 use pplane_worker::{Tally, Worker, WorkerConfig};
@@ -31,7 +32,7 @@ impl Plane {
         let db = TestDb::migrated().await;
         let store = db.store().await;
         let (tenant, user) = db.tenant(&store).await;
-        let got = signal_ingest(
+        let got = signal_ingest_alone(
             &store,
             tenant,
             user,
