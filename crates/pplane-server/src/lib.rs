@@ -11,7 +11,8 @@
 //! - [`problem`]: RFC 9457 problem documents, and the one mapping from the
 //!   store's errors to HTTP statuses.
 //! - [`session`]: the API key check that opens each request's transaction.
-//! - [`body`]: JSON bodies whose errors are problem documents naming the field.
+//! - [`body`]: JSON bodies and query parameters whose errors are problem
+//!   documents naming the field.
 //! - [`routes`]: the routes under `/v1`, one module per resource, and the probes.
 //! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers.
 //! - `bench` (feature `bench`): `pplane bench api`, HTTP against the library.
