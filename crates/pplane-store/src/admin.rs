@@ -134,7 +134,7 @@ impl Admin {
 }
 
 /// Database names are interpolated into DDL, so only a safe alphabet passes.
-pub(crate) fn database_name_check(name: &str) -> Result<()> {
+pub fn database_name_check(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 63
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')

@@ -143,13 +143,29 @@ pub struct TraceArgs {
 #[derive(Debug, Subcommand)]
 pub enum DbAction {
     /// Create (first time) and start the cluster, or reuse a running one.
-    Start,
+    Start {
+        /// Also create this database on it when missing (a scratch database
+        /// beside the default one, for tests or a second installation).
+        #[arg(long, value_name = "NAME", default_value = "pplane", value_parser = database_name)]
+        database: String,
+    },
     /// Stop the cluster.
     Stop,
     /// Whether the cluster exists and runs, and where.
     Status,
     /// The connection URL of the embedded database.
-    Url,
+    Url {
+        /// The URL of this database instead of the default one.
+        #[arg(long, value_name = "NAME", default_value = "pplane", value_parser = database_name)]
+        database: String,
+    },
+}
+
+/// A database name that needs no quoting anywhere it goes (the store's rule).
+fn database_name(name: &str) -> Result<String, String> {
+    pplane_store::admin::database_name_check(name)
+        .map(|()| name.to_owned())
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,13 +9,13 @@ use crate::args::{DbAction, Output};
 use crate::failure::Failure;
 use crate::output;
 use crate::output::outln;
-use crate::target::{self, EMBEDDED_DATABASE};
+use crate::target;
 
 pub async fn run(action: DbAction, out: Output) -> Result<ExitCode, Failure> {
     let cluster = LocalCluster::from_env();
     match action {
-        DbAction::Start => {
-            let url = target::embedded_database(EMBEDDED_DATABASE).await?;
+        DbAction::Start { database } => {
+            let url = target::embedded_database(&database).await?;
             let port = cluster.port().unwrap_or_default();
             if out.json {
                 output::json(
@@ -67,8 +67,8 @@ pub async fn run(action: DbAction, out: Output) -> Result<ExitCode, Failure> {
                 eprintln!("note: DATABASE_URL is set, so other commands use that server, not this cluster");
             }
         }
-        DbAction::Url => {
-            let url = cluster.url(EMBEDDED_DATABASE).ok_or_else(|| {
+        DbAction::Url { database } => {
+            let url = cluster.url(&database).ok_or_else(|| {
                 Failure::Operation(anyhow::anyhow!(
                     "there is no embedded cluster yet: run `pplane db start`"
                 ))

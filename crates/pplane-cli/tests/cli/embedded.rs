@@ -78,3 +78,36 @@ fn tenant_create_prints_both_ids() {
         "{plain:?}"
     );
 }
+
+#[test]
+fn a_named_scratch_database_sits_beside_the_default_one() {
+    let home = Home::new();
+    let started = pplane(
+        home.path(),
+        None,
+        &["db", "start", "--database", "scratch_1", "--json"],
+    );
+    assert_eq!(started.code, 0, "{started:?}");
+    let url = started.json()["url"].as_str().unwrap().to_owned();
+    assert!(url.ends_with("/scratch_1"), "{url}");
+
+    let up = pplane(home.path(), Some(&url), &["migrate", "up"]);
+    assert_eq!(up.code, 0, "the scratch database takes the schema: {up:?}");
+    let named = pplane(home.path(), None, &["db", "url", "--database", "scratch_1"]);
+    assert_eq!(named.stdout.trim(), url);
+    let default = pplane(home.path(), None, &["migrate", "status"]);
+    assert_eq!(default.code, 0, "{default:?}");
+    assert!(
+        default.stdout.contains("pending"),
+        "the default database is untouched by the scratch one's migration: {default:?}"
+    );
+
+    let bad = pplane(
+        home.path(),
+        None,
+        &["db", "start", "--database", "Bad-Name"],
+    );
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(bad.stderr.contains("invalid database name"), "{bad:?}");
+    pplane(home.path(), None, &["db", "stop"]);
+}

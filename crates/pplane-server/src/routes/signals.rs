@@ -37,7 +37,11 @@ pub struct SignalBody {
     tag = "signals",
     summary = "Ingest a signal, idempotently; it starts a run (200 with duplicate: true on a retry)",
     request_body = SignalBody,
-    responses((status = 201, description = "Ingest a signal, idempotently; it starts a run (200 with duplicate: true on a retry)", body = Changed<Ingested>)),
+    params(("Idempotency-Key" = Option<String>, Header, description = "The signal's source id when the body has no `source_id`: a retry with the same key returns the first signal")),
+    responses(
+        (status = 201, description = "Ingest a signal, idempotently; it starts a run (200 with duplicate: true on a retry)", body = Changed<Ingested>),
+        (status = 200, description = "A retry of a signal already ingested: the first one's ids, `duplicate: true`, no events", body = Changed<Ingested>),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn ingest(
