@@ -38,8 +38,9 @@ export class Events {
 
   /**
    * Every event after `after`, as it is appended, until `signal` aborts.
-   * Transient failures (the connection, a 5xx) reconnect from the last event
-   * yielded; a refusal (401, 403, 422) ends the tail with its exception.
+   * Transient failures (the connection, a 5xx, 408, 429) reconnect from the
+   * last event yielded; a refusal (401, 403, 422) ends the tail with its
+   * exception.
    */
   async *tail(options: TailOptions = {}): AsyncGenerator<Event, void, undefined> {
     let after = options.after ?? 0;
@@ -56,7 +57,11 @@ export class Events {
         );
       } catch (error) {
         if (signal?.aborted) return;
-        if (error instanceof PplaneError && error.status < 500) throw error;
+        // A refusal ends the tail; a timeout, throttling, a 5xx or a broken
+        // connection is passing, and the tail asks again from where it was.
+        if (error instanceof PplaneError && error.status < 500 && error.status !== 408 && error.status !== 429) {
+          throw error;
+        }
         options.onReconnect?.(error, after);
         await sleep(delay, signal);
         delay = Math.min(delay * 2, 5_000);

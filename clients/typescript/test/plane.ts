@@ -16,6 +16,9 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
 
 export const bin = process.env.PPLANE_BIN ?? resolve(repo, "target/debug/pplane");
 
+/** Servers being stopped on purpose: their exit is expected. */
+const stopping = new WeakSet<ChildProcess>();
+
 export type Scope = "read" | "runtime" | "operator";
 
 export interface Member {
@@ -77,6 +80,7 @@ export class Plane {
     const server = this.server;
     if (server.exitCode !== null) return;
     const exited = new Promise((done) => server.once("exit", done));
+    stopping.add(server);
     server.kill("SIGTERM");
     await exited;
   }
@@ -111,15 +115,19 @@ function serve(databaseUrl: string, listen: string, worker: boolean): Promise<{ 
     let seen = "";
     const onData = (chunk: Buffer) => {
       seen += chunk.toString();
-      const match = /serve: listening on http:\/\/(\S+)/.exec(seen);
+      // The address ends at the whitespace after it: a chunk may end mid-address.
+      const match = /serve: listening on http:\/\/(\S+)\s/.exec(seen);
       if (match?.[1]) {
-        child.stderr?.off("data", onData);
-        child.stderr?.resume();
         resolvePromise({ child, address: match[1] });
       }
     };
     child.stderr?.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`pplane serve exited with ${code}: ${seen}`)));
+    // A server that dies under a test would make its requests fail oddly:
+    // say so, with what it printed.
+    child.once("exit", (code, signal) => {
+      if (!stopping.has(child)) process.stderr.write(`pplane serve exited (${code ?? signal}): ${seen}\n`);
+      reject(new Error(`pplane serve exited with ${code}: ${seen}`));
+    });
   });
 }
 
