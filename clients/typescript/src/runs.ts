@@ -274,7 +274,7 @@ export class PendingToolCall {
   }
 
   /**
-   * Records the call around `fn`: started before, SUCCEEDED with what it
+   * Records the call around `fn`: started before, COMPLETED with what it
    * returns or FAILED with what it throws (which is thrown on).
    */
   async run<T>(fn: () => Promise<T> | T): Promise<T> {

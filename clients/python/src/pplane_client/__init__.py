@@ -1,0 +1,60 @@
+"""pplane_client: the typed client of ``pplane serve``.
+
+Map: ``aio`` (``AsyncPplane``, the asyncio client, and its handles on runs,
+steps and tool calls), ``_sync`` (``Pplane``, the blocking twin, generated
+from ``aio``), ``_calls`` (each operation as one request), ``errors`` (one
+exception class per problem type), ``models`` (generated from openapi.json;
+never edited).
+"""
+
+from . import models
+from ._calls import ByArgs
+from ._sync import Ingested, PendingStep, PendingToolCall, Pplane, Run, Step, ToolCall
+from .aio import (
+    AsyncIngested,
+    AsyncPendingStep,
+    AsyncPendingToolCall,
+    AsyncPplane,
+    AsyncRun,
+    AsyncStep,
+    AsyncToolCall,
+)
+from .errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    InvalidTransitionError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PplaneError,
+    ServerError,
+    UnauthorizedError,
+)
+
+__all__ = [
+    "AsyncIngested",
+    "AsyncPendingStep",
+    "AsyncPendingToolCall",
+    "AsyncPplane",
+    "AsyncRun",
+    "AsyncStep",
+    "AsyncToolCall",
+    "ByArgs",
+    "ConflictError",
+    "ForbiddenError",
+    "Ingested",
+    "InvalidInputError",
+    "InvalidTransitionError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PendingStep",
+    "PendingToolCall",
+    "Pplane",
+    "PplaneError",
+    "Run",
+    "ServerError",
+    "Step",
+    "ToolCall",
+    "UnauthorizedError",
+    "models",
+]
