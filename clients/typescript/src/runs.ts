@@ -269,7 +269,7 @@ export class PendingToolCall {
   /** Records a call that has already happened: its start and its outcome. */
   async finish(outcome: Outcome): Promise<ToolCall> {
     const call = await this.start();
-    await call.finish(outcome);
+    await call.finish(outcome, this.actor());
     return call;
   }
 
@@ -283,11 +283,16 @@ export class PendingToolCall {
     try {
       value = await fn();
     } catch (error) {
-      await call.finish({ error: describe(error) });
+      await call.finish({ error: describe(error) }, this.actor());
       throw error;
     }
-    await call.finish({ result: value ?? null });
+    await call.finish({ result: value ?? null }, this.actor());
     return value;
+  }
+
+  /** The call's end is recorded by whoever started it. */
+  private actor(): By | undefined {
+    return this.by?.actor === undefined ? undefined : { actor: this.by.actor };
   }
 }
 

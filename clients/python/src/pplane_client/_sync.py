@@ -352,7 +352,7 @@ class PendingToolCall:
     def finish(self, *, result: Any = None, error: Any = None) -> ToolCall:
         """Records a call that has already happened: its start and its outcome."""
         call = self.start()
-        call.finish(result=result, error=error)
+        call.finish(result=result, error=error, **self._actor())
         return call
 
     def run(self, fn: Callable[[], T]) -> T:
@@ -362,10 +362,14 @@ class PendingToolCall:
         try:
             value = fn()
         except Exception as error:
-            call.finish(error=describe(error))
+            call.finish(error=describe(error), **self._actor())
             raise
-        call.finish(result=value)
+        call.finish(result=value, **self._actor())
         return value
+
+    def _actor(self) -> ByArgs:
+        """The call's end is recorded by whoever started it."""
+        return {"actor": self._by["actor"]} if "actor" in self._by else {}
 
 
 class ToolCall:

@@ -358,7 +358,7 @@ class AsyncPendingToolCall:
     async def finish(self, *, result: Any = None, error: Any = None) -> AsyncToolCall:
         """Records a call that has already happened: its start and its outcome."""
         call = await self.start()
-        await call.finish(result=result, error=error)
+        await call.finish(result=result, error=error, **self._actor())
         return call
 
     async def run(self, fn: Callable[[], Awaitable[T]]) -> T:
@@ -368,10 +368,14 @@ class AsyncPendingToolCall:
         try:
             value = await fn()
         except Exception as error:
-            await call.finish(error=describe(error))
+            await call.finish(error=describe(error), **self._actor())
             raise
-        await call.finish(result=value)
+        await call.finish(result=value, **self._actor())
         return value
+
+    def _actor(self) -> ByArgs:
+        """The call's end is recorded by whoever started it."""
+        return {"actor": self._by["actor"]} if "actor" in self._by else {}
 
 
 class AsyncToolCall:
