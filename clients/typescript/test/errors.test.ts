@@ -1,7 +1,7 @@
 // Refusals arrive as typed exceptions carrying the problem document.
 
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import {
   ConflictError,
   ForbiddenError,
@@ -12,15 +12,9 @@ import {
   PplaneError,
   UnauthorizedError,
 } from "../src/index.js";
-import { Plane } from "./plane.js";
+import { type Plane, planeEach } from "./plane.js";
 
-let plane: Plane;
-beforeEach(async () => {
-  plane = await Plane.start();
-});
-afterEach(async () => {
-  await plane.stop();
-});
+const served = planeEach();
 
 async function startedRun(plane: Plane) {
   const { run } = await plane.client("runtime").signals.ingest({ channel: "support", sourceId: crypto.randomUUID() });
@@ -29,6 +23,7 @@ async function startedRun(plane: Plane) {
 }
 
 test("no key, a made-up key and a revoked key are UnauthorizedError (401)", async () => {
+  const plane = served();
   for (const key of [undefined, "ppk_not-a-key", `${plane.own.keys.read.slice(0, -4)}0000`]) {
     const error = await plane.client({ key }).events.page().catch((e: unknown) => e);
     assert.ok(error instanceof UnauthorizedError, `${key}: ${String(error)}`);
@@ -43,6 +38,7 @@ test("no key, a made-up key and a revoked key are UnauthorizedError (401)", asyn
 });
 
 test("a read key cannot write: ForbiddenError (403)", async () => {
+  const plane = served();
   const error = await plane.client("read").signals.ingest({ channel: "support", sourceId: "x" }).catch((e) => e);
   assert.ok(error instanceof ForbiddenError);
   assert.equal(error.kind, "forbidden");
@@ -50,6 +46,7 @@ test("a read key cannot write: ForbiddenError (403)", async () => {
 });
 
 test("another tenant's run is NotFoundError (404), exactly as one that does not exist", async () => {
+  const plane = served();
   const run = await startedRun(plane);
   const stranger = plane.client("operator", plane.other);
   const foreign = await stranger.run(run.id).get().catch((e) => e);
@@ -61,6 +58,7 @@ test("another tenant's run is NotFoundError (404), exactly as one that does not 
 });
 
 test("a stale expected version is ConflictError (409) with the current version", async () => {
+  const plane = served();
   const run = await startedRun(plane);
   const current = (await run.get()).run.version;
   const error = await run.complete({ expectedVersion: current - 1 }).catch((e) => e);
@@ -71,6 +69,7 @@ test("a stale expected version is ConflictError (409) with the current version",
 });
 
 test("a finished run takes no more steps: InvalidTransitionError (409)", async () => {
+  const plane = served();
   const run = await startedRun(plane);
   await run.complete();
   const error = await run.step("late").add().catch((e) => e);
@@ -79,6 +78,7 @@ test("a finished run takes no more steps: InvalidTransitionError (409)", async (
 });
 
 test("a payload over the limit is PayloadTooLargeError (413), and nothing is written", async () => {
+  const plane = served();
   const pplane = plane.client("runtime");
   const huge = "x".repeat(3 << 20);
   const error = await pplane.signals.ingest({ channel: "support", sourceId: "big", payload: { huge } }).catch((e) => e);
@@ -89,6 +89,7 @@ test("a payload over the limit is PayloadTooLargeError (413), and nothing is wri
 });
 
 test("a bad field is InvalidInputError (422) naming it", async () => {
+  const plane = served();
   const run = await startedRun(plane);
   const error = await run.step("lookup", { actor: "robot" }).add().catch((e) => e);
   assert.ok(error instanceof InvalidInputError, String(error));

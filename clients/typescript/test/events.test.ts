@@ -2,18 +2,13 @@
 // writers append and the server restarts under it.
 
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, test } from "node:test";
-import { Plane } from "./plane.js";
+import { test } from "node:test";
+import { type Plane, planeEach } from "./plane.js";
 
-let plane: Plane;
-beforeEach(async () => {
-  plane = await Plane.start();
-});
-afterEach(async () => {
-  await plane.stop();
-});
+const served = planeEach();
 
 test("the tail sees every event exactly once across a server restart", async () => {
+  const plane = served();
   const writer = plane.client("runtime");
   const reader = plane.client("read");
   const stop = new AbortController();
@@ -62,6 +57,7 @@ test("the tail sees every event exactly once across a server restart", async () 
 });
 
 test("a tail resumes after the position it is given and pages are bounded", async () => {
+  const plane = served();
   const writer = plane.client("runtime");
   for (let i = 0; i < 3; i += 1) await writer.signals.ingest({ channel: "load", sourceId: `s${i}` });
   const reader = plane.client("read");

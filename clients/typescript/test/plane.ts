@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { afterEach, beforeEach } from "node:test";
 import { Pplane } from "../src/index.js";
 
 const run = promisify(execFile);
@@ -140,4 +141,22 @@ export async function eventually<T>(check: () => Promise<T | undefined>, ms = 15
     if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * A fresh plane for every test of the calling file: registers the hooks that
+ * start it before each test and stop it after, and returns its getter.
+ */
+export function planeEach(options: { worker?: boolean } = {}): () => Plane {
+  let plane: Plane | undefined;
+  beforeEach(async () => {
+    plane = await Plane.start(options);
+  });
+  afterEach(async () => {
+    await plane?.stop();
+  });
+  return () => {
+    if (!plane) throw new Error("no plane outside a test");
+    return plane;
+  };
 }

@@ -2,18 +2,13 @@
 // and checkpoint route, read back through the server.
 
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, test } from "node:test";
-import { Plane } from "./plane.js";
+import { test } from "node:test";
+import { type Plane, planeEach } from "./plane.js";
 
-let plane: Plane;
-beforeEach(async () => {
-  plane = await Plane.start();
-});
-afterEach(async () => {
-  await plane.stop();
-});
+const served = planeEach();
 
 test("a run with parallel tool calls, a retried step and checkpoints reads back as driven", async () => {
+  const plane = served();
   const pplane = plane.client("runtime");
   const { run, duplicate, correlation_id } = await pplane.signals.ingest({
     channel: "support",
@@ -92,6 +87,7 @@ test("a run with parallel tool calls, a retried step and checkpoints reads back 
 });
 
 test("a failed run and a cancelled one end their live steps", async () => {
+  const plane = served();
   const pplane = plane.client("runtime");
   const failing = (await pplane.signals.ingest({ channel: "support", sourceId: "ticket-2" })).run;
   await failing.start();
@@ -107,6 +103,7 @@ test("a failed run and a cancelled one end their live steps", async () => {
 });
 
 test("a run handle by id and a step handle by id reach the same rows", async () => {
+  const plane = served();
   const pplane = plane.client("runtime");
   const ingested = await pplane.signals.ingest({ channel: "support", sourceId: "ticket-4" });
   const run = pplane.run(ingested.run_id);

@@ -2,16 +2,10 @@
 // returns the first signal's ids, says so, and appends nothing.
 
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, test } from "node:test";
-import { Plane } from "./plane.js";
+import { test } from "node:test";
+import { type Plane, planeEach } from "./plane.js";
 
-let plane: Plane;
-beforeEach(async () => {
-  plane = await Plane.start();
-});
-afterEach(async () => {
-  await plane.stop();
-});
+const served = planeEach();
 
 async function logLength(plane: Plane): Promise<number> {
   const page = await plane.client("read").events.page({ after: 0, limit: 1000 });
@@ -19,6 +13,7 @@ async function logLength(plane: Plane): Promise<number> {
 }
 
 test("a retry with the same Idempotency-Key returns the first signal and writes nothing", async () => {
+  const plane = served();
   const pplane = plane.client("runtime");
   const first = await pplane.signals.ingest({ channel: "email", idempotencyKey: "msg-77", payload: { n: 1 } });
   const written = await logLength(plane);
@@ -31,6 +26,7 @@ test("a retry with the same Idempotency-Key returns the first signal and writes 
 });
 
 test("retries racing each other by source id make one signal", async () => {
+  const plane = served();
   const pplane = plane.client("runtime");
   const answers = await Promise.all(
     Array.from({ length: 6 }, () => pplane.signals.ingest({ channel: "slack", sourceId: "evt-9" })),
@@ -40,6 +36,7 @@ test("retries racing each other by source id make one signal", async () => {
 });
 
 test("another channel with the same source id is another signal", async () => {
+  const plane = served();
   const pplane = plane.client("runtime");
   const a = await pplane.signals.ingest({ channel: "slack", sourceId: "evt-1" });
   const b = await pplane.signals.ingest({ channel: "email", sourceId: "evt-1" });
