@@ -122,6 +122,12 @@ export class Pplane {
     return answer(this.api.GET("/v1/effects/{effect}", { params: { path: { effect: id } } }));
   }
 
+  /** Whether the server process answers at all. */
+  async alive(): Promise<boolean> {
+    const { response } = await this.api.GET("/healthz");
+    return response.ok;
+  }
+
   /** Whether the server answers and its database is reachable and current. */
   async ready(): Promise<boolean> {
     const { response } = await this.api.GET("/readyz");

@@ -112,4 +112,5 @@ test("a run handle by id and a step handle by id reach the same rows", async () 
   await pplane.step(added.id).start();
   assert.equal((await run.get()).steps[0]?.status, "RUNNING");
   assert.equal(await pplane.ready(), true);
+  assert.equal(await pplane.alive(), true);
 });
