@@ -10,6 +10,7 @@ use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::problem::{Kind, Problem};
+use crate::routes::BODY_MAX;
 
 /// A JSON body of type `T`.
 pub struct Body<T>(pub T);
@@ -32,7 +33,11 @@ where
 fn problem_of(rejection: JsonRejection) -> Problem {
     let detail = rejection.body_text();
     match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(Kind::PayloadTooLarge, detail),
+        // The framework's own wording names its buffering; say the limit.
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+            Kind::PayloadTooLarge,
+            format!("the request body is over the limit of {BODY_MAX} bytes"),
+        ),
         StatusCode::UNPROCESSABLE_ENTITY => Problem::new(Kind::InvalidInput, detail),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem {
             status: 415,

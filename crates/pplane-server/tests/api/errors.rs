@@ -89,7 +89,11 @@ async fn bad_requests_get_a_problem_that_names_what_was_wrong() {
             json!({ "state": { "blob": huge } }),
         )
         .await;
-    big.problem(413, "payload-too-large");
+    let big = big.problem(413, "payload-too-large");
+    assert!(
+        big["detail"].as_str().unwrap().contains("over the limit"),
+        "the limit, not the framework's wording: {big}"
+    );
     // Unknown routes are problems too.
     c.send(Method::GET, "/v1/nothing-here", None)
         .await
