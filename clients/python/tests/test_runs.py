@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import uuid
 
 import pytest
+
+from pplane_client import NotFoundError
 
 from .plane import Plane
 
@@ -104,3 +107,6 @@ def test_a_failed_run_ends_its_live_steps_and_a_cancelled_run_is_cancelled(plane
         assert cancelling.cancel("customer withdrew").status == "CANCELLED"
         by_id = pplane.run(cancelling.id).get()
         assert by_id.run.status == "CANCELLED"
+        assert cancelling.latest_checkpoint() is None, "a run without checkpoints has no latest"
+        with pytest.raises(NotFoundError):
+            pplane.run(str(uuid.uuid4())).latest_checkpoint()

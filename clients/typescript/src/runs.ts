@@ -96,9 +96,11 @@ export class Run {
     try {
       return await answer(this.api.GET("/v1/runs/{run}/checkpoints/latest", this.path()));
     } catch (error) {
-      // The run's own absence is a 404 too: tell the two apart.
-      if (error instanceof NotFoundError && /has no checkpoint/.test(error.problem.detail)) return undefined;
-      throw error;
+      if (!(error instanceof NotFoundError)) throw error;
+      // A missing run is a 404 too: it is the run's absence only if the run
+      // itself cannot be read (which throws that NotFoundError).
+      await this.get();
+      return undefined;
     }
   }
 

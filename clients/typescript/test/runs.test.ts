@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { NotFoundError } from "../src/index.js";
 import { type Plane, planeEach } from "./plane.js";
 
 const served = planeEach();
@@ -111,6 +112,8 @@ test("a run handle by id and a step handle by id reach the same rows", async () 
   const added = await run.step("lookup").add();
   await pplane.step(added.id).start();
   assert.equal((await run.get()).steps[0]?.status, "RUNNING");
+  assert.equal(await run.latestCheckpoint(), undefined, "a run without checkpoints has no latest");
+  await assert.rejects(pplane.run(crypto.randomUUID()).latestCheckpoint(), NotFoundError);
   assert.equal(await pplane.ready(), true);
   assert.equal(await pplane.alive(), true);
 });

@@ -232,10 +232,11 @@ class Run:
         """The newest checkpoint, or None when the run has none."""
         try:
             return self._c.send(c.checkpoint_latest(self.id))
-        except NotFoundError as error:
-            if "has no checkpoint" in error.problem.detail:
-                return None
-            raise
+        except NotFoundError:
+            # A missing run is a 404 too: it is the run's absence only if the
+            # run itself cannot be read (which raises that NotFoundError).
+            self.get()
+            return None
 
     def checkpoints(self, page_size: int = 50) -> Iterator[m.Checkpoint]:
         """Every checkpoint of the run, newest first, fetched a page at a time."""

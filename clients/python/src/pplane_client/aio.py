@@ -235,10 +235,11 @@ class AsyncRun:
         """The newest checkpoint, or None when the run has none."""
         try:
             return await self._c.send(c.checkpoint_latest(self.id))
-        except NotFoundError as error:
-            if "has no checkpoint" in error.problem.detail:
-                return None
-            raise
+        except NotFoundError:
+            # A missing run is a 404 too: it is the run's absence only if the
+            # run itself cannot be read (which raises that NotFoundError).
+            await self.get()
+            return None
 
     async def checkpoints(self, page_size: int = 50) -> AsyncIterator[m.Checkpoint]:
         """Every checkpoint of the run, newest first, fetched a page at a time."""
