@@ -15,6 +15,7 @@ from pydantic import BaseModel, TypeAdapter
 from . import models as m
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class ByArgs(TypedDict, total=False):
@@ -43,8 +44,7 @@ def _id(value: object) -> str:
     return quote(str(value), safe="")
 
 
-def _model(cls: type[T]) -> Callable[[Any], T]:
-    assert issubclass(cls, BaseModel)
+def _model(cls: type[M]) -> Callable[[Any], M]:
     return cls.model_validate
 
 
@@ -52,11 +52,11 @@ def _by(by: ByArgs) -> dict[str, Any]:
     return {"actor": by.get("actor"), "caused_by": by.get("caused_by"), "expected_version": by.get("expected_version")}
 
 
-def _post(path: str, cls: type[T], body: dict[str, Any] | None = None, **kw: Any) -> Call[T]:
+def _post(path: str, cls: type[M], body: dict[str, Any] | None = None, **kw: Any) -> Call[M]:
     return Call("POST", path, _model(cls), json=body, **kw)
 
 
-def _get(path: str, cls: type[T], params: dict[str, Any] | None = None) -> Call[T]:
+def _get(path: str, cls: type[M], params: dict[str, Any] | None = None) -> Call[M]:
     return Call("GET", path, _model(cls), params={k: v for k, v in (params or {}).items() if v is not None})
 
 

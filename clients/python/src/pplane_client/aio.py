@@ -25,7 +25,11 @@ T = TypeVar("T")
 
 
 class AsyncPplane:
-    """A client of ``pplane serve``; use it as a context manager or close it."""
+    """A client of ``pplane serve``; use it as a context manager or close it.
+
+    ``base_url`` and ``api_key`` default to ``$PPLANE_URL`` and ``$PPLANE_KEY``;
+    ``http`` is a client of your own, used as it is (its base URL and headers).
+    """
 
     def __init__(
         self,
@@ -46,8 +50,8 @@ class AsyncPplane:
 
     async def send(self, call: Call[T]) -> T:
         """Sends one request; the answer as its model, or the problem as its exception."""
-        request = dict(json=call.json, params=call.params, headers=call.headers)
-        response = await self._http.request(call.method, call.path, **request)
+        http = self._http
+        response = await http.request(call.method, call.path, json=call.json, params=call.params, headers=call.headers)
         return parse(call, response)
 
     def run(self, id: str) -> AsyncRun:
