@@ -40,8 +40,19 @@ async fn a_rollback_that_drops_data_says_what_and_needs_yes() {
     let still = p.run(home.path(), url, &["run", "show", &p.run]);
     assert_eq!(still.code, 0, "nothing was dropped: {still:?}");
 
-    // The newest migration drops the API keys' table: asked even when it is
-    // empty; the one before drops a function only: no question asked.
+    // The newest migration drops LangGraph's tables, the one before the API
+    // keys' table: each asked even when empty; the one before those drops a
+    // function only: no question asked.
+    let langgraph = pplane(home.path(), url, &["migrate", "down"]);
+    assert_eq!(langgraph.code, 1, "{langgraph:?}");
+    assert!(
+        langgraph
+            .stderr
+            .contains("table langgraph_checkpoints (0 rows)"),
+        "{langgraph:?}"
+    );
+    let langgraph = pplane(home.path(), url, &["migrate", "down", "--yes"]);
+    assert_eq!(langgraph.code, 0, "{langgraph:?}");
     let keys = pplane(home.path(), url, &["migrate", "down"]);
     assert_eq!(keys.code, 1, "{keys:?}");
     assert!(keys.stderr.contains("table api_keys (0 rows)"), "{keys:?}");

@@ -87,6 +87,35 @@ pub(super) const FOREIGN_KEYS: &[ForeignKey] = &[
     fk("run_summary", &["tenant_id"], "tenants", "r"),
     fk("api_keys", &["tenant_id"], "tenants", "r"),
     fk("api_keys", &["tenant_id", "user_id"], "user_tenants", "c"),
+    fk("langgraph_threads", &["tenant_id"], "tenants", "r"),
+    fk("langgraph_threads", &["tenant_id", "id"], "runs", "r"),
+    fk("langgraph_checkpoints", &["tenant_id"], "tenants", "r"),
+    fk(
+        "langgraph_checkpoints",
+        &["tenant_id", "thread_id"],
+        "langgraph_threads",
+        "r",
+    ),
+    fk(
+        "langgraph_checkpoints",
+        &["tenant_id", "run_checkpoint_id"],
+        "run_checkpoints",
+        "r",
+    ),
+    fk("langgraph_blobs", &["tenant_id"], "tenants", "r"),
+    fk(
+        "langgraph_blobs",
+        &["tenant_id", "thread_id"],
+        "langgraph_threads",
+        "r",
+    ),
+    fk("langgraph_writes", &["tenant_id"], "tenants", "r"),
+    fk(
+        "langgraph_writes",
+        &["tenant_id", "thread_id"],
+        "langgraph_threads",
+        "r",
+    ),
     fk(
         "outbox_events",
         &["tenant_id", "destination_id"],
@@ -103,8 +132,8 @@ pub(super) const FOREIGN_KEYS: &[ForeignKey] = &[
 
 /// Tables that only members of the active tenant may read and write: the
 /// runtime tables, the per-tenant event heads, the effect destinations and
-/// the projections, the API keys.
-pub const MEMBER_TABLES: [&str; 12] = [
+/// the projections, the API keys, the LangGraph documents.
+pub const MEMBER_TABLES: [&str; 16] = [
     "signals",
     "runs",
     "steps",
@@ -117,6 +146,20 @@ pub const MEMBER_TABLES: [&str; 12] = [
     "effect_destinations",
     "run_summary",
     "api_keys",
+    "langgraph_threads",
+    "langgraph_checkpoints",
+    "langgraph_blobs",
+    "langgraph_writes",
+];
+
+/// Tables the runtime may delete rows from: delivered outbox entries
+/// (retention), and LangGraph's documents (a thread deleted or pruned; the
+/// runs, run checkpoints and events that recorded them stay).
+pub const DELETABLE_TABLES: [&str; 4] = [
+    "outbox_events",
+    "langgraph_checkpoints",
+    "langgraph_blobs",
+    "langgraph_writes",
 ];
 
 /// Tables the outbox dispatcher reads across tenants (migration 7); their

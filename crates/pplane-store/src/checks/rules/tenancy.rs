@@ -1,6 +1,6 @@
 //! Multi-Tenancy: row-level security, its policies, and the two roles.
 
-use super::{DISPATCH_TABLES, MEMBER_TABLES};
+use super::{DELETABLE_TABLES, DISPATCH_TABLES, MEMBER_TABLES};
 
 /// The fence's one exception, as PostgreSQL prints it.
 const DISPATCHER_EXCEPTION: &str =
@@ -171,13 +171,15 @@ pub(super) fn app_least_privilege(cat: &Catalog) -> CheckResult {
         if cat.privilege("pplane_app", &t.name, "TRUNCATE") {
             failures.push(format!("pplane_app may TRUNCATE {}", t.name));
         }
-        if t.name != "outbox_events" && cat.privilege("pplane_app", &t.name, "DELETE") {
+        if !DELETABLE_TABLES.contains(&t.name.as_str())
+            && cat.privilege("pplane_app", &t.name, "DELETE")
+        {
             failures.push(format!("pplane_app may DELETE from {}", t.name));
         }
     }
     CheckResult::from_failures(
         Area::MultiTenancy,
-        "pplane_app has DML only: no TRUNCATE, DELETE only on the outbox",
+        "pplane_app has DML only: no TRUNCATE, DELETE only on the outbox and LangGraph's documents",
         failures,
         "as designed",
     )
