@@ -22,6 +22,7 @@
 //! - [`effects`]: requesting external effects through the outbox.
 //! - [`destinations`]: where a tenant's effects go, with their signing secrets.
 //! - [`delivery`]: what the outbox worker records: dispatches and attempt outcomes.
+//! - [`langgraph`]: LangGraph threads: checkpoints, channel values, pending writes.
 
 pub mod api_keys;
 pub mod checkpoints;
@@ -29,6 +30,7 @@ pub mod delivery;
 pub mod destinations;
 pub mod effects;
 pub mod ingest;
+pub mod langgraph;
 pub mod runs;
 pub mod steps;
 pub mod tool_calls;

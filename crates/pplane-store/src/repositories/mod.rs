@@ -12,6 +12,7 @@ pub mod checkpoints;
 pub mod destinations;
 pub mod effects;
 pub mod events;
+pub mod langgraph;
 pub mod outbox;
 pub mod runs;
 pub mod signals;

@@ -14,6 +14,7 @@ mod finished_runs;
 mod gate_plans;
 mod group_commit;
 mod ingestion;
+mod langgraph;
 mod layering;
 mod lifecycles;
 mod migrations;

@@ -1,0 +1,237 @@
+//! LangGraph threads on the plane (docs/langgraph.md). A thread is a run:
+//! its first write ingests a signal on channel `langgraph` whose source id is
+//! the thread id (so racing first writes make one run) and starts the run.
+//! A stored checkpoint is a run checkpoint, with its CHECKPOINT_SAVED, and
+//! LangGraph's document beside it; channel values are stored once per
+//! version.
+
+use pplane_domain::{RunId, RunStatus};
+use serde_json::{json, Value};
+
+use super::checkpoints::checkpoint_save;
+use super::ingest::{signal_ingest, SignalInput};
+use super::runs::{run_get, run_start};
+use super::{Changed, Origin, Recorded};
+use crate::limits::{check_size, CHECKPOINT_STATE_MAX};
+use crate::repositories::langgraph::{
+    checkpoint_document_upsert, thread_insert, thread_run, tuple_get, tuple_search, values_insert,
+    writes_insert, NewCheckpointDocument,
+};
+pub use crate::repositories::langgraph::{
+    ChannelValue, CheckpointKey, CheckpointSearch, CheckpointTuple, PendingWrite, Serialized,
+};
+use crate::unit_of_work::TenantTx;
+use crate::{Result, StoreError};
+
+/// The signal channel whose source ids are LangGraph thread ids.
+pub const LANGGRAPH_CHANNEL: &str = "langgraph";
+/// The most checkpoints one search answers.
+pub const LANGGRAPH_PAGE_MAX: i64 = 100;
+/// The largest serialized value (a channel value or a write).
+pub const LANGGRAPH_VALUE_MAX: usize = 16 * 1024 * 1024;
+const METADATA_MAX: usize = 256 * 1024;
+const KEY_MAX: usize = 255;
+
+/// A checkpoint to store: its document without channel values, its
+/// metadata, and the values of the channels whose versions are new.
+#[derive(Debug, Clone)]
+pub struct CheckpointPut {
+    pub key: CheckpointKey,
+    pub parent_checkpoint_id: Option<String>,
+    pub checkpoint: Value,
+    pub metadata: Value,
+    pub values: Vec<ChannelValue>,
+}
+
+/// Where a stored checkpoint went: its key and its thread's run.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub key: CheckpointKey,
+    pub run_id: RunId,
+}
+
+/// Stores a checkpoint (a re-put of its id replaces the document) and
+/// records it as a checkpoint of the thread's run.
+pub async fn langgraph_checkpoint_put(
+    tx: &mut TenantTx,
+    put: &CheckpointPut,
+    origin: &Origin,
+) -> Result<Changed<Stored>> {
+    key_check(&put.key)?;
+    if let Some(parent) = &put.parent_checkpoint_id {
+        text_check("parent_checkpoint_id", parent, false)?;
+    }
+    if !put.checkpoint.is_object() || !put.metadata.is_object() {
+        return Err(StoreError::InvalidInput(
+            "checkpoint and metadata must be JSON objects".into(),
+        ));
+    }
+    check_size("checkpoint", &put.checkpoint, CHECKPOINT_STATE_MAX)?;
+    check_size("metadata", &put.metadata, METADATA_MAX)?;
+    for value in &put.values {
+        text_check("channel", &value.channel, false)?;
+        text_check("version", &value.version, false)?;
+        serialized_check(&value.value)?;
+    }
+    let (run, mut events) = thread_open(tx, &put.key.thread_id, origin).await?;
+    let langgraph_run = put.metadata.get("run_id").and_then(Value::as_str);
+    let reference = json!({ "langgraph": {
+        "thread_id": put.key.thread_id, "checkpoint_ns": put.key.checkpoint_ns,
+        "checkpoint_id": put.key.checkpoint_id, "run_id": langgraph_run,
+        "step": put.metadata.get("step"), "source": put.metadata.get("source"),
+    }});
+    let saved = checkpoint_save(tx, run, &reference, None, origin).await?;
+    events.extend(saved.events.iter().copied());
+    let tenant = tx.tenant();
+    values_insert(
+        tx.conn(),
+        tenant,
+        &put.key.thread_id,
+        &put.key.checkpoint_ns,
+        &put.values,
+    )
+    .await?;
+    let document = NewCheckpointDocument {
+        key: &put.key,
+        parent_checkpoint_id: put.parent_checkpoint_id.as_deref(),
+        run_checkpoint: saved.value.id,
+        langgraph_run_id: langgraph_run,
+        checkpoint: &put.checkpoint,
+        metadata: &put.metadata,
+    };
+    checkpoint_document_upsert(tx.conn(), tenant, &document).await?;
+    Ok(Changed::new(
+        Stored {
+            key: put.key.clone(),
+            run_id: run,
+        },
+        events,
+    ))
+}
+
+/// Stores a task's pending writes against a checkpoint. `replace` (for
+/// LangGraph's special channels: errors, interrupts) overwrites an earlier
+/// write of the same (task, index); otherwise the first one stays, so a
+/// repeated call stores nothing twice.
+pub async fn langgraph_writes_put(
+    tx: &mut TenantTx,
+    key: &CheckpointKey,
+    writes: &[PendingWrite],
+    replace: bool,
+    origin: &Origin,
+) -> Result<Changed<Stored>> {
+    key_check(key)?;
+    for write in writes {
+        text_check("task_id", &write.task_id, false)?;
+        text_check("channel", &write.channel, false)?;
+        text_check("task_path", &write.task_path, true)?;
+        serialized_check(&write.value)?;
+    }
+    // With asynchronous durability a task's writes may come before the
+    // thread's first checkpoint: the thread is opened here too.
+    let (run, events) = thread_open(tx, &key.thread_id, origin).await?;
+    let tenant = tx.tenant();
+    writes_insert(tx.conn(), tenant, key, writes, replace).await?;
+    Ok(Changed::new(
+        Stored {
+            key: key.clone(),
+            run_id: run,
+        },
+        events,
+    ))
+}
+
+/// A thread's checkpoint in a namespace: `checkpoint_id`'s, or the newest;
+/// None when there is none (another tenant's threads are not seen).
+pub async fn langgraph_tuple_get(
+    tx: &mut TenantTx,
+    thread_id: &str,
+    checkpoint_ns: &str,
+    checkpoint_id: Option<&str>,
+) -> Result<Option<CheckpointTuple>> {
+    let tenant = tx.tenant();
+    tuple_get(tx.conn(), tenant, thread_id, checkpoint_ns, checkpoint_id).await
+}
+
+/// The tenant's checkpoints that match, newest first, at most
+/// [`LANGGRAPH_PAGE_MAX`] (a limit outside 1..=that is refused).
+pub async fn langgraph_checkpoint_search(
+    tx: &mut TenantTx,
+    search: &CheckpointSearch,
+) -> Result<Vec<CheckpointTuple>> {
+    if !(1..=LANGGRAPH_PAGE_MAX).contains(&search.limit) {
+        return Err(StoreError::InvalidInput(format!(
+            "limit must be 1 to {LANGGRAPH_PAGE_MAX}"
+        )));
+    }
+    if search.metadata.as_ref().is_some_and(|m| !m.is_object()) {
+        return Err(StoreError::InvalidInput(
+            "a metadata filter must be a JSON object".into(),
+        ));
+    }
+    let tenant = tx.tenant();
+    tuple_search(tx.conn(), tenant, search).await
+}
+
+/// The thread's run, ingesting its signal and starting the run the first
+/// time; the events that appended, if any.
+async fn thread_open(
+    tx: &mut TenantTx,
+    thread: &str,
+    origin: &Origin,
+) -> Result<(RunId, Vec<Recorded>)> {
+    let tenant = tx.tenant();
+    if let Some(run) = thread_run(tx.conn(), tenant, thread).await? {
+        return Ok((run, Vec::new()));
+    }
+    let input = SignalInput {
+        channel: LANGGRAPH_CHANNEL.into(),
+        source_id: thread.into(),
+        payload: json!({}),
+        domain_refs: json!({ "langgraph_thread": thread }),
+        actor: origin.actor.clone(),
+    };
+    // The signal's key is held until commit, so a racing first write waits
+    // here and then finds this thread's run as a duplicate.
+    let ingested = signal_ingest(tx, &input).await?;
+    let mut events = ingested.events.clone();
+    let run = run_get(tx, ingested.run_id).await?;
+    if run.status == RunStatus::Pending {
+        let started = run_start(tx, run.id, &Origin::by(origin.actor.clone())).await?;
+        events.extend(started.events.iter().copied());
+    }
+    thread_insert(tx.conn(), tenant, thread, run.id).await?;
+    Ok((run.id, events))
+}
+
+fn key_check(key: &CheckpointKey) -> Result<()> {
+    text_check("thread_id", &key.thread_id, false)?;
+    text_check("checkpoint_ns", &key.checkpoint_ns, true)?;
+    text_check("checkpoint_id", &key.checkpoint_id, false)
+}
+
+/// LangGraph's keys: any text up to 255 characters (the root namespace and
+/// a task path may be empty), without NUL.
+fn text_check(field: &str, value: &str, may_be_empty: bool) -> Result<()> {
+    let max = if field == "task_path" { 1000 } else { KEY_MAX };
+    if (!may_be_empty && value.is_empty()) || value.chars().count() > max || value.contains('\0') {
+        return Err(StoreError::InvalidInput(format!(
+            "{field} must be {} to {max} characters without NUL",
+            if may_be_empty { 0 } else { 1 }
+        )));
+    }
+    Ok(())
+}
+
+fn serialized_check(value: &Serialized) -> Result<()> {
+    text_check("type", &value.kind, false)?;
+    let size = value.bytes.as_ref().map_or(0, Vec::len);
+    if size > LANGGRAPH_VALUE_MAX {
+        return Err(StoreError::PayloadTooLarge {
+            field: "value",
+            limit: LANGGRAPH_VALUE_MAX,
+            actual: size,
+        });
+    }
+    Ok(())
+}
