@@ -31,6 +31,7 @@ state_set! {
         ToolCallFailed = "TOOL_CALL_FAILED",
         ToolCallCancelled = "TOOL_CALL_CANCELLED",
         CheckpointSaved = "CHECKPOINT_SAVED",
+        CheckpointDeleted = "CHECKPOINT_DELETED",
         EffectRequested = "EFFECT_REQUESTED",
         EffectDispatched = "EFFECT_DISPATCHED",
         EffectSucceeded = "EFFECT_SUCCEEDED",
@@ -78,7 +79,7 @@ impl EventType {
             RunCancelled | StepCancelled | ToolCallCancelled | EffectCancelled => "CANCELLED",
             StepSkipped => "SKIPPED",
             EffectDeadLettered => "DEAD_LETTER",
-            SignalReceived | CheckpointSaved => return None,
+            SignalReceived | CheckpointSaved | CheckpointDeleted => return None,
         })
     }
 }

@@ -5,7 +5,7 @@
 //! LangGraph's document beside it; channel values are stored once per
 //! version.
 
-use pplane_domain::{RunId, RunStatus};
+use pplane_domain::{EventId, EventType, RunId, RunStatus};
 use serde_json::{json, Value};
 
 use super::checkpoints::checkpoint_save;
@@ -13,9 +13,10 @@ use super::ingest::{signal_ingest, SignalInput};
 use super::runs::{run_get, run_start};
 use super::{Changed, Origin, Recorded};
 use crate::limits::{check_size, CHECKPOINT_STATE_MAX};
+use crate::repositories::events::{event_append, NewEvent};
 use crate::repositories::langgraph::{
-    checkpoint_document_upsert, thread_insert, thread_run, tuple_get, tuple_search, values_insert,
-    writes_insert, NewCheckpointDocument,
+    checkpoint_document_upsert, documents_delete, thread_insert, thread_run, tuple_get,
+    tuple_search, values_insert, writes_insert, Doomed, NewCheckpointDocument,
 };
 pub use crate::repositories::langgraph::{
     ChannelValue, CheckpointKey, CheckpointSearch, CheckpointTuple, PendingWrite, Serialized,
@@ -234,4 +235,88 @@ fn serialized_check(value: &Serialized) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// What a deletion of LangGraph checkpoints takes, and why.
+#[derive(Debug, Clone)]
+pub enum Retention {
+    /// `delete_thread`, and `prune(strategy="delete")`: every document.
+    ThreadDelete(String),
+    /// `delete_for_runs`: the checkpoints of these LangGraph runs.
+    RunsDelete(Vec<String>),
+    /// `prune(strategy="keep_latest")`: all but the newest per namespace.
+    KeepLatest(String),
+}
+
+impl Retention {
+    fn reason(&self) -> &'static str {
+        match self {
+            Retention::ThreadDelete(_) => "thread deleted",
+            Retention::RunsDelete(_) => "runs deleted",
+            Retention::KeepLatest(_) => "keep latest",
+        }
+    }
+}
+
+/// Events of one append, at most: a prune of a long thread goes in chunks.
+const DELETED_CHUNK: usize = 1000;
+
+/// Deletes LangGraph checkpoint documents (their writes, and the values no
+/// remaining checkpoint names). Each deleted checkpoint appends
+/// CHECKPOINT_DELETED on the run checkpoint that recorded it, hanging from
+/// that record's CHECKPOINT_SAVED and naming why; runs, run checkpoints and
+/// their events stay. Nothing to delete is no change.
+pub async fn langgraph_checkpoints_delete(
+    tx: &mut TenantTx,
+    retention: &Retention,
+    origin: &Origin,
+) -> Result<Changed<Vec<CheckpointKey>>> {
+    let doomed = match retention {
+        Retention::ThreadDelete(t) => {
+            text_check("thread_id", t, false)?;
+            Doomed::Thread(t)
+        }
+        Retention::KeepLatest(t) => {
+            text_check("thread_id", t, false)?;
+            Doomed::AllButNewest(t)
+        }
+        Retention::RunsDelete(runs) => {
+            for run in runs {
+                text_check("run_id", run, false)?;
+            }
+            Doomed::Runs(runs)
+        }
+    };
+    let tenant = tx.tenant();
+    let deleted = documents_delete(tx.conn(), tenant, &doomed).await?;
+    let mut events = Vec::with_capacity(deleted.len());
+    for chunk in deleted.chunks(DELETED_CHUNK) {
+        let new: Vec<NewEvent> = chunk
+            .iter()
+            .map(|d| NewEvent {
+                id: EventId::new(),
+                event_type: EventType::CheckpointDeleted,
+                aggregate_id: d.run_checkpoint.as_uuid(),
+                aggregate_version: 2,
+                data: json!({ "reason": retention.reason(), "thread_id": d.key.thread_id,
+                              "checkpoint_ns": d.key.checkpoint_ns, "checkpoint_id": d.key.checkpoint_id }),
+                correlation: d.correlation,
+                causation: d.saved_event,
+                actor: origin.actor.clone(),
+            })
+            .collect();
+        let positions = event_append(tx.conn(), tenant, &new).await?;
+        events.extend(
+            new.iter()
+                .zip(positions)
+                .map(|(e, sequence_number)| Recorded {
+                    event_id: e.id,
+                    sequence_number,
+                }),
+        );
+    }
+    Ok(Changed::new(
+        deleted.into_iter().map(|d| d.key).collect(),
+        events,
+    ))
 }

@@ -363,3 +363,101 @@ fn tuple_from(doc: Value) -> Result<CheckpointTuple> {
         writes,
     })
 }
+
+/// Which checkpoint documents a deletion takes.
+#[derive(Debug, Clone)]
+pub enum Doomed<'a> {
+    /// Every document of the thread, its strays (writes with no checkpoint) too.
+    Thread(&'a str),
+    /// The checkpoints of these LangGraph runs, in any thread.
+    Runs(&'a [String]),
+    /// Every checkpoint of the thread but the newest of each namespace.
+    AllButNewest(&'a str),
+}
+
+/// A deleted checkpoint: its key, and the run checkpoint that recorded it
+/// with that record's event and correlation.
+#[derive(Debug, Clone)]
+pub struct DeletedCheckpoint {
+    pub key: CheckpointKey,
+    pub run_checkpoint: CheckpointId,
+    pub saved_event: Option<pplane_domain::EventId>,
+    pub correlation: pplane_domain::CorrelationId,
+}
+
+/// Deletes the doomed checkpoints with their pending writes, then the
+/// channel values no remaining checkpoint of their threads names.
+pub async fn documents_delete(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    doomed: &Doomed<'_>,
+) -> Result<Vec<DeletedCheckpoint>> {
+    let (filter, thread, runs): (&str, Option<&str>, Option<&[String]>) = match doomed {
+        Doomed::Thread(t) => ("c.thread_id = $2", Some(t), None),
+        Doomed::Runs(r) => ("c.langgraph_run_id = ANY($3)", None, Some(r)),
+        Doomed::AllButNewest(t) => (
+            "c.thread_id = $2 AND c.checkpoint_id < (SELECT max(x.checkpoint_id) FROM langgraph_checkpoints x
+               WHERE x.tenant_id = c.tenant_id AND x.thread_id = c.thread_id
+                 AND x.checkpoint_ns = c.checkpoint_ns)",
+            Some(t),
+            None,
+        ),
+    };
+    let rows: Vec<(String, String, String, Uuid, Option<Uuid>, Uuid)> = sqlx::query_as(&format!(
+        "WITH gone AS (
+             DELETE FROM langgraph_checkpoints c WHERE c.tenant_id = $1 AND {filter}
+             RETURNING c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.run_checkpoint_id),
+         writes AS (
+             DELETE FROM langgraph_writes w USING gone g
+             WHERE w.tenant_id = $1 AND w.thread_id = g.thread_id AND w.checkpoint_ns = g.checkpoint_ns
+               AND w.checkpoint_id = g.checkpoint_id)
+         SELECT g.thread_id, g.checkpoint_ns, g.checkpoint_id, g.run_checkpoint_id, r.causation_id, r.correlation_id
+         FROM gone g JOIN run_checkpoints r ON r.tenant_id = $1 AND r.id = g.run_checkpoint_id
+         ORDER BY g.thread_id, g.checkpoint_ns, g.checkpoint_id"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(thread)
+    .bind(runs)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut threads: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    if let Doomed::Thread(t) = doomed {
+        // Writes stored before any checkpoint of the thread go with it.
+        sqlx::query("DELETE FROM langgraph_writes WHERE tenant_id = $1 AND thread_id = $2")
+            .bind(tenant.as_uuid())
+            .bind(t)
+            .execute(&mut *conn)
+            .await?;
+        threads.push(t);
+    }
+    threads.sort_unstable();
+    threads.dedup();
+    sqlx::query(
+        "DELETE FROM langgraph_blobs b WHERE b.tenant_id = $1 AND b.thread_id = ANY($2)
+           AND NOT EXISTS (SELECT 1 FROM langgraph_checkpoints c
+                           WHERE c.tenant_id = b.tenant_id AND c.thread_id = b.thread_id
+                             AND c.checkpoint_ns = b.checkpoint_ns
+                             AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
+    )
+    .bind(tenant.as_uuid())
+    .bind(&threads)
+    .execute(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(thread_id, checkpoint_ns, checkpoint_id, run_checkpoint, saved, correlation)| {
+                DeletedCheckpoint {
+                    key: CheckpointKey {
+                        thread_id,
+                        checkpoint_ns,
+                        checkpoint_id,
+                    },
+                    run_checkpoint: CheckpointId::from_uuid(run_checkpoint),
+                    saved_event: saved.map(pplane_domain::EventId::from_uuid),
+                    correlation: pplane_domain::CorrelationId::from_uuid(correlation),
+                }
+            },
+        )
+        .collect())
+}
