@@ -15,8 +15,8 @@ use super::{Changed, Origin, Recorded};
 use crate::limits::{check_size, CHECKPOINT_STATE_MAX};
 use crate::repositories::events::{event_append, NewEvent};
 use crate::repositories::langgraph::{
-    checkpoint_document_upsert, documents_delete, thread_insert, thread_run, tuple_get,
-    tuple_search, values_insert, writes_insert, Doomed, NewCheckpointDocument,
+    checkpoint_document_upsert, documents_delete, thread_insert, thread_run, thread_tuples,
+    tuple_get, tuple_search, values_insert, writes_insert, Doomed, NewCheckpointDocument,
 };
 pub use crate::repositories::langgraph::{
     ChannelValue, CheckpointKey, CheckpointSearch, CheckpointTuple, PendingWrite, Serialized,
@@ -235,6 +235,47 @@ fn serialized_check(value: &Serialized) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Copies every checkpoint of `source` (every namespace, with the values it
+/// names and its pending writes) into `target`, oldest first, each recorded
+/// as a checkpoint of the target thread's own run; the source is unchanged.
+/// A source without checkpoints copies nothing and opens no thread.
+pub async fn langgraph_thread_copy(
+    tx: &mut TenantTx,
+    source: &str,
+    target: &str,
+    origin: &Origin,
+) -> Result<Changed<Vec<CheckpointKey>>> {
+    text_check("source thread_id", source, false)?;
+    text_check("target thread_id", target, false)?;
+    if source == target {
+        return Err(StoreError::InvalidInput(
+            "a thread cannot be copied onto itself".into(),
+        ));
+    }
+    let tenant = tx.tenant();
+    let tuples = thread_tuples(tx.conn(), tenant, source).await?;
+    let mut copied = Vec::with_capacity(tuples.len());
+    let mut events = Vec::new();
+    for tuple in tuples {
+        let key = CheckpointKey {
+            thread_id: target.into(),
+            ..tuple.key
+        };
+        let put = CheckpointPut {
+            key: key.clone(),
+            parent_checkpoint_id: tuple.parent_checkpoint_id,
+            checkpoint: tuple.checkpoint,
+            metadata: tuple.metadata,
+            values: tuple.values,
+        };
+        let stored = langgraph_checkpoint_put(tx, &put, origin).await?;
+        events.extend(stored.events);
+        writes_insert(tx.conn(), tenant, &key, &tuple.writes, false).await?;
+        copied.push(key);
+    }
+    Ok(Changed::new(copied, events))
 }
 
 /// What a deletion of LangGraph checkpoints takes, and why.

@@ -259,6 +259,22 @@ pub async fn tuple_get(
     doc.map(tuple_from).transpose()
 }
 
+/// Every checkpoint of a thread, every namespace, oldest first.
+pub async fn thread_tuples(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    thread: &str,
+) -> Result<Vec<CheckpointTuple>> {
+    let docs: Vec<Value> = sqlx::query_scalar(&format!(
+        "{TUPLE_SELECT} WHERE c.tenant_id = $1 AND c.thread_id = $2 ORDER BY c.checkpoint_id, c.checkpoint_ns"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(thread)
+    .fetch_all(conn)
+    .await?;
+    docs.into_iter().map(tuple_from).collect()
+}
+
 /// What a search of checkpoints asks for; every part is optional.
 #[derive(Debug, Clone, Default)]
 pub struct CheckpointSearch {

@@ -4,6 +4,7 @@
 //! another tenant's thread of the same id another thread; and retention,
 //! which deletes documents and records each deletion.
 
+mod copy;
 mod documents;
 mod retention;
 
