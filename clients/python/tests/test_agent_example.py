@@ -15,13 +15,20 @@ from pathlib import Path
 
 from pplane_client import Pplane
 
-from .plane import REPO, Plane
+from .plane import BIN, REPO, Plane
 
 AGENT = REPO / "examples" / "python-agent" / "agent.py"
 
 
 def agent_run(plane: Plane, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PPLANE_URL": plane.base_url, "DATABASE_URL": plane.database_url, "AGENT_STATE": str(state)}
+    env = {
+        **os.environ,
+        "PPLANE_URL": plane.base_url,
+        "DATABASE_URL": plane.database_url,
+        "AGENT_STATE": str(state),
+        # The agent sets itself up with the binary this suite serves from.
+        "PPLANE_BIN": str(BIN),
+    }
     return subprocess.run([sys.executable, str(AGENT), *args], env=env, capture_output=True, text=True, timeout=120)
 
 

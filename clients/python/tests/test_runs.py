@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from pplane_client import NotFoundError
+from pplane_client import NotFoundError, Pplane
 
 from .plane import Plane
 
@@ -63,6 +63,8 @@ def test_a_run_with_parallel_tool_calls_a_retried_step_and_checkpoints_reads_bac
         assert len(siblings) == 2, "parallel calls are siblings under their step's start"
         assert run.diagnose().run.status == "COMPLETED"
         assert pplane.alive() and pplane.ready()
+    with Pplane("http://127.0.0.1:1") as nowhere:
+        assert not nowhere.alive() and not nowhere.ready(), "no server: not alive, not ready"
 
 
 def _timeout() -> None:

@@ -122,15 +122,23 @@ export class Pplane {
     return answer(this.api.GET("/v1/effects/{effect}", { params: { path: { effect: id } } }));
   }
 
-  /** Whether the server process answers at all. */
-  async alive(): Promise<boolean> {
-    const { response } = await this.api.GET("/healthz");
-    return response.ok;
+  /** Whether the server process answers at all (false when it cannot be reached). */
+  alive(): Promise<boolean> {
+    return probe(this.api.GET("/healthz"));
   }
 
   /** Whether the server answers and its database is reachable and current. */
-  async ready(): Promise<boolean> {
-    const { response } = await this.api.GET("/readyz");
-    return response.ok;
+  ready(): Promise<boolean> {
+    return probe(this.api.GET("/readyz"));
+  }
+}
+
+/** A probe's verdict: its 2xx, or false when no answer came at all. */
+async function probe(pending: Promise<{ response: Response }>): Promise<boolean> {
+  try {
+    return (await pending).response.ok;
+  } catch {
+    // fetch rejects only when no answer came: a refused or broken connection.
+    return false;
   }
 }

@@ -37,6 +37,8 @@ function agentRun(args: string[]): Promise<Ended> {
     PPLANE_URL: plane.baseUrl,
     DATABASE_URL: plane.databaseUrl,
     AGENT_STATE: join(scratch, "state.json"),
+    // The agent sets itself up with the binary this suite serves from.
+    PPLANE_BIN: bin,
   };
   return new Promise((done) => {
     execFile(process.execPath, [agent, ...args], { env }, (error, stdout) => {

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NotFoundError } from "../src/index.js";
+import { NotFoundError, Pplane } from "../src/index.js";
 import { type Plane, planeEach } from "./plane.js";
 
 const served = planeEach();
@@ -116,4 +116,6 @@ test("a run handle by id and a step handle by id reach the same rows", async () 
   await assert.rejects(pplane.run(crypto.randomUUID()).latestCheckpoint(), NotFoundError);
   assert.equal(await pplane.ready(), true);
   assert.equal(await pplane.alive(), true);
+  const nowhere = new Pplane({ baseUrl: "http://127.0.0.1:1" });
+  assert.deepEqual([await nowhere.alive(), await nowhere.ready()], [false, false], "no server: not alive, not ready");
 });

@@ -18,7 +18,7 @@ from . import _calls as c
 from . import models as m
 from ._calls import ByArgs, Call
 from ._common import DEFAULT_URL, RETRY_CAP_S, describe, outcome_body, parse, retryable
-from .errors import NotFoundError
+from .errors import NotFoundError, PplaneError
 
 T = TypeVar("T")
 
@@ -70,13 +70,17 @@ class Pplane:
         return self.send(c.effect_get(id))
 
     def alive(self) -> bool:
-        return (self.send(c.health("healthz"))).status == "alive"
+        """Whether the server process answers at all (False when it cannot be reached)."""
+        return self._probe("healthz", "alive")
 
     def ready(self) -> bool:
         """Whether the server's database answers and its schema is current."""
+        return self._probe("readyz", "ready")
+
+    def _probe(self, path: str, healthy: str) -> bool:
         try:
-            return (self.send(c.health("readyz"))).status == "ready"
-        except Exception:
+            return (self.send(c.health(path))).status == healthy
+        except (httpx.TransportError, PplaneError):
             return False
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ from . import _calls as c
 from . import models as m
 from ._calls import ByArgs, Call
 from ._common import DEFAULT_URL, RETRY_CAP_S, describe, outcome_body, parse, retryable
-from .errors import NotFoundError
+from .errors import NotFoundError, PplaneError
 
 T = TypeVar("T")
 
@@ -71,13 +71,17 @@ class AsyncPplane:
         return await self.send(c.effect_get(id))
 
     async def alive(self) -> bool:
-        return (await self.send(c.health("healthz"))).status == "alive"
+        """Whether the server process answers at all (False when it cannot be reached)."""
+        return await self._probe("healthz", "alive")
 
     async def ready(self) -> bool:
         """Whether the server's database answers and its schema is current."""
+        return await self._probe("readyz", "ready")
+
+    async def _probe(self, path: str, healthy: str) -> bool:
         try:
-            return (await self.send(c.health("readyz"))).status == "ready"
-        except Exception:
+            return (await self.send(c.health(path))).status == healthy
+        except (httpx.TransportError, PplaneError):
             return False
 
     async def aclose(self) -> None:

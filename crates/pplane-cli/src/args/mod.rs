@@ -142,23 +142,31 @@ pub struct TraceArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DbAction {
-    /// Create (first time) and start the cluster, or reuse a running one.
+    /// Create (first time) and start the cluster, or reuse a running one;
+    /// with --database, also create that database when missing (a scratch
+    /// database beside the default one, for tests or a second installation).
     Start {
-        /// Also create this database on it when missing (a scratch database
-        /// beside the default one, for tests or a second installation).
-        #[arg(long, value_name = "NAME", default_value = "pplane", value_parser = database_name)]
-        database: String,
+        #[command(flatten)]
+        database: EmbeddedDatabase,
     },
     /// Stop the cluster.
     Stop,
     /// Whether the cluster exists and runs, and where.
     Status,
-    /// The connection URL of the embedded database.
+    /// The connection URL of the embedded database (or of --database).
     Url {
-        /// The URL of this database instead of the default one.
-        #[arg(long, value_name = "NAME", default_value = "pplane", value_parser = database_name)]
-        database: String,
+        #[command(flatten)]
+        database: EmbeddedDatabase,
     },
+}
+
+/// Which database of the embedded cluster a `db` command means.
+#[derive(Debug, clap::Args)]
+pub struct EmbeddedDatabase {
+    /// The database's name.
+    #[arg(long = "database", value_name = "NAME", default_value = crate::target::EMBEDDED_DATABASE,
+          value_parser = database_name)]
+    pub name: String,
 }
 
 /// A database name that needs no quoting anywhere it goes (the store's rule).

@@ -15,7 +15,7 @@ pub async fn run(action: DbAction, out: Output) -> Result<ExitCode, Failure> {
     let cluster = LocalCluster::from_env();
     match action {
         DbAction::Start { database } => {
-            let url = target::embedded_database(&database).await?;
+            let url = target::embedded_database(&database.name).await?;
             let port = cluster.port().unwrap_or_default();
             if out.json {
                 output::json(
@@ -68,7 +68,7 @@ pub async fn run(action: DbAction, out: Output) -> Result<ExitCode, Failure> {
             }
         }
         DbAction::Url { database } => {
-            let url = cluster.url(&database).ok_or_else(|| {
+            let url = cluster.url(&database.name).ok_or_else(|| {
                 Failure::Operation(anyhow::anyhow!(
                     "there is no embedded cluster yet: run `pplane db start`"
                 ))

@@ -5,6 +5,8 @@
 //! LangGraph's document beside it; channel values are stored once per
 //! version.
 
+use std::ops::RangeInclusive;
+
 use pplane_domain::{EventId, EventType, RunId, RunStatus};
 use serde_json::{json, Value};
 
@@ -31,7 +33,11 @@ pub const LANGGRAPH_PAGE_MAX: i64 = 100;
 /// The largest serialized value (a channel value or a write).
 pub const LANGGRAPH_VALUE_MAX: usize = 16 * 1024 * 1024;
 const METADATA_MAX: usize = 256 * 1024;
-const KEY_MAX: usize = 255;
+/// Lengths of LangGraph's texts, as migration 12's columns hold them.
+const KEY: RangeInclusive<usize> = 1..=255;
+const NAMESPACE: RangeInclusive<usize> = 0..=255;
+const TYPE: RangeInclusive<usize> = 1..=100;
+const TASK_PATH: RangeInclusive<usize> = 0..=1000;
 
 /// A checkpoint to store: its document without channel values, its
 /// metadata, and the values of the channels whose versions are new.
@@ -60,7 +66,7 @@ pub async fn langgraph_checkpoint_put(
 ) -> Result<Changed<Stored>> {
     key_check(&put.key)?;
     if let Some(parent) = &put.parent_checkpoint_id {
-        text_check("parent_checkpoint_id", parent, false)?;
+        text_check("parent_checkpoint_id", parent, KEY)?;
     }
     if !put.checkpoint.is_object() || !put.metadata.is_object() {
         return Err(StoreError::InvalidInput(
@@ -70,11 +76,29 @@ pub async fn langgraph_checkpoint_put(
     check_size("checkpoint", &put.checkpoint, CHECKPOINT_STATE_MAX)?;
     check_size("metadata", &put.metadata, METADATA_MAX)?;
     for value in &put.values {
-        text_check("channel", &value.channel, false)?;
-        text_check("version", &value.version, false)?;
+        text_check("channel", &value.channel, KEY)?;
+        text_check("version", &value.version, KEY)?;
         serialized_check(&value.value)?;
     }
     let (run, mut events) = thread_open(tx, &put.key.thread_id, origin).await?;
+    events.extend(document_store(tx, run, put, origin).await?);
+    Ok(Changed::new(
+        Stored {
+            key: put.key.clone(),
+            run_id: run,
+        },
+        events,
+    ))
+}
+
+/// Records a checkpoint of the thread's run `run` and stores LangGraph's
+/// document beside it with the values it brings; the events appended.
+async fn document_store(
+    tx: &mut TenantTx,
+    run: RunId,
+    put: &CheckpointPut,
+    origin: &Origin,
+) -> Result<Vec<Recorded>> {
     let langgraph_run = put.metadata.get("run_id").and_then(Value::as_str);
     let reference = json!({ "langgraph": {
         "thread_id": put.key.thread_id, "checkpoint_ns": put.key.checkpoint_ns,
@@ -82,7 +106,6 @@ pub async fn langgraph_checkpoint_put(
         "step": put.metadata.get("step"), "source": put.metadata.get("source"),
     }});
     let saved = checkpoint_save(tx, run, &reference, None, origin).await?;
-    events.extend(saved.events.iter().copied());
     let tenant = tx.tenant();
     values_insert(
         tx.conn(),
@@ -101,38 +124,31 @@ pub async fn langgraph_checkpoint_put(
         metadata: &put.metadata,
     };
     checkpoint_document_upsert(tx.conn(), tenant, &document).await?;
-    Ok(Changed::new(
-        Stored {
-            key: put.key.clone(),
-            run_id: run,
-        },
-        events,
-    ))
+    Ok(saved.events)
 }
 
-/// Stores a task's pending writes against a checkpoint. `replace` (for
-/// LangGraph's special channels: errors, interrupts) overwrites an earlier
-/// write of the same (task, index); otherwise the first one stays, so a
+/// Stores a task's pending writes against a checkpoint. A write to a
+/// special channel (a negative index: errors, interrupts) replaces an
+/// earlier one of the same (task, index); any other keeps the first, so a
 /// repeated call stores nothing twice.
 pub async fn langgraph_writes_put(
     tx: &mut TenantTx,
     key: &CheckpointKey,
     writes: &[PendingWrite],
-    replace: bool,
     origin: &Origin,
 ) -> Result<Changed<Stored>> {
     key_check(key)?;
     for write in writes {
-        text_check("task_id", &write.task_id, false)?;
-        text_check("channel", &write.channel, false)?;
-        text_check("task_path", &write.task_path, true)?;
+        text_check("task_id", &write.task_id, KEY)?;
+        text_check("channel", &write.channel, KEY)?;
+        text_check("task_path", &write.task_path, TASK_PATH)?;
         serialized_check(&write.value)?;
     }
     // With asynchronous durability a task's writes may come before the
     // thread's first checkpoint: the thread is opened here too.
     let (run, events) = thread_open(tx, &key.thread_id, origin).await?;
     let tenant = tx.tenant();
-    writes_insert(tx.conn(), tenant, key, writes, replace).await?;
+    writes_insert(tx.conn(), tenant, key, writes).await?;
     Ok(Changed::new(
         Stored {
             key: key.clone(),
@@ -206,26 +222,26 @@ async fn thread_open(
 }
 
 fn key_check(key: &CheckpointKey) -> Result<()> {
-    text_check("thread_id", &key.thread_id, false)?;
-    text_check("checkpoint_ns", &key.checkpoint_ns, true)?;
-    text_check("checkpoint_id", &key.checkpoint_id, false)
+    text_check("thread_id", &key.thread_id, KEY)?;
+    text_check("checkpoint_ns", &key.checkpoint_ns, NAMESPACE)?;
+    text_check("checkpoint_id", &key.checkpoint_id, KEY)
 }
 
-/// LangGraph's keys: any text up to 255 characters (the root namespace and
-/// a task path may be empty), without NUL.
-fn text_check(field: &str, value: &str, may_be_empty: bool) -> Result<()> {
-    let max = if field == "task_path" { 1000 } else { KEY_MAX };
-    if (!may_be_empty && value.is_empty()) || value.chars().count() > max || value.contains('\0') {
+/// LangGraph's keys: text without NUL, as long as its column allows (the
+/// root namespace and a task path may be empty).
+fn text_check(field: &str, value: &str, chars: RangeInclusive<usize>) -> Result<()> {
+    if !chars.contains(&value.chars().count()) || value.contains('\0') {
         return Err(StoreError::InvalidInput(format!(
-            "{field} must be {} to {max} characters without NUL",
-            if may_be_empty { 0 } else { 1 }
+            "{field} must be {} to {} characters without NUL",
+            chars.start(),
+            chars.end()
         )));
     }
     Ok(())
 }
 
 fn serialized_check(value: &Serialized) -> Result<()> {
-    text_check("type", &value.kind, false)?;
+    text_check("type", &value.kind, TYPE)?;
     let size = value.bytes.as_ref().map_or(0, Vec::len);
     if size > LANGGRAPH_VALUE_MAX {
         return Err(StoreError::PayloadTooLarge {
@@ -247,8 +263,8 @@ pub async fn langgraph_thread_copy(
     target: &str,
     origin: &Origin,
 ) -> Result<Changed<Vec<CheckpointKey>>> {
-    text_check("source thread_id", source, false)?;
-    text_check("target thread_id", target, false)?;
+    text_check("source thread_id", source, KEY)?;
+    text_check("target thread_id", target, KEY)?;
     if source == target {
         return Err(StoreError::InvalidInput(
             "a thread cannot be copied onto itself".into(),
@@ -257,7 +273,11 @@ pub async fn langgraph_thread_copy(
     let tenant = tx.tenant();
     let tuples = thread_tuples(tx.conn(), tenant, source).await?;
     let mut copied = Vec::with_capacity(tuples.len());
-    let mut events = Vec::new();
+    if tuples.is_empty() {
+        return Ok(Changed::new(copied, Vec::new()));
+    }
+    // The documents come from the store, checked when they went in.
+    let (run, mut events) = thread_open(tx, target, origin).await?;
     for tuple in tuples {
         let key = CheckpointKey {
             thread_id: target.into(),
@@ -270,9 +290,8 @@ pub async fn langgraph_thread_copy(
             metadata: tuple.metadata,
             values: tuple.values,
         };
-        let stored = langgraph_checkpoint_put(tx, &put, origin).await?;
-        events.extend(stored.events);
-        writes_insert(tx.conn(), tenant, &key, &tuple.writes, false).await?;
+        events.extend(document_store(tx, run, &put, origin).await?);
+        writes_insert(tx.conn(), tenant, &key, &tuple.writes).await?;
         copied.push(key);
     }
     Ok(Changed::new(copied, events))
@@ -314,16 +333,16 @@ pub async fn langgraph_checkpoints_delete(
 ) -> Result<Changed<Vec<CheckpointKey>>> {
     let doomed = match retention {
         Retention::ThreadDelete(t) => {
-            text_check("thread_id", t, false)?;
+            text_check("thread_id", t, KEY)?;
             Doomed::Thread(t)
         }
         Retention::KeepLatest(t) => {
-            text_check("thread_id", t, false)?;
+            text_check("thread_id", t, KEY)?;
             Doomed::AllButNewest(t)
         }
         Retention::RunsDelete(runs) => {
             for run in runs {
-                text_check("run_id", run, false)?;
+                text_check("run_id", run, KEY)?;
             }
             Doomed::Runs(runs)
         }

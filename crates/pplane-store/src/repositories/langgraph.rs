@@ -169,14 +169,15 @@ pub async fn checkpoint_document_upsert(
     Ok(())
 }
 
-/// Stores a task's writes; `replace` overwrites earlier writes of the same
-/// (task, index), otherwise the first stays.
+/// Stores a task's writes. A write to one of LangGraph's special channels
+/// (errors, interrupts, ...: the negative indexes) replaces an earlier one of
+/// the same (task, index); any other keeps the first, so a repeated call
+/// stores nothing twice.
 pub async fn writes_insert(
     conn: &mut PgConnection,
     tenant: TenantId,
     key: &CheckpointKey,
     writes: &[PendingWrite],
-    replace: bool,
 ) -> Result<()> {
     if writes.is_empty() {
         return Ok(());
@@ -188,20 +189,16 @@ pub async fn writes_insert(
     let kinds: Vec<&str> = writes.iter().map(|w| w.value.kind.as_str()).collect();
     let bytes: Vec<Option<&[u8]>> = writes.iter().map(|w| w.value.bytes.as_deref()).collect();
     let paths: Vec<&str> = writes.iter().map(|w| w.task_path.as_str()).collect();
-    let on_conflict = if replace {
-        "DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob,
-                       task_path = EXCLUDED.task_path"
-    } else {
-        "DO NOTHING"
-    };
-    sqlx::query(&format!(
+    sqlx::query(
         "INSERT INTO langgraph_writes (tenant_id, id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx,
                                        channel, type, blob, task_path)
          SELECT $1, w.id, $2, $3, $4, w.task, w.idx, w.channel, w.kind, w.bytes, w.path
          FROM unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[], $10::bytea[], $11::text[])
               AS w(id, task, idx, channel, kind, bytes, path)
-         ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) {on_conflict}"
-    ))
+         ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET
+             channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob, task_path = EXCLUDED.task_path
+             WHERE EXCLUDED.idx < 0",
+    )
     .bind(tenant.as_uuid())
     .bind(&key.thread_id)
     .bind(&key.checkpoint_ns)
@@ -448,6 +445,9 @@ pub async fn documents_delete(
     }
     threads.sort_unstable();
     threads.dedup();
+    if threads.is_empty() {
+        return Ok(Vec::new());
+    }
     sqlx::query(
         "DELETE FROM langgraph_blobs b WHERE b.tenant_id = $1 AND b.thread_id = ANY($2)
            AND NOT EXISTS (SELECT 1 FROM langgraph_checkpoints c

@@ -49,7 +49,7 @@ async fn a_copy_has_every_checkpoint_value_and_write_and_a_run_of_its_own() {
         task_path: String::new(),
     };
     let mut tx = store.tenant_tx(tenant, user).await.unwrap();
-    langgraph_writes_put(&mut tx, &key("src", "", "02"), &[write], false, &agent())
+    langgraph_writes_put(&mut tx, &key("src", "", "02"), &[write], &agent())
         .await
         .unwrap();
     let copied = langgraph_thread_copy(&mut tx, "src", "dst", &agent())

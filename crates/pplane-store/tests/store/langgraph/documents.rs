@@ -140,32 +140,19 @@ async fn pending_writes_are_stored_once_per_task_and_index_and_special_ones_repl
         &mut tx,
         &k,
         &[write(0, "x", b"1"), write(1, "y", b"2")],
-        false,
         &agent(),
     )
     .await
     .unwrap();
-    langgraph_writes_put(&mut tx, &k, &[write(0, "x", b"changed")], false, &agent())
+    langgraph_writes_put(&mut tx, &k, &[write(0, "x", b"changed")], &agent())
         .await
         .unwrap();
-    langgraph_writes_put(
-        &mut tx,
-        &k,
-        &[write(-1, "__error__", b"first")],
-        true,
-        &agent(),
-    )
-    .await
-    .unwrap();
-    langgraph_writes_put(
-        &mut tx,
-        &k,
-        &[write(-1, "__error__", b"second")],
-        true,
-        &agent(),
-    )
-    .await
-    .unwrap();
+    langgraph_writes_put(&mut tx, &k, &[write(-1, "__error__", b"first")], &agent())
+        .await
+        .unwrap();
+    langgraph_writes_put(&mut tx, &k, &[write(-1, "__error__", b"second")], &agent())
+        .await
+        .unwrap();
     langgraph_checkpoint_put(
         &mut tx,
         &put(k.clone(), None, json!({}), 0, vec![]),
@@ -369,7 +356,16 @@ async fn bad_keys_and_documents_are_refused_and_nothing_is_written() {
     let long = put(key(&"x".repeat(256), "", "01"), None, json!({}), 0, vec![]);
     let mut not_object = put(key("t", "", "01"), None, json!({}), 0, vec![]);
     not_object.checkpoint = json!([1, 2]);
-    for p in [blank, long, not_object] {
+    // A type tag longer than its column holds is refused by the store, by name.
+    let mut long_type = put(
+        key("t", "", "01"),
+        None,
+        json!({ "a": "1" }),
+        0,
+        vec![value("a", "1", b"v")],
+    );
+    long_type.values[0].value.kind = "t".repeat(101);
+    for p in [blank, long, not_object, long_type] {
         let refused = stored(&store, tenant, user, &p).await.unwrap_err();
         assert!(matches!(refused, StoreError::InvalidInput(_)), "{refused}");
     }

@@ -58,7 +58,7 @@ async fn deleting_a_thread_takes_its_documents_records_each_and_keeps_its_run() 
         task_path: String::new(),
     };
     let mut tx = store.tenant_tx(tenant, user).await.unwrap();
-    langgraph_writes_put(&mut tx, &key("gone", "", "09"), &[stray], false, &agent())
+    langgraph_writes_put(&mut tx, &key("gone", "", "09"), &[stray], &agent())
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -168,7 +168,7 @@ async fn keep_latest_keeps_the_newest_of_each_namespace_with_its_writes_and_valu
     };
     let mut tx = store.tenant_tx(tenant, user).await.unwrap();
     for (k, w) in [write("02"), write("03")] {
-        langgraph_writes_put(&mut tx, &k, &[w], false, &agent())
+        langgraph_writes_put(&mut tx, &k, &[w], &agent())
             .await
             .unwrap();
     }
