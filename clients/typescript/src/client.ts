@@ -8,6 +8,7 @@ import createClient, { type Client } from "openapi-fetch";
 import type { components, paths } from "./generated/schema.js";
 import { answer, byBody, type By } from "./call.js";
 import { Events } from "./events.js";
+import { LangGraph } from "./langgraph.js";
 import { Run, Step } from "./runs.js";
 
 export type Schemas = components["schemas"];
@@ -40,6 +41,8 @@ export class Pplane {
   readonly api: Client<paths>;
   readonly signals: { ingest(input: IngestInput): Promise<Ingested> };
   readonly events: Events;
+  /** LangGraph's checkpointer protocol: threads, checkpoints, pending writes. */
+  readonly langgraph: LangGraph;
   readonly destinations: {
     list(): Promise<Schemas["Destination"][]>;
     add(body: Schemas["DestinationBody"]): Promise<Schemas["Created"]>;
@@ -62,6 +65,7 @@ export class Pplane {
     });
     const api = this.api;
     this.events = new Events(api);
+    this.langgraph = new LangGraph(api);
     this.signals = {
       ingest: async (input) => {
         const ingested = await answer(

@@ -10,7 +10,7 @@ use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::problem::{Kind, Problem};
-use crate::routes::BODY_MAX;
+use crate::routes::{BODY_MAX, LANGGRAPH_BODY_MAX};
 
 /// A JSON body of type `T`.
 pub struct Body<T>(pub T);
@@ -36,7 +36,10 @@ fn problem_of(rejection: JsonRejection) -> Problem {
         // The framework's own wording names its buffering; say the limit.
         StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
             Kind::PayloadTooLarge,
-            format!("the request body is over the limit of {BODY_MAX} bytes"),
+            format!(
+                "the request body is over the limit of {BODY_MAX} bytes \
+                 ({LANGGRAPH_BODY_MAX} for LangGraph checkpoints and writes)"
+            ),
         ),
         StatusCode::UNPROCESSABLE_ENTITY => Problem::new(Kind::InvalidInput, detail),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem {

@@ -13,7 +13,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{effects, events, health, runs, signals, steps};
+use crate::routes::{effects, events, health, langgraph, runs, signals, steps};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +36,8 @@ use crate::routes::{effects, events, health, runs, signals, steps};
         effects::destination_add, effects::destinations,
         effects::outbox, effects::stats, effects::requeue, effects::purge,
         events::page, events::trace,
+        langgraph::checkpoint_put, langgraph::writes_put, langgraph::tuple_get, langgraph::search,
+        langgraph::thread_delete, langgraph::runs_delete, langgraph::thread_copy, langgraph::prune,
     ),
     components(schemas(Problem)),
     modifiers(&Problems),
@@ -50,6 +52,7 @@ use crate::routes::{effects, events, health, runs, signals, steps};
         (name = "destinations", description = "Where a tenant's effects go"),
         (name = "outbox", description = "The operator's view of the outbox"),
         (name = "events", description = "The event log and traces"),
+        (name = "langgraph", description = "LangGraph's checkpointer protocol: threads, checkpoints, pending writes"),
     ),
 )]
 pub struct ApiDoc;

@@ -9,9 +9,10 @@ never edited).
 
 from . import models
 from ._calls import ByArgs
-from ._sync import Ingested, PendingStep, PendingToolCall, Pplane, Run, Step, ToolCall
+from ._sync import Ingested, LangGraph, PendingStep, PendingToolCall, Pplane, Run, Step, ToolCall
 from .aio import (
     AsyncIngested,
+    AsyncLangGraph,
     AsyncPendingStep,
     AsyncPendingToolCall,
     AsyncPplane,
@@ -33,6 +34,7 @@ from .errors import (
 
 __all__ = [
     "AsyncIngested",
+    "AsyncLangGraph",
     "AsyncPendingStep",
     "AsyncPendingToolCall",
     "AsyncPplane",
@@ -45,6 +47,7 @@ __all__ = [
     "Ingested",
     "InvalidInputError",
     "InvalidTransitionError",
+    "LangGraph",
     "NotFoundError",
     "PayloadTooLargeError",
     "PendingStep",

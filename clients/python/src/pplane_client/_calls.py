@@ -4,7 +4,7 @@ and the async client: a method, a path, a body and how to read the answer
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypedDict, TypeVar
@@ -169,6 +169,59 @@ def outbox_requeue(entry: str, by: ByArgs) -> Call[m.ChangedSettled]:
 
 def outbox_purge(delivered_before: datetime) -> Call[m.Purged]:
     return _post("/v1/outbox/purge", m.Purged, {"delivered_before": delivered_before.isoformat()})
+
+
+# LangGraph's checkpointer protocol
+def _dump(models: Sequence[BaseModel]) -> list[dict[str, Any]]:
+    return [x.model_dump() for x in models]
+
+
+def _thread(thread: str) -> str:
+    return f"/v1/langgraph/threads/{_id(thread)}"
+
+
+def langgraph_checkpoint_put(
+    thread: str, put: m.CheckpointPutBody, values: Sequence[m.ChannelValue]
+) -> Call[m.ChangedStoredCheckpoint]:
+    body = {**put.model_dump(exclude={"values"}), "values": _dump(values)}
+    return _post(f"{_thread(thread)}/checkpoints", m.ChangedStoredCheckpoint, body)
+
+
+def langgraph_writes_put(
+    thread: str, checkpoint_ns: str, checkpoint_id: str, writes: Sequence[m.PendingWrite], actor: str | None
+) -> Call[m.ChangedStoredCheckpoint]:
+    body = {"checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint_id, "writes": _dump(writes), "actor": actor}
+    return _post(f"{_thread(thread)}/writes", m.ChangedStoredCheckpoint, body)
+
+
+def langgraph_tuple_get(thread: str, checkpoint_ns: str, checkpoint_id: str | None) -> Call[m.CheckpointTuple]:
+    params = {"checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint_id}
+    return _get(f"{_thread(thread)}/checkpoint", m.CheckpointTuple, params)
+
+
+def langgraph_checkpoint_search(search: m.CheckpointSearchBody) -> Call[m.CheckpointTuplePage]:
+    # Only the top level drops its Nones: a metadata filter may ask for a None.
+    body = {k: v for k, v in search.model_dump().items() if v is not None}
+    return _post("/v1/langgraph/checkpoints/search", m.CheckpointTuplePage, body)
+
+
+def langgraph_thread_delete(thread: str) -> Call[m.ChangedCheckpointKeys]:
+    return Call("DELETE", _thread(thread), _model(m.ChangedCheckpointKeys))
+
+
+def langgraph_runs_delete(run_ids: Sequence[str], actor: str | None) -> Call[m.ChangedCheckpointKeys]:
+    body = {"run_ids": list(run_ids), "actor": actor}
+    return _post("/v1/langgraph/runs/delete", m.ChangedCheckpointKeys, body)
+
+
+def langgraph_thread_copy(source: str, target: str, actor: str | None) -> Call[m.ChangedCheckpointKeys]:
+    body = {"target_thread_id": target, "actor": actor}
+    return _post(f"{_thread(source)}/copy", m.ChangedCheckpointKeys, body)
+
+
+def langgraph_prune(threads: Sequence[str], strategy: str, actor: str | None) -> Call[m.ChangedCheckpointKeys]:
+    body = {"thread_ids": list(threads), "strategy": strategy, "actor": actor}
+    return _post("/v1/langgraph/prune", m.ChangedCheckpointKeys, body)
 
 
 # Probes

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -21,6 +21,9 @@ from ._common import DEFAULT_URL, RETRY_CAP_S, describe, outcome_body, parse, re
 from .errors import NotFoundError, PplaneError
 
 T = TypeVar("T")
+
+# The most checkpoints one search answers (the server's limit).
+PAGE_MAX = 100
 
 
 class Pplane:
@@ -46,6 +49,7 @@ class Pplane:
         self.events = Events(self)
         self.destinations = Destinations(self)
         self.outbox = Outbox(self)
+        self.langgraph = LangGraph(self)
 
     def send(self, call: Call[T]) -> T:
         """Sends one request; the answer as its model, or the problem as its exception."""
@@ -191,6 +195,73 @@ class Outbox:
 
     def purge(self, delivered_before: datetime) -> m.Purged:
         return self._c.send(c.outbox_purge(delivered_before))
+
+
+class LangGraph:
+    """LangGraph's checkpointer protocol (``/v1/langgraph``), as ``pplane-langgraph``'s
+    saver calls it. A thread id is the tenant's own name; values are their
+    serializer's type tag and base64 bytes."""
+
+    def __init__(self, client: Pplane) -> None:
+        self._c = client
+
+    def put(
+        self, thread_id: str, put: m.CheckpointPutBody, values: Sequence[m.ChannelValue] = ()
+    ) -> m.ChangedStoredCheckpoint:
+        """Stores a checkpoint with the values of the channels it makes new."""
+        return self._c.send(c.langgraph_checkpoint_put(thread_id, put, values))
+
+    def put_writes(
+        self,
+        thread_id: str,
+        checkpoint_id: str,
+        writes: Sequence[m.PendingWrite],
+        *,
+        checkpoint_ns: str = "",
+        actor: str | None = None,
+    ) -> m.ChangedStoredCheckpoint:
+        """Stores a task's pending writes against a checkpoint."""
+        return self._c.send(c.langgraph_writes_put(thread_id, checkpoint_ns, checkpoint_id, writes, actor))
+
+    def get(
+        self, thread_id: str, checkpoint_ns: str = "", checkpoint_id: str | None = None
+    ) -> m.CheckpointTuple | None:
+        """A checkpoint with its values and writes (the newest when no id is given); None when there is none."""
+        try:
+            return self._c.send(c.langgraph_tuple_get(thread_id, checkpoint_ns, checkpoint_id))
+        except NotFoundError:
+            return None
+
+    def list(self, search: m.CheckpointSearchBody | None = None) -> Iterator[m.CheckpointTuple]:
+        """Checkpoints that match, newest first, every page in turn (``limit`` caps the whole)."""
+        search = search or m.CheckpointSearchBody()
+        left = search.limit
+        while left is None or left > 0:
+            page_size = min(left or PAGE_MAX, PAGE_MAX)
+            page = self._c.send(c.langgraph_checkpoint_search(search.model_copy(update={"limit": page_size})))
+            yield from page.checkpoints
+            if len(page.checkpoints) < page_size:
+                return
+            left = None if left is None else left - page_size
+            search = search.model_copy(update={"before": page.checkpoints[-1].key.checkpoint_id})
+
+    def delete_thread(self, thread_id: str) -> m.ChangedCheckpointKeys:
+        """Deletes a thread's checkpoints and writes (each recorded; its run stays)."""
+        return self._c.send(c.langgraph_thread_delete(thread_id))
+
+    def delete_for_runs(self, run_ids: Sequence[str], actor: str | None = None) -> m.ChangedCheckpointKeys:
+        """Deletes the checkpoints of these LangGraph runs, in every thread."""
+        return self._c.send(c.langgraph_runs_delete(run_ids, actor))
+
+    def copy_thread(self, source: str, target: str, actor: str | None = None) -> m.ChangedCheckpointKeys:
+        """Copies every checkpoint of a thread, with its values and writes, into another thread."""
+        return self._c.send(c.langgraph_thread_copy(source, target, actor))
+
+    def prune(
+        self, thread_ids: Sequence[str], strategy: str = "keep_latest", actor: str | None = None
+    ) -> m.ChangedCheckpointKeys:
+        """Keeps each namespace's newest checkpoint (``keep_latest``), or deletes every one (``delete``)."""
+        return self._c.send(c.langgraph_prune(thread_ids, strategy, actor))
 
 
 class Run:

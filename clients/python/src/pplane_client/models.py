@@ -26,6 +26,49 @@ class CheckpointBody(By):
     state: Any
 
 
+class CheckpointKey(BaseModel):
+    """
+    Where a checkpoint lives: thread, namespace, LangGraph's checkpoint id.
+    """
+
+    checkpoint_id: str
+    checkpoint_ns: str | None = None
+    thread_id: str
+
+
+class CheckpointKeys(BaseModel):
+    """
+    The checkpoints a change took or made.
+    """
+
+    checkpoints: list[CheckpointKey]
+
+
+class CheckpointSearchBody(BaseModel):
+    """
+    Which checkpoints a search answers; every part is optional.
+    """
+
+    before: str | None = None
+    """
+    Only checkpoints whose id sorts before this one (older).
+    """
+    checkpoint_id: str | None = None
+    checkpoint_ns: str | None = None
+    limit: int | None = None
+    """
+    At most this many (default and most: 100).
+    """
+    metadata: Any | None = None
+    """
+    Metadata the checkpoint's must contain (JSON containment).
+    """
+    thread_id: str | None = None
+    """
+    One thread's; absent: every thread of the tenant.
+    """
+
+
 class CompleteBody(By):
     output: Any | None = None
 
@@ -67,6 +110,18 @@ class FailBody(By):
     """
 
     error: Any
+
+
+class LanggraphBy(BaseModel):
+    """
+    Who makes a LangGraph change: the actor alone (a thread's changes hang
+    from its run's newest event, and LangGraph keeps no versions to compare).
+    """
+
+    actor: str | None = None
+    """
+    `agent:…`, `user:…`, `system:…` or `external:…` (default `user:<the key's principal>`).
+    """
 
 
 class OutboxStats(BaseModel):
@@ -146,6 +201,27 @@ class RetryBody(By):
     max_retries: int | None = Field(None, ge=0)
 
 
+class RunsDeleteBody(LanggraphBy):
+    """
+    LangGraph runs (`metadata.run_id`) whose checkpoints go.
+    """
+
+    run_ids: list[str]
+
+
+class Serialized(BaseModel):
+    """
+    A serialized value: its serializer's type tag and its bytes (base64
+    in JSON; absent for a value without bytes).
+    """
+
+    data: str | None = None
+    """
+    The bytes, base64 (standard alphabet, padded); absent when none.
+    """
+    type: str
+
+
 class SignalBody(BaseModel):
     actor: str | None = None
     """
@@ -178,6 +254,38 @@ class StepBody(By):
     input: Any | None = None
     step_index: int | None = None
     step_type: str
+
+
+class StoredCheckpoint(BaseModel):
+    """
+    Where a stored checkpoint went: its key and its thread's run.
+    """
+
+    key: CheckpointKey
+    run_id: UUID
+    """
+    A run id (UUIDv7).
+    """
+
+
+class ThreadCopyBody(LanggraphBy):
+    """
+    Where a thread is copied to.
+    """
+
+    target_thread_id: str
+
+
+class ThreadPruneBody(LanggraphBy):
+    """
+    Threads to prune, in one transaction.
+    """
+
+    strategy: Literal["keep_latest", "delete"]
+    """
+    What a prune keeps of each thread.
+    """
+    thread_ids: list[str]
 
 
 class ToolCallBody(By):
@@ -266,6 +374,18 @@ class ChangedCheckpoint(BaseModel):
     A run id (UUIDv7).
     """
     state: Any
+    events: list[Recorded]
+
+
+class ChangedCheckpointKeys(BaseModel):
+    """
+    What an operation changed, as it is now, and the events it appended, in
+    order (none when it found the change already made: a duplicate).
+    Dereferences to the value, so `started.status` reads as the run's, and
+    serializes as the value's fields with `events` added.
+    """
+
+    checkpoints: list[CheckpointKey]
     events: list[Recorded]
 
 
@@ -376,6 +496,22 @@ class ChangedStep(BaseModel):
     events: list[Recorded]
 
 
+class ChangedStoredCheckpoint(BaseModel):
+    """
+    What an operation changed, as it is now, and the events it appended, in
+    order (none when it found the change already made: a duplicate).
+    Dereferences to the value, so `started.status` reads as the run's, and
+    serializes as the value's fields with `events` added.
+    """
+
+    key: CheckpointKey
+    run_id: UUID
+    """
+    A run id (UUIDv7).
+    """
+    events: list[Recorded]
+
+
 class ChangedToolCall(BaseModel):
     """
     What an operation changed, as it is now, and the events it appended, in
@@ -417,6 +553,16 @@ class ChangedToolCall(BaseModel):
     events: list[Recorded]
 
 
+class ChannelValue(BaseModel):
+    """
+    One channel's value at one version.
+    """
+
+    channel: str
+    value: Serialized
+    version: str
+
+
 class Checkpoint(BaseModel):
     correlation_id: UUID
     """
@@ -450,6 +596,26 @@ class CheckpointPage(BaseModel):
     """
     What to pass as `before` for the next page; absent on the last.
     """
+
+
+class CheckpointPutBody(LanggraphBy):
+    """
+    A checkpoint to store in the thread, with the values of the channels
+    whose versions it makes new.
+    """
+
+    checkpoint: Any
+    """
+    LangGraph's checkpoint document without its channel values.
+    """
+    checkpoint_id: str
+    checkpoint_ns: str | None = None
+    """
+    The namespace (absent or empty for the root graph).
+    """
+    metadata: Any
+    parent_checkpoint_id: str | None = None
+    values: list[ChannelValue] | None = None
 
 
 class Destination(BaseModel):
@@ -636,6 +802,18 @@ class Page(BaseModel):
     """
 
 
+class PendingWrite(BaseModel):
+    """
+    A task's pending write against a checkpoint.
+    """
+
+    channel: str
+    idx: int
+    task_id: str
+    task_path: str | None = None
+    value: Serialized
+
+
 class Requested(BaseModel):
     """
     The effect a request asked for. A duplicate (the same key and request
@@ -801,6 +979,19 @@ class Trace(BaseModel):
     tool_calls: list[ToolCall]
 
 
+class WritesBody(LanggraphBy):
+    """
+    A task's pending writes against one checkpoint of the thread.
+    """
+
+    checkpoint_id: str
+    checkpoint_ns: str | None = None
+    """
+    The namespace (absent or empty for the root graph).
+    """
+    writes: list[PendingWrite]
+
+
 class ChangedRequested(BaseModel):
     """
     What an operation changed, as it is now, and the events it appended, in
@@ -825,6 +1016,27 @@ class ChangedSettled(BaseModel):
     effect: Effect
     entry: OutboxEntry
     events: list[Recorded]
+
+
+class CheckpointTuple(BaseModel):
+    """
+    A stored checkpoint with the values it names and its pending writes.
+    """
+
+    checkpoint: Any
+    key: CheckpointKey
+    metadata: Any
+    parent_checkpoint_id: str | None = None
+    values: list[ChannelValue]
+    writes: list[PendingWrite]
+
+
+class CheckpointTuplePage(BaseModel):
+    """
+    Checkpoints with their values and pending writes, newest first.
+    """
+
+    checkpoints: list[CheckpointTuple]
 
 
 class Created(BaseModel):

@@ -90,6 +90,142 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/langgraph/checkpoints/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The tenant's LangGraph checkpoints that match, newest first */
+        post: operations["langgraph_checkpoint_search"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/langgraph/prune": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Prune threads: keep the newest checkpoint of each namespace, or delete them all */
+        post: operations["langgraph_prune"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/langgraph/runs/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Delete the checkpoints of these LangGraph runs, in every thread */
+        post: operations["langgraph_runs_delete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/langgraph/threads/{thread}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a thread's checkpoints and writes; each deletion is recorded, the thread's run and history stay */
+        delete: operations["langgraph_thread_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/langgraph/threads/{thread}/checkpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A checkpoint of the thread with its channel values and pending writes (the newest when no id is given) */
+        get: operations["langgraph_tuple_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/langgraph/threads/{thread}/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Store a LangGraph checkpoint (a re-put of its id replaces it); recorded as a checkpoint of the thread's run */
+        post: operations["langgraph_checkpoint_put"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/langgraph/threads/{thread}/copy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Copy every checkpoint of the thread, with its values and writes, into another thread */
+        post: operations["langgraph_thread_copy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/langgraph/threads/{thread}/writes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Store a task's pending writes; a repeated write keeps the first, except on the special (negative-index) channels */
+        post: operations["langgraph_writes_put"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/outbox": {
         parameters: {
             query?: never;
@@ -559,6 +695,17 @@ export interface components {
          *     Dereferences to the value, so `started.status` reads as the run's, and
          *     serializes as the value's fields with `events` added.
          */
+        Changed_CheckpointKeys: {
+            checkpoints: components["schemas"]["CheckpointKey"][];
+        } & {
+            events: components["schemas"]["Recorded"][];
+        };
+        /**
+         * @description What an operation changed, as it is now, and the events it appended, in
+         *     order (none when it found the change already made: a duplicate).
+         *     Dereferences to the value, so `started.status` reads as the run's, and
+         *     serializes as the value's fields with `events` added.
+         */
         Changed_Ingested: {
             correlation_id: components["schemas"]["CorrelationId"];
             duplicate: boolean;
@@ -653,6 +800,18 @@ export interface components {
          *     Dereferences to the value, so `started.status` reads as the run's, and
          *     serializes as the value's fields with `events` added.
          */
+        Changed_StoredCheckpoint: {
+            key: components["schemas"]["CheckpointKey"];
+            run_id: components["schemas"]["RunId"];
+        } & {
+            events: components["schemas"]["Recorded"][];
+        };
+        /**
+         * @description What an operation changed, as it is now, and the events it appended, in
+         *     order (none when it found the change already made: a duplicate).
+         *     Dereferences to the value, so `started.status` reads as the run's, and
+         *     serializes as the value's fields with `events` added.
+         */
         Changed_ToolCall: {
             actor: components["schemas"]["Actor"];
             causation_id?: null | components["schemas"]["EventId"];
@@ -672,6 +831,12 @@ export interface components {
             version: number;
         } & {
             events: components["schemas"]["Recorded"][];
+        };
+        /** @description One channel's value at one version. */
+        ChannelValue: {
+            channel: string;
+            value: components["schemas"]["Serialized"];
+            version: string;
         };
         Checkpoint: {
             correlation_id: components["schemas"]["CorrelationId"];
@@ -699,6 +864,16 @@ export interface components {
          * @description A checkpoint id (UUIDv7).
          */
         CheckpointId: string;
+        /** @description Where a checkpoint lives: thread, namespace, LangGraph's checkpoint id. */
+        CheckpointKey: {
+            checkpoint_id: string;
+            checkpoint_ns?: string;
+            thread_id: string;
+        };
+        /** @description The checkpoints a change took or made. */
+        CheckpointKeys: {
+            checkpoints: components["schemas"]["CheckpointKey"][];
+        };
         /** @description A page of a run's checkpoints, newest first. */
         CheckpointPage: {
             checkpoints: components["schemas"]["Checkpoint"][];
@@ -707,6 +882,49 @@ export interface components {
              * @description What to pass as `before` for the next page; absent on the last.
              */
             next_before?: number | null;
+        };
+        /**
+         * @description A checkpoint to store in the thread, with the values of the channels
+         *     whose versions it makes new.
+         */
+        CheckpointPutBody: components["schemas"]["LanggraphBy"] & {
+            /** @description LangGraph's checkpoint document without its channel values. */
+            checkpoint: unknown;
+            checkpoint_id: string;
+            /** @description The namespace (absent or empty for the root graph). */
+            checkpoint_ns?: string | null;
+            metadata: unknown;
+            parent_checkpoint_id?: string | null;
+            values?: components["schemas"]["ChannelValue"][];
+        };
+        /** @description Which checkpoints a search answers; every part is optional. */
+        CheckpointSearchBody: {
+            /** @description Only checkpoints whose id sorts before this one (older). */
+            before?: string | null;
+            checkpoint_id?: string | null;
+            checkpoint_ns?: string | null;
+            /**
+             * Format: int64
+             * @description At most this many (default and most: 100).
+             */
+            limit?: number | null;
+            /** @description Metadata the checkpoint's must contain (JSON containment). */
+            metadata?: unknown;
+            /** @description One thread's; absent: every thread of the tenant. */
+            thread_id?: string | null;
+        };
+        /** @description A stored checkpoint with the values it names and its pending writes. */
+        CheckpointTuple: {
+            checkpoint: unknown;
+            key: components["schemas"]["CheckpointKey"];
+            metadata: unknown;
+            parent_checkpoint_id?: string | null;
+            values: components["schemas"]["ChannelValue"][];
+            writes: components["schemas"]["PendingWrite"][];
+        };
+        /** @description Checkpoints with their values and pending writes, newest first. */
+        CheckpointTuplePage: {
+            checkpoints: components["schemas"]["CheckpointTuple"][];
         };
         CompleteBody: components["schemas"]["By"] & {
             output?: unknown;
@@ -839,6 +1057,14 @@ export interface components {
             run_id: components["schemas"]["RunId"];
             signal_id: components["schemas"]["SignalId"];
         };
+        /**
+         * @description Who makes a LangGraph change: the actor alone (a thread's changes hang
+         *     from its run's newest event, and LangGraph keeps no versions to compare).
+         */
+        LanggraphBy: {
+            /** @description `agent:…`, `user:…`, `system:…` or `external:…` (default `user:<the key's principal>`). */
+            actor?: string | null;
+        };
         /** @description An outbox entry as operators see it. */
         OutboxEntry: {
             /** Format: int32 */
@@ -901,6 +1127,15 @@ export interface components {
              */
             next_after: number;
         };
+        /** @description A task's pending write against a checkpoint. */
+        PendingWrite: {
+            channel: string;
+            /** Format: int32 */
+            idx: number;
+            task_id: string;
+            task_path?: string;
+            value: components["schemas"]["Serialized"];
+        };
         /** @description A problem document, ready to send. */
         Problem: {
             /**
@@ -914,6 +1149,11 @@ export interface components {
             title: string;
             type: string;
         };
+        /**
+         * @description What a prune keeps of each thread.
+         * @enum {string}
+         */
+        PruneStrategy: "keep_latest" | "delete";
         PurgeBody: {
             /**
              * Format: date-time
@@ -994,6 +1234,19 @@ export interface components {
             checkpoint?: null | components["schemas"]["Checkpoint"];
             run: components["schemas"]["Run"];
             steps: components["schemas"]["Step"][];
+        };
+        /** @description LangGraph runs (`metadata.run_id`) whose checkpoints go. */
+        RunsDeleteBody: components["schemas"]["LanggraphBy"] & {
+            run_ids: string[];
+        };
+        /**
+         * @description A serialized value: its serializer's type tag and its bytes (base64
+         *     in JSON; absent for a value without bytes).
+         */
+        Serialized: {
+            /** @description The bytes, base64 (standard alphabet, padded); absent when none. */
+            data?: string | null;
+            type: string;
         };
         /** @description The outcome of one attempt, as recorded. */
         Settled: {
@@ -1078,6 +1331,20 @@ export interface components {
          * @enum {string}
          */
         StepStatus: "PENDING" | "RUNNING" | "COMPLETED" | "FAILED" | "SKIPPED" | "CANCELLED";
+        /** @description Where a stored checkpoint went: its key and its thread's run. */
+        StoredCheckpoint: {
+            key: components["schemas"]["CheckpointKey"];
+            run_id: components["schemas"]["RunId"];
+        };
+        /** @description Where a thread is copied to. */
+        ThreadCopyBody: components["schemas"]["LanggraphBy"] & {
+            target_thread_id: string;
+        };
+        /** @description Threads to prune, in one transaction. */
+        ThreadPruneBody: components["schemas"]["LanggraphBy"] & {
+            strategy: components["schemas"]["PruneStrategy"];
+            thread_ids: string[];
+        };
         ToolCall: {
             actor: components["schemas"]["Actor"];
             causation_id?: null | components["schemas"]["EventId"];
@@ -1131,6 +1398,13 @@ export interface components {
             /** @description Ordered by run, then step index. */
             steps: components["schemas"]["Step"][];
             tool_calls: components["schemas"]["ToolCall"][];
+        };
+        /** @description A task's pending writes against one checkpoint of the thread. */
+        WritesBody: components["schemas"]["LanggraphBy"] & {
+            checkpoint_id: string;
+            /** @description The namespace (absent or empty for the root graph). */
+            checkpoint_ns?: string | null;
+            writes: components["schemas"]["PendingWrite"][];
         };
     };
     responses: never;
@@ -1441,6 +1715,678 @@ export interface operations {
             };
             /** @description Nothing with this id in the key's tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or id is missing, of the wrong type or malformed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    langgraph_checkpoint_search: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckpointSearchBody"];
+            };
+        };
+        responses: {
+            /** @description One page of whole checkpoints, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointTuplePage"];
+                };
+            };
+            /** @description The body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's scope is below this operation's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing with this id in the key's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A version conflict, a reused idempotency key, or a refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body or a field is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or id is missing, of the wrong type or malformed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    langgraph_prune: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ThreadPruneBody"];
+            };
+        };
+        responses: {
+            /** @description The checkpoints deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changed_CheckpointKeys"];
+                };
+            };
+            /** @description The body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's scope is below this operation's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing with this id in the key's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A version conflict, a reused idempotency key, or a refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body or a field is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or id is missing, of the wrong type or malformed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    langgraph_runs_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunsDeleteBody"];
+            };
+        };
+        responses: {
+            /** @description The checkpoints deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changed_CheckpointKeys"];
+                };
+            };
+            /** @description The body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's scope is below this operation's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing with this id in the key's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A version conflict, a reused idempotency key, or a refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body or a field is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or id is missing, of the wrong type or malformed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    langgraph_thread_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A LangGraph thread id */
+                thread: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The checkpoints deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changed_CheckpointKeys"];
+                };
+            };
+        };
+    };
+    langgraph_tuple_get: {
+        parameters: {
+            query?: {
+                /** @description The namespace (default: the root graph's, empty). */
+                checkpoint_ns?: string;
+                /** @description A checkpoint id; absent: the namespace's newest. */
+                checkpoint_id?: string;
+            };
+            header?: never;
+            path: {
+                /** @description A LangGraph thread id */
+                thread: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The checkpoint with its values and pending writes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointTuple"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's scope is below this operation's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing with this id in the key's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or id is missing, of the wrong type or malformed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    langgraph_checkpoint_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A LangGraph thread id */
+                thread: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckpointPutBody"];
+            };
+        };
+        responses: {
+            /** @description The checkpoint's key and the thread's run */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changed_StoredCheckpoint"];
+                };
+            };
+            /** @description The body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's scope is below this operation's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing with this id in the key's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A version conflict, a reused idempotency key, or a refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body or a field is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or id is missing, of the wrong type or malformed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    langgraph_thread_copy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The LangGraph thread to copy */
+                thread: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ThreadCopyBody"];
+            };
+        };
+        responses: {
+            /** @description The checkpoints made in the target thread */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changed_CheckpointKeys"];
+                };
+            };
+            /** @description The body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's scope is below this operation's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing with this id in the key's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A version conflict, a reused idempotency key, or a refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body or a field is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field or id is missing, of the wrong type or malformed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    langgraph_writes_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A LangGraph thread id */
+                thread: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WritesBody"];
+            };
+        };
+        responses: {
+            /** @description The checkpoint the writes belong to and the thread's run */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changed_StoredCheckpoint"];
+                };
+            };
+            /** @description The body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's scope is below this operation's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing with this id in the key's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A version conflict, a reused idempotency key, or a refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body or a field is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

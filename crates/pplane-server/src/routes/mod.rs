@@ -8,10 +8,12 @@
 //! - [`steps`]: a step's lifecycle, and its tool calls.
 //! - [`effects`]: effects, destinations, diagnoses, the operator's outbox.
 //! - [`events`]: the tenant's event log in pages, and a correlation's trace.
+//! - [`langgraph`]: LangGraph's checkpointer protocol, for `pplane-langgraph`.
 
 pub mod effects;
 pub mod events;
 pub mod health;
+pub mod langgraph;
 pub mod runs;
 pub mod signals;
 pub mod steps;
@@ -19,7 +21,7 @@ pub mod steps;
 use std::str::FromStr;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use pplane_domain::{Actor, EventId};
 use pplane_store::operations::Origin;
@@ -33,6 +35,11 @@ use crate::session::{AppState, Session};
 /// (a checkpoint's state, 1 MiB) with room for its envelope. Larger bodies
 /// are refused (413) from their Content-Length, before they are read.
 pub const BODY_MAX: usize = 2 * 1024 * 1024;
+
+/// The largest body of a LangGraph checkpoint or of a task's writes: its
+/// values are LangGraph's (up to 16 MiB each, base64 in JSON), so two of
+/// the largest fit.
+pub const LANGGRAPH_BODY_MAX: usize = 48 * 1024 * 1024;
 
 pub fn router(store: Store) -> Router {
     let v1 = Router::new()
@@ -71,7 +78,8 @@ pub fn router(store: Store) -> Router {
         .route("/outbox/purge", post(effects::purge))
         .route("/outbox/{entry}/requeue", post(effects::requeue))
         .route("/events", get(events::page))
-        .route("/trace/{id}", get(events::trace));
+        .route("/trace/{id}", get(events::trace))
+        .nest("/langgraph", langgraph_routes());
     Router::new()
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
@@ -80,6 +88,24 @@ pub fn router(store: Store) -> Router {
         .fallback(|| async { Problem::new(Kind::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(BODY_MAX))
         .with_state(AppState { store })
+}
+
+fn langgraph_routes() -> Router<AppState> {
+    let documents = Router::new()
+        .route(
+            "/threads/{thread}/checkpoints",
+            post(langgraph::checkpoint_put),
+        )
+        .route("/threads/{thread}/writes", post(langgraph::writes_put))
+        .layer(DefaultBodyLimit::max(LANGGRAPH_BODY_MAX));
+    Router::new()
+        .route("/threads/{thread}", delete(langgraph::thread_delete))
+        .route("/threads/{thread}/checkpoint", get(langgraph::tuple_get))
+        .route("/threads/{thread}/copy", post(langgraph::thread_copy))
+        .route("/checkpoints/search", post(langgraph::search))
+        .route("/runs/delete", post(langgraph::runs_delete))
+        .route("/prune", post(langgraph::prune))
+        .merge(documents)
 }
 
 /// The OpenAPI 3.1 document of this API.

@@ -4,6 +4,7 @@
 mod auth;
 mod effects;
 mod errors;
+mod langgraph;
 mod openapi;
 mod probes;
 mod runs;

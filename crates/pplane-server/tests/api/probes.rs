@@ -1,7 +1,9 @@
 //! Every operation the OpenAPI document lists, probed: without a key it is
 //! 401; with another tenant's key (of the highest scope) and this tenant's
 //! ids it finds nothing (404) and changes nothing; with a read key no
-//! change goes through (403).
+//! change goes through (403). LangGraph's thread ids are names the tenant
+//! chooses, not ids the plane issues: another tenant's key naming the same
+//! thread reaches its own thread of that name, never this one.
 
 use std::collections::HashMap;
 
@@ -29,9 +31,24 @@ fn body_for(operation: &str) -> Value {
         "outbox_purge" => {
             json!({ "delivered_before": (chrono::Utc::now() + chrono::Duration::minutes(1)).to_rfc3339() })
         }
+        "langgraph_checkpoint_put" => json!({
+            "checkpoint_id": "probe", "checkpoint": { "channel_versions": {} }, "metadata": {},
+        }),
+        "langgraph_writes_put" => json!({ "checkpoint_id": "probe", "writes": [] }),
+        "langgraph_thread_copy" => json!({ "target_thread_id": "probe-copy" }),
+        "langgraph_runs_delete" => json!({ "run_ids": [VICTIM_LANGGRAPH_RUN] }),
+        "langgraph_prune" => json!({ "thread_ids": [VICTIM_THREAD], "strategy": "delete" }),
         _ => json!({}),
     }
 }
+
+/// Reads whose question is a body (a search's filter is JSON).
+const READS_BY_POST: &[&str] = &["langgraph_checkpoint_search"];
+
+const VICTIM_THREAD: &str = "victim-thread";
+const VICTIM_LANGGRAPH_RUN: &str = "victim-langgraph-run";
+/// The victim's checkpoint's value, base64: no other tenant may see it.
+const VICTIM_VALUE: &str = "VklDVElN";
 
 /// A tenant with one of everything an id can name, its effect delivered.
 async fn victim(served: &Served) -> (Client, HashMap<&'static str, String>) {
@@ -70,7 +87,20 @@ async fn victim(served: &Served) -> (Client, HashMap<&'static str, String>) {
         .as_str()
         .unwrap()
         .to_owned();
+    op.post(
+        &format!("/v1/langgraph/threads/{VICTIM_THREAD}/checkpoints"),
+        json!({
+            "checkpoint_id": "0001",
+            "checkpoint": { "channel_versions": { "c": "1" } },
+            "metadata": { "run_id": VICTIM_LANGGRAPH_RUN },
+            "values": [{ "channel": "c", "version": "1",
+                         "value": { "type": "bytes", "data": VICTIM_VALUE } }],
+        }),
+    )
+    .await
+    .expect(201);
     let ids = HashMap::from([
+        ("thread", VICTIM_THREAD.to_owned()),
         ("run", run.clone()),
         ("step", step),
         ("call", call),
@@ -87,6 +117,7 @@ async fn holdings(op: &Client) -> Value {
         "events": op.get("/v1/events?limit=1000").await.expect(200),
         "outbox": op.get("/v1/outbox").await.expect(200),
         "destinations": op.get("/v1/destinations").await.expect(200),
+        "langgraph": op.post("/v1/langgraph/checkpoints/search", json!({})).await.expect(200),
     })
 }
 
@@ -114,6 +145,7 @@ async fn every_operation_is_fenced_by_key_tenant_and_scope() {
             let (method, body) = match method.as_str() {
                 "get" => (Method::GET, None),
                 "post" => (Method::POST, Some(body_for(name))),
+                "delete" => (Method::DELETE, None),
                 other => panic!("{other} {template}: unprobed method"),
             };
             probed += 1;
@@ -121,14 +153,23 @@ async fn every_operation_is_fenced_by_key_tenant_and_scope() {
                 .send(method.clone(), &path, body.clone())
                 .await
                 .problem(401, "unauthorized");
-            if method == Method::POST {
+            if method != Method::GET && !READS_BY_POST.contains(&name) {
                 reader
                     .send(method.clone(), &path, body.clone())
                     .await
                     .problem(403, "forbidden");
             }
             let answer = intruder.send(method.clone(), &path, body.clone()).await;
-            if template.contains('{') {
+            if template.starts_with("/v1/langgraph/") {
+                // The intruder's own threads: found empty, or not at all.
+                if answer.status.as_u16() != 404 {
+                    assert!(answer.status.is_success(), "{name}: {:#}", answer.body);
+                }
+                assert!(
+                    !answer.body.to_string().contains(VICTIM_VALUE),
+                    "{name} showed another tenant's LangGraph value"
+                );
+            } else if template.contains('{') {
                 answer.problem(404, "not-found");
             } else {
                 // No id to misuse: it answers about the intruder's own tenant.
@@ -140,7 +181,7 @@ async fn every_operation_is_fenced_by_key_tenant_and_scope() {
             }
         }
     }
-    assert!(probed >= 29, "only {probed} operations probed");
+    assert!(probed >= 37, "only {probed} operations probed");
     assert_eq!(holdings(&op).await, before, "a probe changed the tenant");
     served.stop().await;
 }

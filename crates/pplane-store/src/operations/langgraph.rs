@@ -51,8 +51,9 @@ pub struct CheckpointPut {
 }
 
 /// Where a stored checkpoint went: its key and its thread's run.
-#[derive(Debug, Clone)]
-pub struct Stored {
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoredCheckpoint {
     pub key: CheckpointKey,
     pub run_id: RunId,
 }
@@ -63,7 +64,7 @@ pub async fn langgraph_checkpoint_put(
     tx: &mut TenantTx,
     put: &CheckpointPut,
     origin: &Origin,
-) -> Result<Changed<Stored>> {
+) -> Result<Changed<StoredCheckpoint>> {
     key_check(&put.key)?;
     if let Some(parent) = &put.parent_checkpoint_id {
         text_check("parent_checkpoint_id", parent, KEY)?;
@@ -83,7 +84,7 @@ pub async fn langgraph_checkpoint_put(
     let (run, mut events) = thread_open(tx, &put.key.thread_id, origin).await?;
     events.extend(document_store(tx, run, put, origin).await?);
     Ok(Changed::new(
-        Stored {
+        StoredCheckpoint {
             key: put.key.clone(),
             run_id: run,
         },
@@ -136,7 +137,7 @@ pub async fn langgraph_writes_put(
     key: &CheckpointKey,
     writes: &[PendingWrite],
     origin: &Origin,
-) -> Result<Changed<Stored>> {
+) -> Result<Changed<StoredCheckpoint>> {
     key_check(key)?;
     for write in writes {
         text_check("task_id", &write.task_id, KEY)?;
@@ -150,7 +151,7 @@ pub async fn langgraph_writes_put(
     let tenant = tx.tenant();
     writes_insert(tx.conn(), tenant, key, writes).await?;
     Ok(Changed::new(
-        Stored {
+        StoredCheckpoint {
             key: key.clone(),
             run_id: run,
         },

@@ -6,22 +6,56 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use pplane_domain::{CheckpointId, RunId, TenantId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{Result, StoreError};
 
-/// A serialized value: its serializer's type tag and its bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A serialized value: its serializer's type tag and its bytes (base64
+/// in JSON; absent for a value without bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Serialized {
+    #[serde(rename = "type")]
     pub kind: String,
+    /// The bytes, base64 (standard alphabet, padded); absent when none.
+    #[serde(rename = "data", default, with = "base64_bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub bytes: Option<Vec<u8>>,
 }
 
+/// Text LangGraph leaves empty by default (the root namespace, a task's
+/// path): absent or null is empty.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Bytes as standard base64 text in JSON.
+mod base64_bytes {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(b) => s.serialize_str(&STANDARD.encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| STANDARD.decode(text))
+            .transpose()
+            .map_err(|e| serde::de::Error::custom(format!("data is not base64: {e}")))
+    }
+}
+
 /// One channel's value at one version.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChannelValue {
     pub channel: String,
     pub version: String,
@@ -29,19 +63,23 @@ pub struct ChannelValue {
 }
 
 /// A task's pending write against a checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PendingWrite {
     pub task_id: String,
     pub idx: i32,
     pub channel: String,
     pub value: Serialized,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub task_path: String,
 }
 
 /// Where a checkpoint lives: thread, namespace, LangGraph's checkpoint id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckpointKey {
     pub thread_id: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub checkpoint_ns: String,
     pub checkpoint_id: String,
 }
@@ -56,7 +94,8 @@ pub struct NewCheckpointDocument<'a> {
 }
 
 /// A stored checkpoint with the values it names and its pending writes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckpointTuple {
     pub key: CheckpointKey,
     pub parent_checkpoint_id: Option<String>,

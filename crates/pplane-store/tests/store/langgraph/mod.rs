@@ -10,7 +10,8 @@ mod retention;
 
 use pplane_domain::{TenantId, UserId};
 use pplane_store::operations::langgraph::{
-    langgraph_checkpoint_put, ChannelValue, CheckpointKey, CheckpointPut, Serialized, Stored,
+    langgraph_checkpoint_put, ChannelValue, CheckpointKey, CheckpointPut, Serialized,
+    StoredCheckpoint,
 };
 use pplane_store::{Store, StoreError};
 use serde_json::{json, Value};
@@ -58,7 +59,7 @@ pub async fn stored(
     tenant: TenantId,
     user: UserId,
     p: &CheckpointPut,
-) -> Result<Stored, StoreError> {
+) -> Result<StoredCheckpoint, StoreError> {
     let mut tx = store.tenant_tx(tenant, user).await?;
     let changed = langgraph_checkpoint_put(&mut tx, p, &agent()).await?;
     tx.commit().await?;
