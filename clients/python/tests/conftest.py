@@ -5,31 +5,20 @@ check that the suite, run whole, exercised every route of the API."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from .plane import BIN, REPO, Plane
+from .plane import REPO, Plane, embedded_cluster
 
 
 @pytest.fixture(scope="session", autouse=True)
 def cluster() -> Iterator[None]:
-    if not BIN.exists():
-        pytest.exit(f"no pplane binary at {BIN}: run `cargo build -p pplane-cli` first", returncode=2)
-    home = tempfile.mkdtemp(prefix="pplane-py-")
-    os.chmod(home, 0o755)  # as root the cluster runs as the postgres user
-    os.environ["PPLANE_HOME"] = os.path.join(home, ".pplane")
-    os.environ.pop("DATABASE_URL", None)
-    subprocess.run([str(BIN), "db", "start"], check=True, capture_output=True)
-    yield
-    subprocess.run([str(BIN), "db", "stop"], capture_output=True)
-    subprocess.run(["rm", "-rf", home])
+    with embedded_cluster("pplane-py-"):
+        yield
 
 
 @pytest.fixture

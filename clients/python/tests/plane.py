@@ -8,11 +8,14 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -101,6 +104,24 @@ class Plane:
         if self._server.poll() is None:
             self._server.send_signal(signal.SIGTERM)
             self._server.wait(timeout=30)
+
+
+@contextmanager
+def embedded_cluster(prefix: str) -> Iterator[None]:
+    """A session's embedded PostgreSQL cluster in a scratch PPLANE_HOME (each
+    test makes its own database on it), stopped and removed at the end."""
+    if not BIN.exists():
+        raise RuntimeError(f"no pplane binary at {BIN}: run `cargo build -p pplane-cli` first")
+    home = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(home, 0o755)  # as root the cluster runs as the postgres user
+    os.environ["PPLANE_HOME"] = os.path.join(home, ".pplane")
+    os.environ.pop("DATABASE_URL", None)
+    subprocess.run([str(BIN), "db", "start"], check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        subprocess.run([str(BIN), "db", "stop"], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def eventually(check: Callable[[], T | None], seconds: float = 15.0) -> T:

@@ -132,7 +132,11 @@ pub struct DemoArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct TraceArgs {
     /// A correlation id or a run id.
-    pub id: String,
+    #[arg(required_unless_present = "thread")]
+    pub id: Option<String>,
+    /// A LangGraph thread id instead: the thread's run (docs/langgraph.md).
+    #[arg(long, conflicts_with = "id")]
+    pub thread: Option<String>,
     #[arg(long, value_name = "UUID")]
     pub tenant: String,
     /// A member to read as (default: the plane's service principal).

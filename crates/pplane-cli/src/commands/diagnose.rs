@@ -20,8 +20,9 @@ use crate::{output, paint, target};
 pub async fn run(what: DiagnoseWhat, out: Output) -> Result<ExitCode, Failure> {
     match what {
         DiagnoseWhat::Run(args) => {
-            let (reader, wanted) = open(&args).await?;
+            let reader = Reader::parse(&args.tenant, args.user.as_deref()).await?;
             let mut tx = reader.begin().await?;
+            let wanted = super::trace::target(&args, &mut tx).await?;
             let found = diagnose_run(&mut tx, RunId::from_uuid(wanted)).await?;
             tx.commit().await?;
             let d = found.ok_or_else(|| missing("run", wanted, &reader))?;
@@ -57,7 +58,10 @@ pub async fn run(what: DiagnoseWhat, out: Output) -> Result<ExitCode, Failure> {
 }
 
 async fn open(args: &TraceArgs) -> Result<(Reader, Uuid), Failure> {
-    let wanted: Uuid = id(&args.id)?;
+    let Some(text) = &args.id else {
+        return Err(Failure::Usage("an effect is named by its id".into()));
+    };
+    let wanted: Uuid = id(text)?;
     Ok((
         Reader::parse(&args.tenant, args.user.as_deref()).await?,
         wanted,

@@ -1,11 +1,14 @@
 //! `pplane trace ID --tenant T [--user U]`: the walkthrough's seven steps for
-//! one correlation (by correlation id or run id), as a tree, a timeline and
-//! the causation chain; `--json` for the whole document.
+//! one correlation (by correlation id or run id, or `--thread` for a
+//! LangGraph thread's run), as a tree, a timeline and the causation chain;
+//! `--json` for the whole document.
 
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
+use pplane_store::operations::langgraph::langgraph_thread_run;
 use pplane_store::queries::trace::{causation_tree, trace_load, Trace};
+use pplane_store::TenantTx;
 use uuid::Uuid;
 
 use crate::acting::{id, Reader};
@@ -15,9 +18,9 @@ use crate::output::{out, printable};
 use crate::{output, paint};
 
 pub async fn run(args: TraceArgs, out: Output) -> Result<ExitCode, Failure> {
-    let wanted: Uuid = id(&args.id)?;
     let reader = Reader::parse(&args.tenant, args.user.as_deref()).await?;
     let mut tx = reader.begin().await?;
+    let wanted = target(&args, &mut tx).await?;
     let trace = trace_load(&mut tx, wanted).await?;
     tx.commit().await?;
     let Some(trace) = trace else {
@@ -32,6 +35,24 @@ pub async fn run(args: TraceArgs, out: Output) -> Result<ExitCode, Failure> {
         out!("{}", render(&trace));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the arguments name: the id given, or the LangGraph thread's run.
+pub(crate) async fn target(args: &TraceArgs, tx: &mut TenantTx) -> Result<Uuid, Failure> {
+    match (&args.id, &args.thread) {
+        (Some(text), _) => id(text),
+        (None, Some(thread)) => langgraph_thread_run(tx, thread)
+            .await?
+            .map(|run| run.as_uuid())
+            .ok_or_else(|| {
+                Failure::Operation(anyhow::anyhow!(
+                    "tenant {} has no LangGraph thread {}",
+                    tx.tenant(),
+                    printable(thread)
+                ))
+            }),
+        (None, None) => Err(Failure::Usage("give an id or --thread".into())),
+    }
 }
 
 /// The trace as text: the tree of what exists, then what happened when.

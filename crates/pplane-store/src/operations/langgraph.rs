@@ -7,18 +7,17 @@
 
 use std::ops::RangeInclusive;
 
-use pplane_domain::{EventId, EventType, RunId, RunStatus};
+use pplane_domain::{CheckpointId, EventId, EventType, Lifecycle, RunId, RunStatus};
 use serde_json::{json, Value};
 
-use super::checkpoints::checkpoint_save;
 use super::ingest::{signal_ingest, SignalInput};
 use super::runs::{run_get, run_start};
-use super::{Changed, Origin, Recorded};
+use super::{record, Changed, Origin, Recorded};
 use crate::limits::{check_size, CHECKPOINT_STATE_MAX};
 use crate::repositories::events::{event_append, NewEvent};
 use crate::repositories::langgraph::{
-    checkpoint_document_upsert, documents_delete, thread_insert, thread_run, thread_tuples,
-    tuple_get, tuple_search, values_insert, writes_insert, Doomed, NewCheckpointDocument,
+    checkpoint_store, documents_delete, thread_head, thread_insert, thread_run, thread_tuples,
+    tuple_get, tuple_search, writes_insert, Doomed, NewCheckpointDocument, ThreadHead,
 };
 pub use crate::repositories::langgraph::{
     ChannelValue, CheckpointKey, CheckpointSearch, CheckpointTuple, PendingWrite, Serialized,
@@ -81,51 +80,87 @@ pub async fn langgraph_checkpoint_put(
         text_check("version", &value.version, KEY)?;
         serialized_check(&value.value)?;
     }
-    let (run, mut events) = thread_open(tx, &put.key.thread_id, origin).await?;
-    events.extend(document_store(tx, run, put, origin).await?);
+    let (head, mut events) = thread_head_open(tx, &put.key.thread_id, origin).await?;
+    events.push(document_store(tx, &head, put, origin).await?);
     Ok(Changed::new(
         StoredCheckpoint {
             key: put.key.clone(),
-            run_id: run,
+            run_id: head.run,
         },
         events,
     ))
 }
 
-/// Records a checkpoint of the thread's run `run` and stores LangGraph's
-/// document beside it with the values it brings; the events appended.
+/// The thread's head, opening the thread first when it is new.
+async fn thread_head_open(
+    tx: &mut TenantTx,
+    thread: &str,
+    origin: &Origin,
+) -> Result<(ThreadHead, Vec<Recorded>)> {
+    let tenant = tx.tenant();
+    if let Some(head) = thread_head(tx.conn(), tenant, thread).await? {
+        return Ok((head, Vec::new()));
+    }
+    let (_, events) = thread_open(tx, thread, origin).await?;
+    let head = thread_head(tx.conn(), tenant, thread)
+        .await?
+        .ok_or_else(|| StoreError::Internal("a LangGraph thread opened without a run".into()))?;
+    Ok((head, events))
+}
+
+/// Records a checkpoint of the thread's run (CHECKPOINT_SAVED, hanging
+/// from where the run's progress stands) and stores LangGraph's document
+/// beside it with the values it brings; the event appended.
 async fn document_store(
     tx: &mut TenantTx,
-    run: RunId,
+    head: &ThreadHead,
     put: &CheckpointPut,
     origin: &Origin,
-) -> Result<Vec<Recorded>> {
+) -> Result<Recorded> {
+    if head.status.is_terminal() {
+        return Err(StoreError::RunFinished {
+            run: head.run.to_string(),
+            status: head.status.as_str(),
+            what: "checkpoints",
+        });
+    }
     let langgraph_run = put.metadata.get("run_id").and_then(Value::as_str);
     let reference = json!({ "langgraph": {
         "thread_id": put.key.thread_id, "checkpoint_ns": put.key.checkpoint_ns,
         "checkpoint_id": put.key.checkpoint_id, "run_id": langgraph_run,
         "step": put.metadata.get("step"), "source": put.metadata.get("source"),
     }});
-    let saved = checkpoint_save(tx, run, &reference, None, origin).await?;
-    let tenant = tx.tenant();
-    values_insert(
-        tx.conn(),
-        tenant,
-        &put.key.thread_id,
-        &put.key.checkpoint_ns,
-        &put.values,
+    let id = CheckpointId::new();
+    let data = json!({ "run_id": head.run, "last_step_index": null,
+                       "state_bytes": reference.to_string().len() });
+    let recorded = record(
+        tx,
+        head.correlation,
+        origin,
+        head.hangs_from.map(EventId::from_uuid),
+        EventType::CheckpointSaved,
+        ("checkpoint", id.as_uuid(), 1),
+        data,
     )
     .await?;
     let document = NewCheckpointDocument {
         key: &put.key,
         parent_checkpoint_id: put.parent_checkpoint_id.as_deref(),
-        run_checkpoint: saved.value.id,
         langgraph_run_id: langgraph_run,
         checkpoint: &put.checkpoint,
         metadata: &put.metadata,
+        values: &put.values,
+        run_checkpoint: id,
+        run: head.run,
+        reference: &reference,
+        event_id: recorded.event_id,
+        event_sequence: recorded.sequence_number,
+        correlation: head.correlation,
+        actor: &origin.actor,
     };
-    checkpoint_document_upsert(tx.conn(), tenant, &document).await?;
-    Ok(saved.events)
+    let tenant = tx.tenant();
+    checkpoint_store(tx.conn(), tenant, &document).await?;
+    Ok(recorded)
 }
 
 /// Stores a task's pending writes against a checkpoint. A write to a
@@ -145,11 +180,17 @@ pub async fn langgraph_writes_put(
         text_check("task_path", &write.task_path, TASK_PATH)?;
         serialized_check(&write.value)?;
     }
-    // With asynchronous durability a task's writes may come before the
-    // thread's first checkpoint: the thread is opened here too.
-    let (run, events) = thread_open(tx, &key.thread_id, origin).await?;
     let tenant = tx.tenant();
-    writes_insert(tx.conn(), tenant, key, writes).await?;
+    let (run, events) = match writes_insert(tx.conn(), tenant, key, writes).await? {
+        Some(run) => (run, Vec::new()),
+        None => {
+            // With asynchronous durability a task's writes may come before
+            // the thread's first checkpoint: the thread is opened here too.
+            let (run, events) = thread_open(tx, &key.thread_id, origin).await?;
+            writes_insert(tx.conn(), tenant, key, writes).await?;
+            (run, events)
+        }
+    };
     Ok(Changed::new(
         StoredCheckpoint {
             key: key.clone(),
@@ -189,6 +230,13 @@ pub async fn langgraph_checkpoint_search(
     }
     let tenant = tx.tenant();
     tuple_search(tx.conn(), tenant, search).await
+}
+
+/// The run a LangGraph thread maps to; None when the tenant has no such
+/// thread.
+pub async fn langgraph_thread_run(tx: &mut TenantTx, thread: &str) -> Result<Option<RunId>> {
+    let tenant = tx.tenant();
+    thread_run(tx.conn(), tenant, thread).await
 }
 
 /// The thread's run, ingesting its signal and starting the run the first
@@ -278,7 +326,7 @@ pub async fn langgraph_thread_copy(
         return Ok(Changed::new(copied, Vec::new()));
     }
     // The documents come from the store, checked when they went in.
-    let (run, mut events) = thread_open(tx, target, origin).await?;
+    let (head, mut events) = thread_head_open(tx, target, origin).await?;
     for tuple in tuples {
         let key = CheckpointKey {
             thread_id: target.into(),
@@ -291,7 +339,7 @@ pub async fn langgraph_thread_copy(
             metadata: tuple.metadata,
             values: tuple.values,
         };
-        events.extend(document_store(tx, run, &put, origin).await?);
+        events.push(document_store(tx, &head, &put, origin).await?);
         writes_insert(tx.conn(), tenant, &key, &tuple.writes).await?;
         copied.push(key);
     }

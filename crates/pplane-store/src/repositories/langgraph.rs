@@ -5,7 +5,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use pplane_domain::{CheckpointId, RunId, TenantId};
+use pplane_domain::{CheckpointId, CorrelationId, RunId, RunStatus, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -84,13 +84,24 @@ pub struct CheckpointKey {
     pub checkpoint_id: String,
 }
 
+/// A checkpoint to store: LangGraph's document with the values it brings,
+/// and the run checkpoint that records it.
 pub struct NewCheckpointDocument<'a> {
     pub key: &'a CheckpointKey,
     pub parent_checkpoint_id: Option<&'a str>,
-    pub run_checkpoint: CheckpointId,
     pub langgraph_run_id: Option<&'a str>,
     pub checkpoint: &'a Value,
     pub metadata: &'a Value,
+    pub values: &'a [ChannelValue],
+    pub run_checkpoint: CheckpointId,
+    pub run: RunId,
+    /// The run checkpoint's state: which LangGraph checkpoint it is.
+    pub reference: &'a Value,
+    /// The CHECKPOINT_SAVED that records it, and its position.
+    pub event_id: pplane_domain::EventId,
+    pub event_sequence: i64,
+    pub correlation: CorrelationId,
+    pub actor: &'a pplane_domain::Actor,
 }
 
 /// A stored checkpoint with the values it names and its pending writes.
@@ -140,52 +151,74 @@ pub async fn thread_insert(
     Ok(())
 }
 
-/// Stores channel values not stored yet (a version's value never changes).
-pub async fn values_insert(
+/// A thread's run as a new checkpoint needs it, locked against its end
+/// until the transaction does (as any checkpoint's run is).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ThreadHead {
+    #[sqlx(try_from = "Uuid")]
+    pub run: RunId,
+    #[sqlx(try_from = "String")]
+    pub status: RunStatus,
+    #[sqlx(try_from = "Uuid")]
+    pub correlation: CorrelationId,
+    /// What a checkpoint hangs from: the run's newest step event, or the
+    /// run's own newest event when it has no steps (a LangGraph thread's).
+    pub hangs_from: Option<Uuid>,
+}
+
+/// The thread's run, its state and what its next checkpoint hangs from, in
+/// one statement; None when the tenant has no such thread.
+pub async fn thread_head(
     conn: &mut PgConnection,
     tenant: TenantId,
     thread: &str,
-    ns: &str,
-    values: &[ChannelValue],
+) -> Result<Option<ThreadHead>> {
+    Ok(sqlx::query_as(
+        "SELECT r.id AS run, r.status, r.correlation_id AS correlation,
+                coalesce((SELECT e.id FROM steps s
+                          JOIN orchestration_events e ON e.tenant_id = s.tenant_id AND e.id = s.causation_id
+                          WHERE s.tenant_id = r.tenant_id AND s.run_id = r.id
+                          ORDER BY e.sequence_number DESC LIMIT 1), r.causation_id) AS hangs_from
+         FROM langgraph_threads t JOIN runs r ON r.tenant_id = t.tenant_id AND r.id = t.id
+         WHERE t.tenant_id = $1 AND t.thread_id = $2
+         FOR SHARE OF r",
+    )
+    .bind(tenant.as_uuid())
+    .bind(thread)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Stores a checkpoint in one statement: its run checkpoint (recorded by
+/// the event at `event`), the channel values not stored yet (a version's
+/// value never changes), and LangGraph's document, replacing the one
+/// stored under its key. The document's foreign key to its run checkpoint
+/// is checked at the statement's end, after both are in.
+pub async fn checkpoint_store(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    c: &NewCheckpointDocument<'_>,
 ) -> Result<()> {
-    if values.is_empty() {
-        return Ok(());
-    }
+    let values = c.values;
     let ids: Vec<Uuid> = values.iter().map(|_| Uuid::now_v7()).collect();
     let channels: Vec<&str> = values.iter().map(|v| v.channel.as_str()).collect();
     let versions: Vec<&str> = values.iter().map(|v| v.version.as_str()).collect();
     let kinds: Vec<&str> = values.iter().map(|v| v.value.kind.as_str()).collect();
     let bytes: Vec<Option<&[u8]>> = values.iter().map(|v| v.value.bytes.as_deref()).collect();
     sqlx::query(
-        "INSERT INTO langgraph_blobs (tenant_id, id, thread_id, checkpoint_ns, channel, version, type, blob)
-         SELECT $1, v.id, $2, $3, v.channel, v.version, v.kind, v.bytes
-         FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::bytea[])
-              AS v(id, channel, version, kind, bytes)
-         ON CONFLICT (tenant_id, thread_id, checkpoint_ns, channel, version) DO NOTHING",
-    )
-    .bind(tenant.as_uuid())
-    .bind(thread)
-    .bind(ns)
-    .bind(&ids)
-    .bind(&channels)
-    .bind(&versions)
-    .bind(&kinds)
-    .bind(&bytes)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Stores a checkpoint document, or replaces the one stored under its key.
-pub async fn checkpoint_document_upsert(
-    conn: &mut PgConnection,
-    tenant: TenantId,
-    c: &NewCheckpointDocument<'_>,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO langgraph_checkpoints (tenant_id, id, thread_id, checkpoint_ns, checkpoint_id,
+        "WITH recorded AS (
+             INSERT INTO run_checkpoints (tenant_id, id, run_id, last_step_index, event_sequence, state,
+                                          correlation_id, causation_id, actor)
+             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8)),
+         stored_values AS (
+             INSERT INTO langgraph_blobs (tenant_id, id, thread_id, checkpoint_ns, channel, version, type, blob)
+             SELECT $1, v.id, $9, $10, v.channel, v.version, v.kind, v.bytes
+             FROM unnest($11::uuid[], $12::text[], $13::text[], $14::text[], $15::bytea[])
+                  AS v(id, channel, version, kind, bytes)
+             ON CONFLICT (tenant_id, thread_id, checkpoint_ns, channel, version) DO NOTHING)
+         INSERT INTO langgraph_checkpoints (tenant_id, id, thread_id, checkpoint_ns, checkpoint_id,
              parent_checkpoint_id, run_checkpoint_id, langgraph_run_id, checkpoint, metadata)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         VALUES ($1, $16, $9, $10, $17, $18, $2, $19, $20, $21)
          ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
              parent_checkpoint_id = EXCLUDED.parent_checkpoint_id,
              run_checkpoint_id = EXCLUDED.run_checkpoint_id,
@@ -194,12 +227,23 @@ pub async fn checkpoint_document_upsert(
              metadata = EXCLUDED.metadata",
     )
     .bind(tenant.as_uuid())
-    .bind(Uuid::now_v7())
+    .bind(c.run_checkpoint.as_uuid())
+    .bind(c.run.as_uuid())
+    .bind(c.event_sequence)
+    .bind(c.reference)
+    .bind(c.correlation.as_uuid())
+    .bind(c.event_id.as_uuid())
+    .bind(c.actor.to_string())
     .bind(&c.key.thread_id)
     .bind(&c.key.checkpoint_ns)
+    .bind(&ids)
+    .bind(&channels)
+    .bind(&versions)
+    .bind(&kinds)
+    .bind(&bytes)
+    .bind(Uuid::now_v7())
     .bind(&c.key.checkpoint_id)
     .bind(c.parent_checkpoint_id)
-    .bind(c.run_checkpoint.as_uuid())
     .bind(c.langgraph_run_id)
     .bind(c.checkpoint)
     .bind(c.metadata)
@@ -208,19 +252,17 @@ pub async fn checkpoint_document_upsert(
     Ok(())
 }
 
-/// Stores a task's writes. A write to one of LangGraph's special channels
-/// (errors, interrupts, ...: the negative indexes) replaces an earlier one of
-/// the same (task, index); any other keeps the first, so a repeated call
-/// stores nothing twice.
+/// Stores a task's writes if the thread is known, in one statement: its
+/// run, or None (nothing stored) when the tenant has no such thread yet. A
+/// write to one of LangGraph's special channels (errors, interrupts, ...:
+/// the negative indexes) replaces an earlier one of the same (task, index);
+/// any other keeps the first, so a repeated call stores nothing twice.
 pub async fn writes_insert(
     conn: &mut PgConnection,
     tenant: TenantId,
     key: &CheckpointKey,
     writes: &[PendingWrite],
-) -> Result<()> {
-    if writes.is_empty() {
-        return Ok(());
-    }
+) -> Result<Option<RunId>> {
     let ids: Vec<Uuid> = writes.iter().map(|_| Uuid::now_v7()).collect();
     let tasks: Vec<&str> = writes.iter().map(|w| w.task_id.as_str()).collect();
     let idxs: Vec<i32> = writes.iter().map(|w| w.idx).collect();
@@ -228,15 +270,21 @@ pub async fn writes_insert(
     let kinds: Vec<&str> = writes.iter().map(|w| w.value.kind.as_str()).collect();
     let bytes: Vec<Option<&[u8]>> = writes.iter().map(|w| w.value.bytes.as_deref()).collect();
     let paths: Vec<&str> = writes.iter().map(|w| w.task_path.as_str()).collect();
-    sqlx::query(
-        "INSERT INTO langgraph_writes (tenant_id, id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx,
-                                       channel, type, blob, task_path)
-         SELECT $1, w.id, $2, $3, $4, w.task, w.idx, w.channel, w.kind, w.bytes, w.path
-         FROM unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[], $10::bytea[], $11::text[])
-              AS w(id, task, idx, channel, kind, bytes, path)
-         ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET
-             channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob, task_path = EXCLUDED.task_path
-             WHERE EXCLUDED.idx < 0",
+    let run: Option<Uuid> = sqlx::query_scalar(
+        "WITH thread AS (
+             SELECT id FROM langgraph_threads WHERE tenant_id = $1 AND thread_id = $2),
+         stored AS (
+             INSERT INTO langgraph_writes (tenant_id, id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx,
+                                           channel, type, blob, task_path)
+             SELECT $1, w.id, $2, $3, $4, w.task, w.idx, w.channel, w.kind, w.bytes, w.path
+             FROM unnest($5::uuid[], $6::text[], $7::int4[], $8::text[], $9::text[], $10::bytea[], $11::text[])
+                  AS w(id, task, idx, channel, kind, bytes, path)
+             WHERE EXISTS (SELECT 1 FROM thread)
+             ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET
+                 channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob,
+                 task_path = EXCLUDED.task_path
+                 WHERE EXCLUDED.idx < 0)
+         SELECT id FROM thread",
     )
     .bind(tenant.as_uuid())
     .bind(&key.thread_id)
@@ -249,9 +297,9 @@ pub async fn writes_insert(
     .bind(&kinds)
     .bind(&bytes)
     .bind(&paths)
-    .execute(conn)
+    .fetch_optional(conn)
     .await?;
-    Ok(())
+    Ok(run.map(RunId::from_uuid))
 }
 
 /// A checkpoint row as one JSON document: the row, the values its
