@@ -5,6 +5,7 @@
 mod acting;
 mod args;
 mod commands;
+mod duration;
 mod failure;
 mod output;
 mod paint;

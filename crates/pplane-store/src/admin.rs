@@ -43,6 +43,20 @@ impl Admin {
         .await?)
     }
 
+    /// Every tenant of the plane, for an operator's plane-wide work (a
+    /// prune across tenants); each tenant's work then runs in its own tenant
+    /// transaction. Refused unless this login sees every tenant.
+    pub async fn tenants_list(&mut self) -> Result<Vec<pplane_domain::TenantId>> {
+        if !self.sees_every_tenant().await? {
+            return Err(StoreError::InvalidInput(
+                "work across every tenant needs an operator login that sees past row-level \
+                 security (a superuser or a BYPASSRLS role); name a tenant otherwise"
+                    .into(),
+            ));
+        }
+        crate::repositories::tenants::tenants_all(&mut self.conn).await
+    }
+
     /// Fails unless the schema is exactly the one this binary needs (see
     /// [`migrations::schema_verify`]).
     pub async fn schema_verify(&mut self) -> Result<()> {

@@ -82,6 +82,11 @@ pub enum Command {
         #[command(subcommand)]
         action: OutboxAction,
     },
+    /// LangGraph checkpoint retention: prune, each deletion recorded.
+    Checkpoints {
+        #[command(subcommand)]
+        action: CheckpointsAction,
+    },
     /// The whole plane end to end: tenants, signals, runs, effects delivered, trace, gate.
     Demo(DemoArgs),
     /// The whole story of a run: signal, run, steps, events, effects, outbox, causation.
@@ -104,6 +109,36 @@ pub enum ProjectionsAction {
     Refresh,
     /// Replay the event log into fresh projections, prove them equal to the runtime tables, swap them in.
     Rebuild,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CheckpointsAction {
+    /// Delete LangGraph checkpoints beyond the newest N of each thread's
+    /// namespace, or last written more than a duration ago, with their
+    /// pending writes and the values nothing names any more; each recorded
+    /// as CHECKPOINT_DELETED. One tenant, or every tenant with an operator
+    /// login; a batch of 1,000 a transaction.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("policy").required(true).args(["keep_latest", "older_than"])))]
+pub struct PruneArgs {
+    /// Keep the newest N checkpoints of each thread's namespace (N ≥ 1).
+    #[arg(long, value_name = "N")]
+    pub keep_latest: Option<u32>,
+    /// Delete checkpoints last written more than this long ago (90s, 30m, 12h, 30d).
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<String>,
+    /// Only this tenant (default: every tenant, which needs the operator login).
+    #[arg(long, value_name = "UUID")]
+    pub tenant: Option<String>,
+    /// A member to act as (default: the plane's service principal).
+    #[arg(long, value_name = "UUID", requires = "tenant")]
+    pub user: Option<String>,
+    /// Recorded on each CHECKPOINT_DELETED (default system:checkpoint-retention).
+    #[arg(long)]
+    pub actor: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 mod apikey;
 mod bench;
 mod check;
+mod checkpoints;
 mod db;
 mod demo;
 mod destination;
@@ -38,6 +39,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Worker(args) => worker::run(args, output).await,
         Command::Outbox { action } => outbox::run(action, output).await,
         Command::Trace(args) => trace::run(args, output).await,
+        Command::Checkpoints { action } => checkpoints::run(action, output).await,
         Command::Demo(args) => demo::run(args, output).await,
         Command::Diagnose { what } => diagnose::run(what, output).await,
         Command::Projections { action } => projections::run(action, output).await,

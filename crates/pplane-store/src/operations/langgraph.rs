@@ -7,7 +7,10 @@
 
 use std::ops::RangeInclusive;
 
-use pplane_domain::{CheckpointId, EventId, EventType, Lifecycle, RunId, RunStatus};
+use chrono::{DateTime, Utc};
+use pplane_domain::{
+    CheckpointId, EventId, EventType, Lifecycle, RunId, RunStatus, TenantId, UserId,
+};
 use serde_json::{json, Value};
 
 use super::ingest::{signal_ingest, SignalInput};
@@ -16,14 +19,15 @@ use super::{record, Changed, Origin, Recorded};
 use crate::limits::{check_size, CHECKPOINT_STATE_MAX};
 use crate::repositories::events::{event_append, NewEvent};
 use crate::repositories::langgraph::{
-    checkpoint_store, documents_delete, thread_head, thread_insert, thread_run, thread_tuples,
-    tuple_get, tuple_search, writes_insert, Doomed, NewCheckpointDocument, ThreadHead,
+    checkpoint_store, thread_head, thread_insert, thread_run, thread_tuples, tuple_get,
+    tuple_search, writes_insert, NewCheckpointDocument, ThreadHead,
 };
 pub use crate::repositories::langgraph::{
     ChannelValue, CheckpointKey, CheckpointSearch, CheckpointTuple, PendingWrite, Serialized,
 };
+use crate::repositories::langgraph_retention::{documents_delete, Doomed};
 use crate::unit_of_work::TenantTx;
-use crate::{Result, StoreError};
+use crate::{Result, Store, StoreError};
 
 /// The signal channel whose source ids are LangGraph thread ids.
 pub const LANGGRAPH_CHANNEL: &str = "langgraph";
@@ -355,17 +359,29 @@ pub enum Retention {
     RunsDelete(Vec<String>),
     /// `prune(strategy="keep_latest")`: all but the newest per namespace.
     KeepLatest(String),
+    /// `pplane checkpoints prune --keep-latest N`: in every thread of the
+    /// tenant, what is beyond the newest N of each namespace; a batch of at
+    /// most [`PRUNE_BATCH`] at a time.
+    BeyondNewest(u32),
+    /// `pplane checkpoints prune --older-than D`: checkpoints last written
+    /// before this time, in every thread; a batch at a time.
+    WrittenBefore(DateTime<Utc>),
 }
 
 impl Retention {
-    fn reason(&self) -> &'static str {
+    fn reason(&self) -> String {
         match self {
-            Retention::ThreadDelete(_) => "thread deleted",
-            Retention::RunsDelete(_) => "runs deleted",
-            Retention::KeepLatest(_) => "keep latest",
+            Retention::ThreadDelete(_) => "thread deleted".into(),
+            Retention::RunsDelete(_) => "runs deleted".into(),
+            Retention::KeepLatest(_) => "keep latest".into(),
+            Retention::BeyondNewest(n) => format!("keep latest {n}"),
+            Retention::WrittenBefore(t) => format!("written before {}", t.to_rfc3339()),
         }
     }
 }
+
+/// The most checkpoints one transaction of a tenant-wide prune deletes.
+pub const PRUNE_BATCH: i64 = 1000;
 
 /// Events of one append, at most: a prune of a long thread goes in chunks.
 const DELETED_CHUNK: usize = 1000;
@@ -395,7 +411,21 @@ pub async fn langgraph_checkpoints_delete(
             }
             Doomed::Runs(runs)
         }
+        Retention::BeyondNewest(0) => {
+            return Err(StoreError::InvalidInput(
+                "keep at least the newest checkpoint (use delete to take them all)".into(),
+            ))
+        }
+        Retention::BeyondNewest(keep) => Doomed::Beyond {
+            keep: i64::from(*keep),
+            limit: PRUNE_BATCH,
+        },
+        Retention::WrittenBefore(time) => Doomed::Before {
+            time: *time,
+            limit: PRUNE_BATCH,
+        },
     };
+    let reason = retention.reason();
     let tenant = tx.tenant();
     let deleted = documents_delete(tx.conn(), tenant, &doomed).await?;
     let mut events = Vec::with_capacity(deleted.len());
@@ -407,7 +437,7 @@ pub async fn langgraph_checkpoints_delete(
                 event_type: EventType::CheckpointDeleted,
                 aggregate_id: d.run_checkpoint.as_uuid(),
                 aggregate_version: 2,
-                data: json!({ "reason": retention.reason(), "thread_id": d.key.thread_id,
+                data: json!({ "reason": reason, "thread_id": d.key.thread_id,
                               "checkpoint_ns": d.key.checkpoint_ns, "checkpoint_id": d.key.checkpoint_id }),
                 correlation: d.correlation,
                 causation: d.saved_event,
@@ -428,4 +458,31 @@ pub async fn langgraph_checkpoints_delete(
         deleted.into_iter().map(|d| d.key).collect(),
         events,
     ))
+}
+
+/// Prunes every thread of `tenant` as a tenant-wide `retention` says
+/// ([`Retention::BeyondNewest`], [`Retention::WrittenBefore`]), acting as
+/// `user`: a batch of checkpoints a transaction, so no transaction holds
+/// many locks for long; how many checkpoints went.
+pub async fn langgraph_checkpoints_prune(
+    store: &Store,
+    tenant: TenantId,
+    user: UserId,
+    retention: &Retention,
+    origin: &Origin,
+) -> Result<u64> {
+    let mut total = 0;
+    loop {
+        let mut tx = store.tenant_tx(tenant, user).await?;
+        let deleted = langgraph_checkpoints_delete(&mut tx, retention, origin).await?;
+        tx.commit().await?;
+        total += deleted.value.len() as u64;
+        let batched = matches!(
+            retention,
+            Retention::BeyondNewest(_) | Retention::WrittenBefore(_)
+        );
+        if !batched || (deleted.value.len() as i64) < PRUNE_BATCH {
+            return Ok(total);
+        }
+    }
 }

@@ -13,6 +13,7 @@ pub mod destinations;
 pub mod effects;
 pub mod events;
 pub mod langgraph;
+pub mod langgraph_retention;
 pub mod outbox;
 pub mod runs;
 pub mod signals;

@@ -54,3 +54,12 @@ pub async fn tenant_fetch(conn: &mut PgConnection, tenant: TenantId) -> Result<O
             .await?,
     )
 }
+
+/// Every tenant, to a login that sees past row-level security.
+pub async fn tenants_all(conn: &mut PgConnection) -> Result<Vec<TenantId>> {
+    let ids: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT tenant_id FROM tenants ORDER BY tenant_id")
+            .fetch_all(conn)
+            .await?;
+    Ok(ids.into_iter().map(TenantId::from_uuid).collect())
+}

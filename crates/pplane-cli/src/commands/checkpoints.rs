@@ -1,0 +1,79 @@
+//! `pplane checkpoints prune --keep-latest N | --older-than D [--tenant T]`:
+//! LangGraph checkpoint retention, in one tenant or, with the operator
+//! login, in every tenant; each tenant's prune runs as a member of it (the
+//! given one, or the plane's service principal).
+
+use std::process::ExitCode;
+
+use chrono::Utc;
+use pplane_domain::{Actor, TenantId, UserId};
+use pplane_store::operations::langgraph::{langgraph_checkpoints_prune, Retention};
+use pplane_store::operations::Origin;
+use pplane_store::Admin;
+use serde_json::json;
+
+use crate::acting::id;
+use crate::args::{CheckpointsAction, Output, PruneArgs};
+use crate::duration::duration;
+use crate::failure::Failure;
+use crate::output::outln;
+use crate::{output, target};
+
+pub async fn run(action: CheckpointsAction, out: Output) -> Result<ExitCode, Failure> {
+    let CheckpointsAction::Prune(args) = action;
+    prune(args, out).await
+}
+
+async fn prune(args: PruneArgs, out: Output) -> Result<ExitCode, Failure> {
+    let retention = match (args.keep_latest, &args.older_than) {
+        (Some(0), _) => return Err(Failure::Usage("--keep-latest must be 1 or more".into())),
+        (Some(n), None) => Retention::BeyondNewest(n),
+        (None, Some(text)) => {
+            Retention::WrittenBefore(Utc::now() - duration("--older-than", text)?)
+        }
+        _ => return Err(Failure::Usage("give --keep-latest or --older-than".into())),
+    };
+    let actor: Actor = match &args.actor {
+        Some(text) => id(text)?,
+        None => "system:checkpoint-retention"
+            .parse()
+            .map_err(|e| Failure::Usage(format!("{e}")))?,
+    };
+    let origin = Origin::by(actor);
+    let store = target::runtime_store().await?;
+    let tenants: Vec<TenantId> = match &args.tenant {
+        Some(tenant) => vec![id(tenant)?],
+        None => {
+            let mut admin = Admin::connect(&target::resolve().await?).await?;
+            let tenants = admin.tenants_list().await?;
+            admin.close().await?;
+            tenants
+        }
+    };
+    let user: Option<UserId> = args.user.as_deref().map(id).transpose()?;
+    let principal = match user {
+        Some(user) => user,
+        None => store.delivery_principal().await?,
+    };
+    let mut pruned = Vec::new();
+    for tenant in &tenants {
+        let n =
+            langgraph_checkpoints_prune(&store, *tenant, principal, &retention, &origin).await?;
+        pruned.push(json!({ "tenant": tenant, "pruned": n }));
+    }
+    let total: u64 = pruned.iter().filter_map(|p| p["pruned"].as_u64()).sum();
+    let scope = if args.tenant.is_some() {
+        "tenant"
+    } else {
+        "plane"
+    };
+    if out.json {
+        output::json(&json!({ "scope": scope, "pruned": total, "tenants": pruned }));
+    } else {
+        outln!(
+            "pruned {total} LangGraph checkpoint(s) in {} tenant(s) ({scope})",
+            tenants.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
