@@ -27,6 +27,7 @@ pub mod session;
 
 use std::future::Future;
 
+use axum::serve::ListenerExt;
 use pplane_store::Store;
 use tokio::net::TcpListener;
 
@@ -40,6 +41,13 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Answers are small and a client waits on each: sent at once, never held
+    // back for a delayed acknowledgement of the previous segment.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY not set on a connection: {err}");
+        }
+    });
     axum::serve(listener, router(store))
         .with_graceful_shutdown(shutdown)
         .await

@@ -8,7 +8,8 @@ never edited).
 """
 
 from . import models
-from ._calls import ByArgs
+from ._calls import ByArgs, Call
+from ._common import read_answer
 from ._sync import Ingested, LangGraph, PendingStep, PendingToolCall, Pplane, Run, Step, ToolCall
 from .aio import (
     AsyncIngested,
@@ -42,6 +43,7 @@ __all__ = [
     "AsyncStep",
     "AsyncToolCall",
     "ByArgs",
+    "Call",
     "ConflictError",
     "ForbiddenError",
     "Ingested",
@@ -60,4 +62,5 @@ __all__ = [
     "ToolCall",
     "UnauthorizedError",
     "models",
+    "read_answer",
 ]

@@ -3,6 +3,7 @@ answer, and which failures a tail rides out."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 import httpx
@@ -18,13 +19,19 @@ RETRY_CAP_S = 5.0
 
 def parse(call: Call[T], response: httpx.Response) -> T:
     """The answer as the call's model, or the problem document as its exception."""
-    if response.is_error:
+    return read_answer(call, response.status_code, response.content)
+
+
+def read_answer(call: Call[T], status: int, content: bytes) -> T:
+    """An answer's status and body as the call's model, or its problem
+    document as its exception: for a transport of one's own."""
+    if status >= 400:
         try:
-            body: Any = response.json()
+            body: Any = json.loads(content)
         except ValueError:
-            body = response.text
-        raise error_from(response.status_code, body)
-    return call.parse(response.json())
+            body = content.decode("utf-8", "replace")
+        raise error_from(status, body)
+    return call.parse(json.loads(content))
 
 
 def retryable(error: Exception) -> bool:

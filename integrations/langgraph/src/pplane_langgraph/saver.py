@@ -25,8 +25,10 @@ from langgraph.checkpoint.base import (
     get_checkpoint_metadata,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from pplane_client import AsyncPplane, Pplane
+from pplane_client import Pplane
 from pplane_client import models as m
+
+from .transport import AiohttpPplane
 
 # A channel in `new_versions` with no value in the checkpoint (LangGraph
 # bumps a version when it empties a channel): stored without bytes and left
@@ -59,7 +61,7 @@ class PplaneSaver(BaseCheckpointSaver[str]):
         self._url, self._key, self._timeout, self._actor = url, api_key, timeout, actor
         self._client: Pplane | None = None
         # An asyncio client belongs to the event loop it was made on.
-        self._aclients: dict[asyncio.AbstractEventLoop, AsyncPplane] = {}
+        self._aclients: dict[asyncio.AbstractEventLoop, AiohttpPplane] = {}
 
     # --- Clients ------------------------------------------------------------
 
@@ -70,12 +72,12 @@ class PplaneSaver(BaseCheckpointSaver[str]):
         return self._client
 
     @property
-    def aclient(self) -> AsyncPplane:
+    def aclient(self) -> AiohttpPplane:
         loop = asyncio.get_running_loop()
         client = self._aclients.get(loop)
         if client is None:
             self._aclients = {k: v for k, v in self._aclients.items() if not k.is_closed()}
-            client = self._aclients[loop] = AsyncPplane(self._url, self._key, timeout=self._timeout)
+            client = self._aclients[loop] = AiohttpPplane(self._url, self._key, timeout=self._timeout)
         return client
 
     def close(self) -> None:
