@@ -8,7 +8,7 @@ checkpoint with a new channel value); every pass is a new thread. It
 reports super-steps per second and the p50/p99 time from one super-step's
 end to the next's (both savers' calls included), and ours/peer's ratio.
 
-    python scripts/bench.py                      # an embedded plane (pplane db start)
+    python scripts/bench.py                      # the embedded cluster (pplane db start)
     DATABASE_URL=postgres://… python scripts/bench.py --seconds 10
 
 ``pplane serve`` runs from ``$PPLANE_BIN`` (default: the release build)."""
@@ -147,11 +147,14 @@ async def peer_database(database_url: str) -> str:
 
 
 def embedded_url() -> str:
+    """A scratch database on the repository's embedded cluster (`.pplane/`
+    at its root unless ``$PPLANE_HOME`` says otherwise)."""
     done = subprocess.run(
         [str(BIN), "db", "start", "--database", "pplane_bench_langgraph", "--json"],
         capture_output=True,
         text=True,
         check=True,
+        cwd=REPO,
     )
     return str(json.loads(done.stdout)["url"])
 
