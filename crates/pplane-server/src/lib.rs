@@ -15,11 +15,13 @@
 //!   documents naming the field.
 //! - [`routes`]: the routes under `/v1`, one module per resource, and the probes.
 //! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers.
+//! - [`metrics`]: `GET /metrics` for Prometheus, and the request counters.
 //! - `bench` (feature `bench`): `pplane bench api`, HTTP against the library.
 
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod body;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod routes;

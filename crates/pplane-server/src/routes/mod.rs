@@ -2,7 +2,8 @@
 //! request authenticated by its key ([`Session`](crate::session::Session))
 //! and run in one tenant transaction.
 //!
-//! - [`health`]: `GET /healthz`, `GET /readyz`.
+//! - [`health`]: `GET /healthz`, `GET /readyz` (and `GET /metrics`, in
+//!   [`crate::metrics`]).
 //! - [`signals`]: `POST /v1/signals`, idempotent.
 //! - [`runs`]: a run's view, its lifecycle, its steps and checkpoints.
 //! - [`steps`]: a step's lifecycle, and its tool calls.
@@ -80,13 +81,16 @@ pub fn router(store: Store) -> Router {
         .route("/events", get(events::page))
         .route("/trace/{id}", get(events::trace))
         .nest("/langgraph", langgraph_routes());
+    crate::metrics::handle();
     Router::new()
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
+        .route("/metrics", get(crate::metrics::scrape))
         .route("/openapi.json", get(openapi_json))
         .nest("/v1", v1)
         .fallback(|| async { Problem::new(Kind::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(BODY_MAX))
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .with_state(AppState { store })
 }
 

@@ -5,6 +5,7 @@ mod auth;
 mod effects;
 mod errors;
 mod langgraph;
+mod metrics;
 mod openapi;
 mod probes;
 mod runs;

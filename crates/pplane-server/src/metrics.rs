@@ -1,0 +1,136 @@
+//! `GET /metrics`: the plane's metrics in Prometheus text format, from the
+//! `metrics` facade rendered by `metrics-exporter-prometheus`.
+//!
+//! Each request is counted by route template, method and status, and timed
+//! (`pplane_http_requests_total`, `pplane_http_request_duration_seconds`);
+//! route templates, never ids, so label values stay bounded. The outbox's
+//! depth is read from the database when Prometheus scrapes (plane-wide, as
+//! the dispatcher sees it; no tenant ids): `pplane_outbox_entries{status}`,
+//! `pplane_outbox_oldest_due_age_seconds`, and `pplane_outbox_stats_up`,
+//! 0 when this login cannot read them.
+//!
+//! The recorder is the process's global one, installed once: several
+//! servers in one process (the tests) share it. A program that embeds the
+//! server and installs its own recorder first sees its own there instead.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use pplane_store::queries::outbox::outbox_stats_plane;
+use pplane_store::Store;
+
+use crate::session::AppState;
+
+/// Request durations, in seconds: 1 ms to 10 s (the walkthrough's 10 ms
+/// append target and 100 ms query target fall on bucket bounds).
+const DURATION_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// The process's recorder, installed on first use.
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&DURATION_BUCKETS)
+            .expect("the buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!(
+                "a metrics recorder was installed before pplane's: /metrics shows only the outbox"
+            );
+        }
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        "pplane_http_requests_total",
+        "HTTP requests answered, by route template, method and status"
+    );
+    metrics::describe_histogram!(
+        "pplane_http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to answer an HTTP request, by route template and method"
+    );
+    metrics::describe_gauge!(
+        "pplane_outbox_entries",
+        "Outbox entries by status, plane-wide, as of the last scrape"
+    );
+    metrics::describe_gauge!(
+        "pplane_outbox_oldest_due_age_seconds",
+        metrics::Unit::Seconds,
+        "How long the oldest due entry nobody holds has waited (0 when none)"
+    );
+    metrics::describe_gauge!(
+        "pplane_outbox_stats_up",
+        "1 when the last scrape could read the outbox, 0 when this login cannot"
+    );
+}
+
+/// Counts and times every request by its route template.
+pub async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!("pplane_http_request_duration_seconds",
+        "route" => route.clone(), "method" => method.clone())
+    .record(started.elapsed().as_secs_f64());
+    metrics::counter!("pplane_http_requests_total",
+        "route" => route, "method" => method, "status" => status)
+    .increment(1);
+    response
+}
+
+/// The scrape: the outbox read now, then everything recorded.
+pub async fn scrape(State(state): State<AppState>) -> Response {
+    let handle = handle();
+    outbox_gauges(&state.store).await;
+    handle.run_upkeep();
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        handle.render(),
+    )
+        .into_response()
+}
+
+async fn outbox_gauges(store: &Store) {
+    let read = async {
+        let mut tx = store.dispatch_tx().await?;
+        let stats = outbox_stats_plane(&mut tx).await?;
+        tx.commit().await?;
+        Ok::<_, pplane_store::StoreError>(stats)
+    };
+    match read.await {
+        Ok(stats) => {
+            for (status, n) in [
+                ("pending", stats.pending),
+                ("in_flight", stats.in_flight),
+                ("delivered", stats.delivered),
+                ("dead_letter", stats.dead_letter),
+            ] {
+                metrics::gauge!("pplane_outbox_entries", "status" => status).set(n as f64);
+            }
+            metrics::gauge!("pplane_outbox_oldest_due_age_seconds")
+                .set(stats.oldest_due_age_s.unwrap_or(0.0));
+            metrics::gauge!("pplane_outbox_stats_up").set(1.0);
+        }
+        Err(err) => {
+            tracing::debug!("outbox stats unreadable for /metrics: {err}");
+            metrics::gauge!("pplane_outbox_stats_up").set(0.0);
+        }
+    }
+}
