@@ -9,6 +9,11 @@
 //! `pplane_outbox_oldest_due_age_seconds`, and `pplane_outbox_stats_up`,
 //! 0 when this login cannot read them.
 //!
+//! The store records event appends, the worker its claims, leases,
+//! deliveries by outcome and commit-to-delivery latency (histograms:
+//! requests and appends in buckets from 1 ms to 10 s, deliveries up to 30
+//! minutes).
+//!
 //! The recorder is the process's global one, installed once: several
 //! servers in one process (the tests) share it. A program that embeds the
 //! server and installs its own recorder first sees its own there instead.
@@ -20,7 +25,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use pplane_store::queries::outbox::outbox_stats_plane;
 use pplane_store::Store;
 
@@ -32,12 +37,23 @@ const DURATION_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
+/// Commit-to-delivery, in seconds: from 10 ms to a retried entry's minutes.
+const DELIVERY_BUCKETS: [f64; 12] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0, 300.0, 1800.0,
+];
+
 /// The process's recorder, installed on first use.
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
             .set_buckets(&DURATION_BUCKETS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full("pplane_outbox_delivery_latency_seconds".into()),
+                    &DELIVERY_BUCKETS,
+                )
+            })
             .expect("the buckets are not empty")
             .build_recorder();
         let handle = recorder.handle();
@@ -51,14 +67,46 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// HELP lines for what the store, the worker and this server record.
 fn describe() {
+    use metrics::Unit::Seconds;
+    metrics::describe_counter!(
+        "pplane_event_appends_total",
+        "Events appended, by path: statement (in a caller's transaction) or group_commit"
+    );
+    metrics::describe_histogram!(
+        "pplane_event_append_duration_seconds",
+        Seconds,
+        "Time of one append: the statement, or the group commit's whole transaction"
+    );
+    metrics::describe_counter!(
+        "pplane_outbox_claims_total",
+        "Claims by this process's workers that took at least one entry"
+    );
+    metrics::describe_counter!(
+        "pplane_outbox_claimed_entries_total",
+        "Outbox entries claimed by this process's workers"
+    );
+    metrics::describe_gauge!(
+        "pplane_outbox_leases_held",
+        "Entries this process's workers hold under a lease right now"
+    );
+    metrics::describe_counter!(
+        "pplane_outbox_deliveries_total",
+        "Delivery attempts settled, by outcome: delivered, retry, dead_letter, stale"
+    );
+    metrics::describe_histogram!(
+        "pplane_outbox_delivery_latency_seconds",
+        Seconds,
+        "From an effect's request (its commit) to its delivery being recorded"
+    );
     metrics::describe_counter!(
         "pplane_http_requests_total",
         "HTTP requests answered, by route template, method and status"
     );
     metrics::describe_histogram!(
         "pplane_http_request_duration_seconds",
-        metrics::Unit::Seconds,
+        Seconds,
         "Time to answer an HTTP request, by route template and method"
     );
     metrics::describe_gauge!(
@@ -67,7 +115,7 @@ fn describe() {
     );
     metrics::describe_gauge!(
         "pplane_outbox_oldest_due_age_seconds",
-        metrics::Unit::Seconds,
+        Seconds,
         "How long the oldest due entry nobody holds has waited (0 when none)"
     );
     metrics::describe_gauge!(

@@ -198,7 +198,10 @@ async fn append_batch(
         document.push(json!({ "tenant_id": tenant, "user_id": user, "events": events }));
     }
 
+    let started = std::time::Instant::now();
     let rows = execute(pool, switch_role, &Value::Array(document).to_string()).await?;
+    let events = batch.iter().map(|r| r.events.len()).sum();
+    crate::metrics::appended("group_commit", events, started.elapsed());
 
     let mut bases = vec![0i64; groups.len()];
     for (g, base) in rows {

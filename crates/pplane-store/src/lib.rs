@@ -22,6 +22,7 @@
 //!   event log. Business code never reads them.
 //! - [`limits`]: explicit payload size limits.
 //! - [`listener`]: LISTEN for the outbox's wake-up notifications.
+//! - `metrics` (private): event appends counted and timed through the `metrics` facade.
 //! - [`queries`]: read-side queries, starting with the walkthrough's debugging procedure.
 //! - `checks` (feature `operator`): the schema, data and production gates.
 //! - [`migrations`]: the embedded, reversible, checksummed migration runner.
@@ -54,6 +55,7 @@ pub mod checks;
 pub mod error;
 pub mod limits;
 pub mod listener;
+mod metrics;
 pub mod migrations;
 pub mod operations;
 pub mod projections;

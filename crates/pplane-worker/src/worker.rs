@@ -231,10 +231,16 @@ impl Worker {
         self.counters
             .claimed
             .fetch_add(claimed.len() as u64, Ordering::Relaxed);
+        metrics::counter!("pplane_outbox_claims_total").increment(1);
+        metrics::counter!("pplane_outbox_claimed_entries_total").increment(claimed.len() as u64);
+        metrics::gauge!("pplane_outbox_leases_held").increment(claimed.len() as f64);
         Ok((claimed, refused))
     }
 
     async fn settle(&self, claimed: &[Claimed], attempts: &[Attempt]) {
+        // Settled or not, this worker's leases on them are over (an entry
+        // left unsettled is due again when its lease ends).
+        metrics::gauge!("pplane_outbox_leases_held").decrement(claimed.len() as f64);
         let Err(e) = self.settle_together(claimed, attempts).await else {
             return;
         };
@@ -278,14 +284,22 @@ impl Worker {
             outcomes.extend(settled.into_iter().map(|s| s.map(|s| s.entry.status)));
         }
         tx.commit().await?;
-        for status in outcomes {
-            let counter = match status {
-                Some(OutboxStatus::Delivered) => &self.counters.delivered,
-                Some(OutboxStatus::Pending) => &self.counters.retried,
-                Some(_) => &self.counters.dead_lettered,
-                None => &self.counters.stale,
+        let now = chrono::Utc::now();
+        for (entry, status) in claimed.iter().zip(outcomes) {
+            let (counter, outcome) = match status {
+                Some(OutboxStatus::Delivered) => (&self.counters.delivered, "delivered"),
+                Some(OutboxStatus::Pending) => (&self.counters.retried, "retry"),
+                Some(_) => (&self.counters.dead_lettered, "dead_letter"),
+                None => (&self.counters.stale, "stale"),
             };
             counter.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("pplane_outbox_deliveries_total", "outcome" => outcome).increment(1);
+            if status == Some(OutboxStatus::Delivered) {
+                // From the request's commit to its delivery being recorded.
+                let waited = (now - entry.created_at).to_std().unwrap_or_default();
+                metrics::histogram!("pplane_outbox_delivery_latency_seconds")
+                    .record(waited.as_secs_f64());
+            }
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ mod destructive;
 mod embedded;
 mod external;
 mod gate;
+mod metrics;
 mod outbox;
 mod runs;
 mod script;

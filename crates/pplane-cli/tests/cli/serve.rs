@@ -140,13 +140,18 @@ fn key_create(
 
 /// `pplane serve` on a free port, once it is ready.
 async fn serve(url: &str) -> (std::process::Child, String) {
+    serve_with(url, &[]).await
+}
+
+/// `pplane serve ARGS` on a free port, once it is ready.
+pub(crate) async fn serve_with(url: &str, args: &[&str]) -> (std::process::Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let listen = format!("127.0.0.1:{port}");
-    let server = spawn(url, &listen);
+    let server = spawn(url, &listen, args);
     let base = format!("http://{listen}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -160,9 +165,10 @@ async fn serve(url: &str) -> (std::process::Child, String) {
     (server, base)
 }
 
-fn spawn(url: &str, listen: &str) -> std::process::Child {
+fn spawn(url: &str, listen: &str, args: &[&str]) -> std::process::Child {
     Command::new(BINARY)
         .args(["serve", "--listen", listen])
+        .args(args)
         .env("DATABASE_URL", url)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -170,7 +176,7 @@ fn spawn(url: &str, listen: &str) -> std::process::Child {
         .unwrap()
 }
 
-fn terminate(server: &std::process::Child) {
+pub(crate) fn terminate(server: &std::process::Child) {
     let term = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()

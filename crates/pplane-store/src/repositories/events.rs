@@ -80,6 +80,7 @@ pub async fn event_append(
         cols.causation.push(e.causation.map(|c| c.as_uuid()));
         cols.actor.push(e.actor.to_string());
     }
+    let started = std::time::Instant::now();
     let sequences = sqlx::query_scalar(
         "WITH head AS (
              INSERT INTO tenant_event_heads AS h (tenant_id, last_sequence) VALUES ($1, $2)
@@ -112,6 +113,7 @@ pub async fn event_append(
     .bind(&cols.actor)
     .fetch_all(conn)
     .await?;
+    crate::metrics::appended("statement", events.len(), started.elapsed());
     let mut sequences: Vec<i64> = sequences;
     sequences.sort_unstable();
     Ok(sequences)

@@ -1,0 +1,100 @@
+//! `pplane serve --worker`'s `/metrics` as Prometheus scrapes it: an effect
+//! requested over HTTP and delivered by the worker shows in the event
+//! appends, the worker's claims and deliveries, the commit-to-delivery
+//! latency and the outbox's depth.
+
+use std::time::{Duration, Instant};
+
+use pplane_store::testing::TestDb;
+use pplane_worker::receiver::Receiver;
+use serde_json::json;
+
+use crate::serve::{serve_with, terminate};
+use crate::support::{Home, Started};
+
+/// The value of the sample whose series is exactly `series`, if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+}
+
+// Multi-threaded: the receiver answers while this thread waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivered_effect_shows_in_the_appends_claims_deliveries_latency_and_depth() {
+    let db = TestDb::migrated().await;
+    let home = Home::new();
+    let url = Some(db.url());
+    let started = Started::new(home.path(), url);
+    let receiver = Receiver::start().await.unwrap();
+    let hook = receiver.url("/hooks");
+    let added = started.run(
+        home.path(),
+        url,
+        &["destination", "add", "d", "--webhook", &hook],
+    );
+    assert_eq!(added.code, 0, "{added:?}");
+    receiver.trust(added.json()["signing_secret"].as_str().unwrap());
+    let key = started.run(
+        home.path(),
+        url,
+        &["apikey", "create", "--scope", "runtime", "--json"],
+    );
+    let key = key.json()["key"].as_str().unwrap().to_owned();
+
+    let (server, base) = serve_with(db.url(), &["--worker"]).await;
+    let requested = reqwest::Client::new()
+        .post(format!("{base}/v1/runs/{}/effects", started.run))
+        .bearer_auth(&key)
+        .json(&json!({ "effect_type": "NOTIFY", "idempotency_key": "k-1", "destination": "d" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(requested.status(), 201);
+
+    let delivered = r#"pplane_outbox_deliveries_total{outcome="delivered"}"#;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let text = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if sample(&text, delivered) == Some(1.0) || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(sample(&text, delivered), Some(1.0), "{text}");
+    assert_eq!(receiver.received().len(), 1);
+    assert!(sample(&text, "pplane_outbox_claims_total").unwrap() >= 1.0);
+    assert_eq!(
+        sample(&text, "pplane_outbox_claimed_entries_total"),
+        Some(1.0)
+    );
+    assert_eq!(sample(&text, "pplane_outbox_leases_held"), Some(0.0));
+    assert_eq!(
+        sample(&text, "pplane_outbox_delivery_latency_seconds_count"),
+        Some(1.0)
+    );
+    // The request's EFFECT_REQUESTED, the worker's EFFECT_DISPATCHED and
+    // EFFECT_SUCCEEDED: appended inside their transactions.
+    let appended = r#"pplane_event_appends_total{path="statement"}"#;
+    assert!(sample(&text, appended).unwrap() >= 3.0, "{text}");
+    let timed = r#"pplane_event_append_duration_seconds_count{path="statement"}"#;
+    assert!(sample(&text, timed).unwrap() >= 3.0, "{text}");
+    assert_eq!(
+        sample(&text, r#"pplane_outbox_entries{status="delivered"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, r#"pplane_outbox_entries{status="pending"}"#),
+        Some(0.0)
+    );
+    assert!(!text.contains(&started.tenant), "a tenant id in /metrics");
+
+    terminate(&server);
+    let mut server = server;
+    assert!(server.wait().unwrap().success());
+}
