@@ -93,8 +93,56 @@ async fn a_delivered_effect_shows_in_the_appends_claims_deliveries_latency_and_d
         Some(0.0)
     );
     assert!(!text.contains(&started.tenant), "a tenant id in /metrics");
+    deploy_files_name_only_what_is_exported(&text);
 
     terminate(&server);
     let mut server = server;
     assert!(server.wait().unwrap().success());
+}
+
+/// The alert rules and the dashboard ask only for series `/metrics` has: a
+/// renamed metric fails here rather than in a silent panel or alert.
+fn deploy_files_name_only_what_is_exported(scraped: &str) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let exported: Vec<&str> = scraped
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next())
+        .collect();
+    let read = |file: &str| std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+    // The queries only: comments and annotations may name other things (a role).
+    let rules: String = read("deploy/prometheus/alerts.yml")
+        .lines()
+        .filter(|l| {
+            !["#", "summary:", "runbook:"]
+                .iter()
+                .any(|k| l.trim_start().starts_with(k))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&read("deploy/grafana/pplane.json")).unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    let queries: String = panels
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap())
+        .map(|t| t["expr"].as_str().unwrap().to_owned() + "\n")
+        .collect();
+    for (file, text) in [("alerts.yml", rules), ("pplane.json", queries)] {
+        let mut named = 0;
+        for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if !word.starts_with("pplane_") {
+                continue;
+            }
+            let family = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|suffix| word.strip_suffix(suffix))
+                .unwrap_or(word);
+            assert!(
+                exported.contains(&family),
+                "{file} names {word}, which /metrics does not have"
+            );
+            named += 1;
+        }
+        assert!(named >= 5, "{file} names only {named} pplane series");
+    }
 }
