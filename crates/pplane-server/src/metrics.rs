@@ -7,7 +7,9 @@
 //! depth is read from the database when Prometheus scrapes (plane-wide, as
 //! the dispatcher sees it; no tenant ids): `pplane_outbox_entries{status}`,
 //! `pplane_outbox_oldest_due_age_seconds`, and `pplane_outbox_stats_up`,
-//! 0 when this login cannot read them.
+//! 0 when this login cannot read them. With `--metrics-per-tenant` also
+//! `pplane_outbox_tenant_entries{tenant,status}`: tenant ids as label
+//! values, one series per tenant and status, hence off by default.
 //!
 //! The store records event appends, the worker its claims, leases,
 //! deliveries by outcome and commit-to-delivery latency (histograms:
@@ -18,7 +20,9 @@
 //! servers in one process (the tests) share it. A program that embeds the
 //! server and installs its own recorder first sees its own there instead.
 
-use std::sync::OnceLock;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -26,7 +30,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use pplane_store::queries::outbox::outbox_stats_plane;
+use pplane_store::queries::outbox::{outbox_depth_tenants, outbox_stats_plane};
 use pplane_store::Store;
 
 use crate::session::AppState;
@@ -36,6 +40,16 @@ use crate::session::AppState;
 const DURATION_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
+
+/// Whether the scrape also reports each tenant's outbox depth
+/// (`pplane serve --metrics-per-tenant`): one series per tenant and status,
+/// so off by default.
+static PER_TENANT: AtomicBool = AtomicBool::new(false);
+
+/// Turns per-tenant outbox depth on for this process's scrapes.
+pub fn per_tenant_enable() {
+    PER_TENANT.store(true, Ordering::Relaxed);
+}
 
 /// Commit-to-delivery, in seconds: from 10 ms to a retried entry's minutes.
 const DELIVERY_BUCKETS: [f64; 12] = [
@@ -119,6 +133,10 @@ fn describe() {
         "How long the oldest due entry nobody holds has waited (0 when none)"
     );
     metrics::describe_gauge!(
+        "pplane_outbox_tenant_entries",
+        "Outbox entries by tenant and status (only with --metrics-per-tenant)"
+    );
+    metrics::describe_gauge!(
         "pplane_outbox_stats_up",
         "1 when the last scrape could read the outbox, 0 when this login cannot"
     );
@@ -156,14 +174,21 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
 }
 
 async fn outbox_gauges(store: &Store) {
+    let per_tenant = PER_TENANT.load(Ordering::Relaxed);
     let read = async {
         let mut tx = store.dispatch_tx().await?;
         let stats = outbox_stats_plane(&mut tx).await?;
+        let tenants = if per_tenant {
+            outbox_depth_tenants(&mut tx).await?
+        } else {
+            Vec::new()
+        };
         tx.commit().await?;
-        Ok::<_, pplane_store::StoreError>(stats)
+        Ok::<_, pplane_store::StoreError>((stats, tenants))
     };
     match read.await {
-        Ok(stats) => {
+        Ok((stats, tenants)) => {
+            tenant_gauges(&tenants);
             for (status, n) in [
                 ("pending", stats.pending),
                 ("in_flight", stats.in_flight),
@@ -181,4 +206,28 @@ async fn outbox_gauges(store: &Store) {
             metrics::gauge!("pplane_outbox_stats_up").set(0.0);
         }
     }
+}
+
+/// Each tenant's depth by status; a series that had a value before and has
+/// none now is set to 0 rather than left at its last value.
+fn tenant_gauges(depths: &[(pplane_domain::TenantId, String, i64)]) {
+    static SHOWN: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
+    let now: BTreeSet<(String, String)> = depths
+        .iter()
+        .map(|(t, s, _)| (t.to_string(), s.to_lowercase()))
+        .collect();
+    let mut shown = SHOWN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for (tenant, status) in shown.difference(&now) {
+        metrics::gauge!("pplane_outbox_tenant_entries",
+            "tenant" => tenant.clone(), "status" => status.clone())
+        .set(0.0);
+    }
+    for (tenant, status, n) in depths {
+        metrics::gauge!("pplane_outbox_tenant_entries",
+            "tenant" => tenant.to_string(), "status" => status.to_lowercase())
+        .set(*n as f64);
+    }
+    shown.extend(now);
 }

@@ -13,6 +13,11 @@ pub struct ServeArgs {
     /// Also run the outbox worker in this process.
     #[arg(long)]
     pub worker: bool,
+    /// Also report each tenant's outbox depth on /metrics
+    /// (`pplane_outbox_tenant_entries{tenant,status}`): a series per tenant,
+    /// so only where tenants are few enough.
+    #[arg(long)]
+    pub metrics_per_tenant: bool,
 }
 
 /// What a key may do; each includes the one before it.

@@ -53,6 +53,9 @@ pub async fn run(args: ServeArgs, _out: Output) -> Result<ExitCode, Failure> {
     let shutdown = async move {
         let _ = until.wait_for(|s| *s).await;
     };
+    if args.metrics_per_tenant {
+        pplane_server::metrics::per_tenant_enable();
+    }
     pplane_server::serve(store.clone(), listener, shutdown)
         .await
         .map_err(|e| Failure::Operation(e.into()))?;

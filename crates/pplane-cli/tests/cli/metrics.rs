@@ -19,6 +19,12 @@ fn sample(text: &str, series: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+async fn scrape(base: &str) -> String {
+    let answer = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    answer.text().await.unwrap()
+}
+
 // Multi-threaded: the receiver answers while this thread waits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivered_effect_shows_in_the_appends_claims_deliveries_latency_and_depth() {
@@ -55,12 +61,7 @@ async fn a_delivered_effect_shows_in_the_appends_claims_deliveries_latency_and_d
     let delivered = r#"pplane_outbox_deliveries_total{outcome="delivered"}"#;
     let deadline = Instant::now() + Duration::from_secs(20);
     let text = loop {
-        let text = reqwest::get(format!("{base}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = scrape(&base).await;
         if sample(&text, delivered) == Some(1.0) || Instant::now() > deadline {
             break text;
         }
@@ -93,8 +94,63 @@ async fn a_delivered_effect_shows_in_the_appends_claims_deliveries_latency_and_d
         Some(0.0)
     );
     assert!(!text.contains(&started.tenant), "a tenant id in /metrics");
+    assert!(
+        !text.contains("pplane_outbox_tenant_entries{"),
+        "per-tenant series by default"
+    );
     deploy_files_name_only_what_is_exported(&text);
 
+    terminate(&server);
+    let mut server = server;
+    assert!(server.wait().unwrap().success());
+}
+
+#[tokio::test]
+async fn with_the_flag_each_tenants_outbox_depth_is_a_series_of_its_own() {
+    let db = TestDb::migrated().await;
+    let home = Home::new();
+    let url = Some(db.url());
+    let tenants = [
+        Started::new(home.path(), url),
+        Started::new(home.path(), url),
+    ];
+    for (t, effects) in tenants.iter().zip([1, 2]) {
+        let added = t.run(
+            home.path(),
+            url,
+            &["destination", "add", "d", "--nats", "s"],
+        );
+        assert_eq!(added.code, 0, "{added:?}");
+        for k in 0..effects {
+            let key = format!("k{k}");
+            let args = [
+                "run",
+                "effect",
+                &t.run,
+                "--type",
+                "E",
+                "--key",
+                &key,
+                "--destination",
+                "d",
+            ];
+            let requested = t.run(home.path(), url, &args);
+            assert_eq!(requested.code, 0, "{requested:?}");
+        }
+    }
+    let (server, base) = serve_with(db.url(), &["--metrics-per-tenant"]).await;
+    let text = scrape(&base).await;
+    for (t, effects) in tenants.iter().zip([1.0, 2.0]) {
+        let series = format!(
+            r#"pplane_outbox_tenant_entries{{tenant="{}",status="pending"}}"#,
+            t.tenant
+        );
+        assert_eq!(sample(&text, &series), Some(effects), "{text}");
+    }
+    assert_eq!(
+        sample(&text, r#"pplane_outbox_entries{status="pending"}"#),
+        Some(3.0)
+    );
     terminate(&server);
     let mut server = server;
     assert!(server.wait().unwrap().success());

@@ -5,7 +5,8 @@ use pplane_domain::OutboxStatus;
 
 pub use crate::repositories::effects::Effect;
 use crate::repositories::outbox::{
-    outbox_leases_held as leases_held, outbox_list, outbox_stats as stats,
+    outbox_depth_by_tenant as depth_by_tenant, outbox_leases_held as leases_held, outbox_list,
+    outbox_stats as stats,
 };
 pub use crate::repositories::outbox::{OutboxEntry, OutboxStats};
 use crate::{DispatchTx, Result, TenantTx};
@@ -30,6 +31,14 @@ pub async fn outbox_stats(tx: &mut TenantTx) -> Result<OutboxStats> {
 /// The same across every tenant, as the dispatcher.
 pub async fn outbox_stats_plane(dispatch: &mut DispatchTx) -> Result<OutboxStats> {
     stats(dispatch.conn(), None).await
+}
+
+/// Entries by tenant and status (the status as stored, `PENDING`, ...), for
+/// every tenant that has any, as the dispatcher.
+pub async fn outbox_depth_tenants(
+    dispatch: &mut DispatchTx,
+) -> Result<Vec<(pplane_domain::TenantId, String, i64)>> {
+    depth_by_tenant(dispatch.conn()).await
 }
 
 /// Entries other lease owners than `owner` hold under a lease that has not

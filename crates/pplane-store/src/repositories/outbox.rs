@@ -294,6 +294,23 @@ pub async fn outbox_stats(
     })
 }
 
+/// Entries by tenant and status, for every tenant that has any (in a
+/// dispatcher transaction).
+pub async fn outbox_depth_by_tenant(
+    conn: &mut PgConnection,
+) -> Result<Vec<(TenantId, String, i64)>> {
+    let rows: Vec<(Uuid, String, i64)> = sqlx::query_as(
+        "SELECT tenant_id, status, count(*) FROM outbox_events GROUP BY tenant_id, status
+         ORDER BY tenant_id, status",
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(t, status, n)| (TenantId::from_uuid(t), status, n))
+        .collect())
+}
+
 /// Deletes delivered entries older than `before`, a bounded chunk at a
 /// time so that no statement holds many locks; returns how many went.
 /// Needs a dispatcher connection (retention spans tenants). Dead letters
