@@ -144,10 +144,14 @@ fn describe() {
 
 /// Counts and times every request by its route template.
 pub async fn track(request: Request, next: Next) -> Response {
-    let route = request
+    // A route layer: only matched routes come here, each with its template.
+    let Some(route) = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        .map(|p| p.as_str().to_owned())
+    else {
+        return next.run(request).await;
+    };
     let method = request.method().as_str().to_owned();
     let started = Instant::now();
     let response = next.run(request).await;

@@ -243,17 +243,15 @@ pub async fn langgraph_thread_run(tx: &mut TenantTx, thread: &str) -> Result<Opt
     thread_run(tx.conn(), tenant, thread).await
 }
 
-/// The thread's run, ingesting its signal and starting the run the first
-/// time; the events that appended, if any.
+/// Opens a thread its caller has just found missing: ingests its signal
+/// and starts its run (a racing first write finds the signal a duplicate
+/// and this thread's run); the events that appended, if any.
 async fn thread_open(
     tx: &mut TenantTx,
     thread: &str,
     origin: &Origin,
 ) -> Result<(RunId, Vec<Recorded>)> {
     let tenant = tx.tenant();
-    if let Some(run) = thread_run(tx.conn(), tenant, thread).await? {
-        return Ok((run, Vec::new()));
-    }
     let input = SignalInput {
         channel: LANGGRAPH_CHANNEL.into(),
         source_id: thread.into(),
