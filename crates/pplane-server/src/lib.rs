@@ -14,6 +14,8 @@
 //! - [`body`]: JSON bodies and query parameters whose errors are problem
 //!   documents naming the field.
 //! - [`routes`]: the routes under `/v1`, one module per resource, and the probes.
+//! - [`console`]: the web console at `/`: pages over the same queries,
+//!   signed in with an API key exchanged for a session cookie.
 //! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers.
 //! - [`metrics`]: `GET /metrics` for Prometheus, and the request counters.
 //! - `bench` (feature `bench`): `pplane bench api`, HTTP against the library.
@@ -21,6 +23,7 @@
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod body;
+pub mod console;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
@@ -33,13 +36,22 @@ use axum::serve::ListenerExt;
 use pplane_store::Store;
 use tokio::net::TcpListener;
 
-pub use routes::router;
+pub use routes::{metrics_router, router, router_with, Metrics};
 
 /// Serves `router(store)` on `listener` until `shutdown` resolves; then stops
 /// accepting and lets the requests in flight finish (each is one
 /// transaction, so none is left half-written).
 pub async fn serve(
     store: Store,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_router(router(store), listener, shutdown).await
+}
+
+/// Serves `app` on `listener` as [`serve`] does.
+pub async fn serve_router(
+    app: axum::Router,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -50,7 +62,7 @@ pub async fn serve(
             tracing::debug!("TCP_NODELAY not set on a connection: {err}");
         }
     });
-    axum::serve(listener, router(store))
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

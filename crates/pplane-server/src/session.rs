@@ -14,10 +14,11 @@ use pplane_store::{Store, TenantTx};
 
 use crate::problem::{Kind, Problem};
 
-/// What every handler reaches: the store.
+/// What every handler reaches: the store, and the console's sessions.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub console: std::sync::Arc<crate::console::Sessions>,
 }
 
 impl FromRef<AppState> for Store {

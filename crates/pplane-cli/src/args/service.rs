@@ -18,6 +18,10 @@ pub struct ServeArgs {
     /// so only where tenants are few enough.
     #[arg(long)]
     pub metrics_per_tenant: bool,
+    /// Serve /metrics on this address only (an internal interface that only
+    /// Prometheus reaches), not on --listen. /metrics takes no key.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
 }
 
 /// What a key may do; each includes the one before it.

@@ -9,7 +9,9 @@
 use std::process::ExitCode;
 
 use pplane_demo::{DemoOptions, DemoReport};
+use pplane_domain::ApiScope;
 use pplane_store::checks::gate::{production_gate, GateOptions, Verdict};
+use pplane_store::operations::api_keys::api_key_create;
 use pplane_store::queries::diagnose::{diagnose_effect, diagnose_run};
 use pplane_store::queries::trace::trace_load;
 use pplane_store::{Admin, MigrationSet, Store};
@@ -67,12 +69,35 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<ExitCode, Failure> {
         for cmd in next {
             outln!("  $ {cmd}");
         }
+        out!("{}", console_hint(&url, &report).await?);
     }
     Ok(if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// How to look at the demo's first tenant in the console: an operator key
+/// made for it now (its secret printed here once), and where to use it.
+/// (Not a `$` line: `pplane serve` runs until stopped.)
+async fn console_hint(url: &str, r: &DemoReport) -> Result<String, Failure> {
+    let Some(&(tenant, user)) = r.driven.tenants.first() else {
+        return Ok(String::new());
+    };
+    let store = Store::connect(url).await?;
+    let mut tx = store.tenant_tx(tenant, user).await?;
+    let created = api_key_create(&mut tx, "demo console", ApiScope::Operator, None).await?;
+    tx.commit().await?;
+    store.close().await;
+    Ok(format!(
+        "\n{}\n  Run `{} serve --worker`, open http://127.0.0.1:7878/ and sign in with this\n  \
+         operator key of tenant {tenant} (shown once; `apikey revoke {}` ends it):\n  {}\n",
+        paint::bold("See it in the console"),
+        target::self_command(),
+        created.key.id,
+        created.text,
+    ))
 }
 
 fn summary(r: &DemoReport) -> String {

@@ -1,6 +1,7 @@
-//! `pplane serve [--listen ADDR] [--worker]`: the HTTP API. SIGTERM or SIGINT
-//! stops accepting; requests in flight finish (each is one transaction), and
-//! the worker, when it runs here, finishes its deliveries in flight.
+//! `pplane serve [--listen ADDR] [--worker] [--metrics-listen ADDR]`: the
+//! HTTP API, the console and the metrics. SIGTERM or SIGINT stops accepting;
+//! requests in flight finish (each is one transaction), and the worker, when
+//! it runs here, finishes its deliveries in flight.
 
 use std::process::ExitCode;
 
@@ -24,6 +25,14 @@ pub async fn run(args: ServeArgs, _out: Output) -> Result<ExitCode, Failure> {
     let addr = listener
         .local_addr()
         .map_err(|e| Failure::Operation(e.into()))?;
+    let metrics_listener = match &args.metrics_listen {
+        Some(at) => Some(
+            TcpListener::bind(at)
+                .await
+                .map_err(|e| Failure::Usage(format!("--metrics-listen {at}: {e}")))?,
+        ),
+        None => None,
+    };
     let worker = if args.worker {
         let worker = Worker::new(store.clone(), WorkerConfig::default())
             .await
@@ -49,16 +58,40 @@ pub async fn run(args: ServeArgs, _out: Output) -> Result<ExitCode, Failure> {
             ""
         }
     );
-    let mut until = stopped.clone();
-    let shutdown = async move {
-        let _ = until.wait_for(|s| *s).await;
+    let until = |stopped: &watch::Receiver<bool>| {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
     };
     if args.metrics_per_tenant {
         pplane_server::metrics::per_tenant_enable();
     }
-    pplane_server::serve(store.clone(), listener, shutdown)
+    let (app, metrics) = match metrics_listener {
+        Some(listener) => {
+            let at = listener
+                .local_addr()
+                .map_err(|e| Failure::Operation(e.into()))?;
+            eprintln!("serve: metrics on http://{at}/metrics");
+            let app = pplane_server::metrics_router(store.clone());
+            let served = pplane_server::serve_router(app, listener, until(&stopped));
+            (
+                pplane_server::router_with(store.clone(), pplane_server::Metrics::Apart),
+                Some(tokio::spawn(served)),
+            )
+        }
+        None => (pplane_server::router(store.clone()), None),
+    };
+    pplane_server::serve_router(app, listener, until(&stopped))
         .await
         .map_err(|e| Failure::Operation(e.into()))?;
+    if let Some(metrics) = metrics {
+        match metrics.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Failure::Operation(e.into())),
+            Err(e) => return Err(Failure::Operation(e.into())),
+        }
+    }
     if let Some(worker) = worker {
         match worker.await {
             Ok(Ok(_)) => {}

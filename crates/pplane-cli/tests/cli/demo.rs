@@ -9,6 +9,7 @@ use std::sync::Arc;
 use pplane_store::testing::TestDb;
 use pplane_worker::receiver::Receiver;
 
+use crate::serve::{serve_with, terminate};
 use crate::support::{assert_contains_all, command, pplane, Home, BINARY};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,6 +45,45 @@ async fn the_demo_delivers_effects_and_ends_with_a_passing_gate() {
         run.stderr.contains("demo: delivering effects"),
         "progress on stderr"
     );
+
+    // Its last lines say how to see it in the console, with an operator key
+    // of its first tenant that signs in there.
+    assert!(run.stdout.contains("See it in the console"));
+    let key = run
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ppk_"))
+        .map(|k| format!("ppk_{k}"))
+        .expect("a key in the demo's output");
+    let (server, base) = serve_with(db.url(), &[]).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = http
+        .post(format!("{base}/sign-in"))
+        .form(&[("key", key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let runs = http
+        .get(format!("{base}/runs?status=FAILED"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(runs.status(), 200);
+    assert!(runs
+        .text()
+        .await
+        .unwrap()
+        .contains("data-status=\"FAILED\""));
+    terminate(&server);
+    let mut server = server;
+    assert!(server.wait().unwrap().success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

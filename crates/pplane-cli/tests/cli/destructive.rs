@@ -40,9 +40,16 @@ async fn a_rollback_that_drops_data_says_what_and_needs_yes() {
     let still = p.run(home.path(), url, &["run", "show", &p.run]);
     assert_eq!(still.code, 0, "nothing was dropped: {still:?}");
 
-    // The newest migration drops LangGraph's tables, the one before the API
-    // keys' table: each asked even when empty; the one before those drops a
+    // The newest migration drops indexes only: no question asked. The one
+    // before drops LangGraph's tables, the one before that the API keys'
+    // table: each asked even when empty; the one before those drops a
     // function only: no question asked.
+    let indexes = pplane(home.path(), url, &["migrate", "down"]);
+    assert_eq!(indexes.code, 0, "{indexes:?}");
+    assert!(
+        indexes.stdout.contains("add console indexes"),
+        "{indexes:?}"
+    );
     let langgraph = pplane(home.path(), url, &["migrate", "down"]);
     assert_eq!(langgraph.code, 1, "{langgraph:?}");
     assert!(

@@ -9,7 +9,7 @@ use pplane_store::testing::TestDb;
 use pplane_worker::receiver::Receiver;
 use serde_json::json;
 
-use crate::serve::{serve_with, terminate};
+use crate::serve::{free_port, serve_with, terminate};
 use crate::support::{Home, Started};
 
 /// The value of the sample whose series is exactly `series`, if present.
@@ -169,7 +169,7 @@ fn deploy_files_name_only_what_is_exported(scraped: &str) {
     let rules: String = read("deploy/prometheus/alerts.yml")
         .lines()
         .filter(|l| {
-            !["#", "summary:", "runbook:"]
+            !["#", "summary:", "runbook:", "console:"]
                 .iter()
                 .any(|k| l.trim_start().starts_with(k))
         })
@@ -201,4 +201,92 @@ fn deploy_files_name_only_what_is_exported(scraped: &str) {
         }
         assert!(named >= 5, "{file} names only {named} pplane series");
     }
+}
+
+#[tokio::test]
+async fn with_metrics_listen_only_that_address_serves_metrics() {
+    let db = TestDb::migrated().await;
+    let internal = format!("127.0.0.1:{}", free_port());
+    let (server, base) = serve_with(db.url(), &["--metrics-listen", &internal]).await;
+    let on_api = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(on_api.status(), 404);
+    let text = scrape(&format!("http://{internal}")).await;
+    assert!(
+        text.contains("# TYPE pplane_outbox_entries gauge"),
+        "{text}"
+    );
+    // The internal address serves nothing of the API or the console.
+    let api = reqwest::get(format!("http://{internal}/v1/events"))
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 404);
+    let console = reqwest::get(format!("http://{internal}/runs"))
+        .await
+        .unwrap();
+    assert_eq!(console.status(), 404);
+    terminate(&server);
+    let mut server = server;
+    assert!(server.wait().unwrap().success());
+}
+
+/// Each alert names a runbook that exists (down to its heading) and, where
+/// it sends the operator to the console, a page the console has.
+#[tokio::test]
+async fn each_alert_names_a_runbook_that_exists_and_a_console_page_that_answers() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let rules = std::fs::read_to_string(format!("{root}/deploy/prometheus/alerts.yml")).unwrap();
+    let annotation = |line: &str, key: &str| {
+        let value = line.trim_start().strip_prefix(key)?.trim();
+        Some(value.trim_matches('"').to_owned())
+    };
+    let alerts = rules.matches("- alert:").count();
+    let runbooks: Vec<String> = rules
+        .lines()
+        .filter_map(|l| annotation(l, "runbook:"))
+        .collect();
+    assert_eq!(runbooks.len(), alerts, "an alert without a runbook");
+    for runbook in &runbooks {
+        let (file, anchor) = runbook.split_once('#').unwrap_or((runbook, ""));
+        let text = std::fs::read_to_string(format!("{root}/{file}"))
+            .unwrap_or_else(|e| panic!("{runbook}: {e}"));
+        if !anchor.is_empty() {
+            let slugs: Vec<String> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("## "))
+                .map(|h| {
+                    h.to_lowercase()
+                        .chars()
+                        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-')
+                        .map(|c| if c == ' ' { '-' } else { c })
+                        .collect()
+                })
+                .collect();
+            assert!(
+                slugs.iter().any(|s| s == anchor),
+                "{runbook}: no such heading in {slugs:?}"
+            );
+        }
+    }
+    let db = TestDb::migrated().await;
+    let (server, base) = serve_with(db.url(), &[]).await;
+    let pages: Vec<String> = rules
+        .lines()
+        .filter_map(|l| annotation(l, "console:"))
+        .collect();
+    assert!(!pages.is_empty());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for page in pages {
+        let answer = http.get(format!("{base}{page}")).send().await.unwrap();
+        assert_eq!(answer.status(), 303, "{page}");
+        assert_eq!(
+            answer.headers()["location"],
+            format!("/sign-in?next={page}").as_str()
+        );
+    }
+    terminate(&server);
+    let mut server = server;
+    assert!(server.wait().unwrap().success());
 }

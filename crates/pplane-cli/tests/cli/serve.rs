@@ -145,11 +145,7 @@ async fn serve(url: &str) -> (std::process::Child, String) {
 
 /// `pplane serve ARGS` on a free port, once it is ready.
 pub(crate) async fn serve_with(url: &str, args: &[&str]) -> (std::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let server = spawn(url, &listen, args);
     let base = format!("http://{listen}");
@@ -163,6 +159,15 @@ pub(crate) async fn serve_with(url: &str, args: &[&str]) -> (std::process::Child
     }
     assert!(Instant::now() < deadline, "the server never became ready");
     (server, base)
+}
+
+/// A loopback port nothing listens on now.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn spawn(url: &str, listen: &str, args: &[&str]) -> std::process::Child {

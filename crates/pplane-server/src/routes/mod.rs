@@ -42,7 +42,23 @@ pub const BODY_MAX: usize = 2 * 1024 * 1024;
 /// the largest fit.
 pub const LANGGRAPH_BODY_MAX: usize = 48 * 1024 * 1024;
 
+/// Every route: the API, the console, the probes and `/metrics`.
 pub fn router(store: Store) -> Router {
+    router_with(store, Metrics::Here)
+}
+
+/// Where `GET /metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metrics {
+    /// On the API's listener, beside everything else.
+    Here,
+    /// On a listener of its own ([`metrics_router`]): the API's listener
+    /// answers 404 for it.
+    Apart,
+}
+
+/// The API, the console and the probes; `/metrics` as `metrics` says.
+pub fn router_with(store: Store, metrics: Metrics) -> Router {
     let v1 = Router::new()
         .route("/signals", post(signals::ingest))
         .route("/runs/{run}", get(runs::show))
@@ -82,16 +98,41 @@ pub fn router(store: Store) -> Router {
         .route("/trace/{id}", get(events::trace))
         .nest("/langgraph", langgraph_routes());
     crate::metrics::handle();
-    Router::new()
+    let probes = Router::new()
         .route("/healthz", get(health::alive))
-        .route("/readyz", get(health::ready))
-        .route("/metrics", get(crate::metrics::scrape))
+        .route("/readyz", get(health::ready));
+    let probes = match metrics {
+        Metrics::Here => probes.route("/metrics", get(crate::metrics::scrape)),
+        Metrics::Apart => probes,
+    };
+    Router::new()
+        .merge(probes)
         .route("/openapi.json", get(openapi_json))
         .nest("/v1", v1)
+        .merge(crate::console::router())
         .fallback(|| async { Problem::new(Kind::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(BODY_MAX))
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
-        .with_state(AppState { store })
+        .with_state(AppState {
+            store,
+            console: Default::default(),
+        })
+}
+
+/// `GET /metrics` alone (and the probes), for a listener only Prometheus
+/// reaches: `pplane serve --metrics-listen ADDR`.
+pub fn metrics_router(store: Store) -> Router {
+    crate::metrics::handle();
+    Router::new()
+        .route("/metrics", get(crate::metrics::scrape))
+        .route("/healthz", get(health::alive))
+        .route("/readyz", get(health::ready))
+        .fallback(|| async { Problem::new(Kind::NotFound, "no such route") })
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
+        .with_state(AppState {
+            store,
+            console: Default::default(),
+        })
 }
 
 fn langgraph_routes() -> Router<AppState> {

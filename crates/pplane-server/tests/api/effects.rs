@@ -5,7 +5,7 @@
 use pplane_domain::ApiScope;
 use serde_json::json;
 
-use crate::support::{Client, Served};
+use crate::support::Served;
 
 #[tokio::test]
 async fn an_effect_is_requested_once_and_read_back_with_its_outbox_entry() {
@@ -86,24 +86,11 @@ async fn an_effect_is_requested_once_and_read_back_with_its_outbox_entry() {
     served.stop().await;
 }
 
-/// An operator with one delivered effect in its tenant.
-async fn delivered_tenant(served: &Served) -> Client {
-    let op = served.tenant(ApiScope::Operator).await;
-    let run = op.started_run_with_destination().await;
-    op.post(
-        &format!("/v1/runs/{run}/effects"),
-        json!({ "effect_type": "E", "idempotency_key": "k", "destination": "d" }),
-    )
-    .await
-    .expect(201);
-    op
-}
-
 #[tokio::test]
 async fn an_operator_purges_only_its_own_tenants_delivered_entries() {
     let served = Served::start().await;
-    let mine = delivered_tenant(&served).await;
-    let theirs = delivered_tenant(&served).await;
+    let mine = served.operator_with_effect().await;
+    let theirs = served.operator_with_effect().await;
     assert_eq!(served.deliver_all().await, 2);
     let events_before = mine.get("/v1/events?limit=1000").await.expect(200);
     let later = (chrono::Utc::now() + chrono::Duration::minutes(1)).to_rfc3339();

@@ -2,6 +2,7 @@
 //! client, a fresh database per test.
 
 mod auth;
+mod console;
 mod effects;
 mod errors;
 mod langgraph;

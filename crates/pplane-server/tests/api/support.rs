@@ -38,6 +38,20 @@ impl Served {
         }
     }
 
+    /// An operator of a new tenant with one effect requested (key `k`, to
+    /// destination `d`), waiting in the outbox.
+    pub async fn operator_with_effect(&self) -> Client {
+        let op = self.tenant(ApiScope::Operator).await;
+        let run = op.started_run_with_destination().await;
+        op.post(
+            &format!("/v1/runs/{run}/effects"),
+            serde_json::json!({ "effect_type": "E", "idempotency_key": "k", "destination": "d" }),
+        )
+        .await
+        .expect(201);
+        op
+    }
+
     /// A new tenant with a member, and a client with a key of `scope` for it.
     pub async fn tenant(&self, scope: ApiScope) -> Client {
         let (tenant, user) = self.db.tenant(&self.store).await;
@@ -61,17 +75,23 @@ impl Served {
     /// Settles every waiting outbox entry as delivered, as the worker does
     /// after a 204 from the receiver; returns how many.
     pub async fn deliver_all(&self) -> usize {
-        let mut delivered = 0;
+        self.settle_all(204).await
+    }
+
+    /// Settles every waiting outbox entry as a receiver's `status` decides
+    /// (a 400 makes each a dead letter at once); returns how many.
+    pub async fn settle_all(&self, status: u16) -> usize {
+        let mut settled = 0;
         loop {
-            let n = self.deliver_claimed().await;
+            let n = self.settle_claimed(status).await;
             if n == 0 {
-                return delivered;
+                return settled;
             }
-            delivered += n;
+            settled += n;
         }
     }
 
-    async fn deliver_claimed(&self) -> usize {
+    async fn settle_claimed(&self, status: u16) -> usize {
         let worker: Actor = "system:outbox-worker".parse().unwrap();
         let principal = self.store.delivery_principal().await.unwrap();
         let mut tx = self.store.dispatch_tx().await.unwrap();
@@ -84,9 +104,9 @@ impl Served {
                 .await
                 .unwrap();
             effect_dispatch(&mut tx, entry, &worker).await.unwrap();
-            let ok = http_attempt(204, None);
-            let verdict = ok.verdict(1, &Backoff::default(), 0.5);
-            delivery_settle(&mut tx, entry, &ok, &verdict, &worker)
+            let answer = http_attempt(status, None);
+            let verdict = answer.verdict(1, &Backoff::default(), 0.5);
+            delivery_settle(&mut tx, entry, &answer, &verdict, &worker)
                 .await
                 .unwrap()
                 .expect("the current attempt settles");

@@ -95,6 +95,26 @@ pub async fn api_key_verify(tx: &mut TenantTx, presented: &ApiKeyText) -> Result
     if !digests_equal(&hash, &key.secret_hash) {
         return Err(refused("unknown"));
     }
+    still_open(key)
+}
+
+/// The key `id` of this transaction's principal, if it still opens the
+/// tenant now (not revoked, not expired): for a console session, which
+/// verified the key's secret once at sign-in and keeps only its id, so that
+/// revoking the key ends the session at its next request.
+pub async fn api_key_current(tx: &mut TenantTx, id: ApiKeyId) -> Result<ApiKey> {
+    let refused = |reason| StoreError::ApiKeyRefused { reason };
+    let tenant = tx.tenant();
+    let key = api_keys::api_key_fetch(tx.conn(), tenant, id)
+        .await?
+        .filter(|k| k.user_id == tx.user())
+        .ok_or(refused("unknown"))?;
+    still_open(key)
+}
+
+/// The key, unless it was revoked or has expired.
+fn still_open(key: ApiKey) -> Result<ApiKey> {
+    let refused = |reason| StoreError::ApiKeyRefused { reason };
     if key.revoked_at.is_some() {
         return Err(refused("revoked"));
     }

@@ -5,8 +5,8 @@ use pplane_domain::OutboxStatus;
 
 pub use crate::repositories::effects::Effect;
 use crate::repositories::outbox::{
-    outbox_depth_by_tenant as depth_by_tenant, outbox_leases_held as leases_held, outbox_list,
-    outbox_stats as stats,
+    outbox_deliveries_since, outbox_depth_by_tenant as depth_by_tenant, outbox_fetch,
+    outbox_leases_held as leases_held, outbox_list, outbox_stats as stats,
 };
 pub use crate::repositories::outbox::{OutboxEntry, OutboxStats};
 use crate::{DispatchTx, Result, TenantTx};
@@ -20,6 +20,15 @@ pub async fn outbox_entries(
 ) -> Result<Vec<OutboxEntry>> {
     let tenant = tx.tenant();
     outbox_list(tx.conn(), tenant, status, limit).await
+}
+
+/// One of the tenant's entries; None when the tenant has no such entry.
+pub async fn outbox_entry(
+    tx: &mut TenantTx,
+    id: pplane_domain::OutboxId,
+) -> Result<Option<OutboxEntry>> {
+    let tenant = tx.tenant();
+    outbox_fetch(tx.conn(), tenant, id).await
 }
 
 /// The tenant's depth by status and its oldest due entry.
@@ -45,4 +54,14 @@ pub async fn outbox_depth_tenants(
 /// expired, across every tenant.
 pub async fn outbox_leases_held(dispatch: &mut DispatchTx, owner: &str) -> Result<u64> {
     leases_held(dispatch.conn(), owner).await
+}
+
+/// The tenant's deliveries over the hour before now, in twelve 5-minute
+/// buckets, oldest first: each bucket's start and how many entries were
+/// delivered in it (empty buckets included, as 0).
+pub async fn outbox_deliveries_recent(
+    tx: &mut TenantTx,
+) -> Result<Vec<(chrono::DateTime<chrono::Utc>, i64)>> {
+    let tenant = tx.tenant();
+    outbox_deliveries_since(tx.conn(), tenant).await
 }

@@ -294,6 +294,29 @@ pub async fn outbox_stats(
     })
 }
 
+/// Deliveries of the last hour in 5-minute buckets, oldest first, each
+/// bucket present (0 when nothing went out). The buckets end at the next
+/// whole 5 minutes after now.
+pub async fn outbox_deliveries_since(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+) -> Result<Vec<(DateTime<Utc>, i64)>> {
+    Ok(sqlx::query_as(
+        "WITH edge AS (SELECT date_bin('5 minutes', now(), 'epoch') + interval '5 minutes' AS t),
+              buckets AS (SELECT generate_series(t - interval '60 minutes', t - interval '5 minutes',
+                                                 interval '5 minutes') AS start FROM edge)
+         SELECT b.start, count(o.id)
+         FROM buckets b
+         LEFT JOIN outbox_events o
+           ON o.tenant_id = $1 AND o.status = 'DELIVERED'
+          AND o.delivered_at >= b.start AND o.delivered_at < b.start + interval '5 minutes'
+         GROUP BY b.start ORDER BY b.start",
+    )
+    .bind(tenant.as_uuid())
+    .fetch_all(conn)
+    .await?)
+}
+
 /// Entries by tenant and status, for every tenant that has any (in a
 /// dispatcher transaction).
 pub async fn outbox_depth_by_tenant(
