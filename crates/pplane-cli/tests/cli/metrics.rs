@@ -290,3 +290,86 @@ async fn each_alert_names_a_runbook_that_exists_and_a_console_page_that_answers(
     let mut server = server;
     assert!(server.wait().unwrap().success());
 }
+
+/// Prometheus itself (Debian's, which `scripts/test` installs for promtool)
+/// scrapes `pplane serve`, stores its series and evaluates every alert rule
+/// against them without an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_metrics_and_evaluates_every_rule() {
+    let db = TestDb::migrated().await;
+    let (server, base) = serve_with(db.url(), &[]).await;
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "global: {{ scrape_interval: 1s, evaluation_interval: 1s }}\n\
+         rule_files: [\"{root}/deploy/prometheus/alerts.yml\"]\n\
+         scrape_configs:\n  - job_name: pplane\n    static_configs:\n      - targets: [\"{}\"]\n",
+        base.trim_start_matches("http://")
+    );
+    std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+    let web = format!("127.0.0.1:{}", free_port());
+    let mut prometheus = std::process::Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address={web}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prometheus is not installed: run scripts/test, or apt-get install prometheus");
+    let query = |q: &str| {
+        let url = format!("http://{web}/api/v1/query?query={q}");
+        async move {
+            let answer = reqwest::get(url).await.ok()?;
+            let body: serde_json::Value = answer.json().await.ok()?;
+            Some(body["data"]["result"].as_array()?.clone())
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let up = query("up%7Bjob%3D%22pplane%22%7D")
+            .await
+            .unwrap_or_default();
+        if up.first().is_some_and(|s| s["value"][1] == "1") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never scraped pplane: {up:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let depth = query("pplane_outbox_entries").await.unwrap();
+    assert_eq!(depth.len(), 4, "one series per status: {depth:?}");
+    // Every rule has been evaluated, without an error.
+    loop {
+        let url = format!("http://{web}/api/v1/rules");
+        let rules: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        let rules: Vec<serde_json::Value> = rules["data"]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["rules"].as_array().unwrap().clone())
+            .collect();
+        assert_eq!(rules.len(), 6, "{rules:?}");
+        if rules.iter().all(|r| r["health"] == "ok") {
+            // Nothing is wrong on an idle plane: no alert fires.
+            assert!(rules.iter().all(|r| r["state"] == "inactive"), "{rules:?}");
+            break;
+        }
+        let broken = rules.iter().find(|r| r["health"] == "err");
+        assert!(broken.is_none(), "{broken:?}");
+        assert!(Instant::now() < deadline, "rules not evaluated: {rules:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    terminate(&server);
+    let mut server = server;
+    assert!(server.wait().unwrap().success());
+}
