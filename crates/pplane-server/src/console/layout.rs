@@ -5,7 +5,7 @@
 
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup, DOCTYPE};
 use pplane_domain::ApiScope;
 
 /// The navigation: path and label; `current` marks one as the page's.
@@ -151,9 +151,4 @@ pub fn error_line(value: &serde_json::Value) -> String {
         Some(other) => other.to_string(),
         None => last.to_string(),
     }
-}
-
-/// Text known to be safe markup (the stylesheet's glyphs, say).
-pub fn raw(text: &'static str) -> PreEscaped<&'static str> {
-    PreEscaped(text)
 }
