@@ -90,13 +90,14 @@ async fn console_hint(url: &str, r: &DemoReport) -> Result<String, Failure> {
     let created = api_key_create(&mut tx, "demo console", ApiScope::Operator, None).await?;
     tx.commit().await?;
     store.close().await;
+    let pplane = target::self_command();
     Ok(format!(
-        "\n{}\n  Run `{} serve --worker`, open http://127.0.0.1:7878/ and sign in with this\n  \
-         operator key of tenant {tenant} (shown once; `apikey revoke {}` ends it):\n  {}\n",
+        "\n{}\n  Run `{pplane} serve --worker`, open http://127.0.0.1:7878/ and sign in with\n  \
+         this operator key of tenant {tenant} (shown once):\n  {}\n  \
+         It works until `{pplane} apikey revoke {} --tenant {tenant} --user {user}`.\n",
         paint::bold("See it in the console"),
-        target::self_command(),
-        created.key.id,
         created.text,
+        created.key.id,
     ))
 }
 
