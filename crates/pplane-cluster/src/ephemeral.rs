@@ -39,6 +39,12 @@ pub struct EphemeralCluster {
 
 impl EphemeralCluster {
     pub fn start() -> Result<EphemeralCluster, ClusterError> {
+        EphemeralCluster::start_with(&[])
+    }
+
+    /// As [`EphemeralCluster::start`], with these server settings (`-c
+    /// name=value`) added, e.g. `shared_preload_libraries=citus`.
+    pub fn start_with(settings: &[(&str, &str)]) -> Result<EphemeralCluster, ClusterError> {
         let bins = Binaries::locate()?;
         let owner = Owner::detect()?;
         let suffix = Alphanumeric.sample_string(&mut rand::thread_rng(), 10);
@@ -64,7 +70,7 @@ impl EphemeralCluster {
         // binds it; a second and third try cover that race.
         let mut last_err = None;
         for _ in 0..3 {
-            match Self::spawn(&bins, &owner, &dir) {
+            match Self::spawn(&bins, &owner, &dir, settings) {
                 Ok(cluster) => return Ok(cluster),
                 Err(err) => last_err = Some(err),
             }
@@ -72,7 +78,12 @@ impl EphemeralCluster {
         Err(last_err.expect("at least one attempt"))
     }
 
-    fn spawn(bins: &Binaries, owner: &Owner, dir: &std::path::Path) -> Result<Self, ClusterError> {
+    fn spawn(
+        bins: &Binaries,
+        owner: &Owner,
+        dir: &std::path::Path,
+        settings: &[(&str, &str)],
+    ) -> Result<Self, ClusterError> {
         let data = dir.join("data");
         let port = net::free_port().map_err(ClusterError::io("finding a free port"))?;
         let mut cmd = owner.command(std::path::Path::new("sh"));
@@ -86,6 +97,11 @@ impl EphemeralCluster {
             .args(["-c", "unix_socket_directories="])
             .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
             .args(["-c", "synchronous_commit=off", "-c", "max_connections=300"])
+            .args(
+                settings
+                    .iter()
+                    .flat_map(|(k, v)| ["-c".to_owned(), format!("{k}={v}")]),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

@@ -44,6 +44,12 @@ pub enum ClusterError {
     )]
     NotReachable { path: PathBuf, user: String },
 
+    #[error(
+        "Citus is not installed for the PostgreSQL in {bindir} (no {library}); \
+         `scripts/citus-install` builds it from the vendored source and installs it"
+    )]
+    CitusMissing { bindir: PathBuf, library: PathBuf },
+
     #[error("`{command}` failed ({status}): {output}")]
     CommandFailed {
         command: String,

@@ -13,10 +13,12 @@
 //! - [`local`]: the persistent cluster under `$PPLANE_HOME` (start, reuse, stop, status, url).
 //! - [`ephemeral`]: a throwaway cluster that stops and deletes itself when the process
 //!   that started it exits, however it exits.
+//! - [`citus`]: a throwaway Citus cluster, a coordinator and workers.
 //! - [`dump`]: `pg_dump`/`pg_restore` for schema comparisons and backup checks.
 //! - [`error`]: the one error type of this crate.
 
 pub mod binaries;
+pub mod citus;
 pub mod dump;
 pub mod ephemeral;
 pub mod error;
@@ -27,6 +29,7 @@ pub mod pidfile;
 mod net;
 
 pub use binaries::Binaries;
+pub use citus::CitusCluster;
 pub use ephemeral::EphemeralCluster;
 pub use error::ClusterError;
 pub use local::{LocalCluster, StartReport, Status};

@@ -8,6 +8,10 @@
 //! and the database is dropped when the test's [`TestDb`] goes out of scope.
 //! The template's name carries a hash of the migrations, so a changed
 //! migration gets a new template instead of a stale one.
+//!
+//! [`citus`]: the same for a three-node Citus cluster.
+
+pub mod citus;
 
 use std::sync::OnceLock;
 
@@ -196,22 +200,30 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let url = Server::get().maintenance_url();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // Drop runs outside any async context we could borrow; a short-lived
-        // runtime on its own thread does the one statement.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
+        drop_databases(vec![url], &self.name);
+    }
+}
+
+/// `DROP DATABASE name` on each server of `urls` (their maintenance
+/// databases), best effort. Drop runs outside any async context it could
+/// borrow; a short-lived runtime on its own thread does the statements.
+pub(crate) fn drop_databases(urls: Vec<String>, name: &str) {
+    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        rt.block_on(async {
+            for url in urls {
                 let mut conn = PgConnection::connect(&url).await.ok()?;
                 sqlx::raw_sql(&sql).execute(&mut conn).await.ok()?;
-                conn.close().await.ok()
-            })
+                conn.close().await.ok()?;
+            }
+            Some(())
         })
-        .join();
-    }
+    })
+    .join();
 }
 
 /// The migrated template database, built once per server and migration set.

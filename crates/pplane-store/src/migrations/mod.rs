@@ -293,6 +293,12 @@ async fn up_locked(
     bootstrap_history(conn).await?;
     let applied = migration_history(conn).await?;
     verify_history(set, &applied)?;
+    if citus_present(conn).await? {
+        // Two transactions: the grants run on the workers over Citus's own
+        // connections, which see only committed roles.
+        sqlx::raw_sql(CITUS_ROLES).execute(&mut *conn).await?;
+        sqlx::raw_sql(CITUS_GRANTS).execute(&mut *conn).await?;
+    }
     let mut steps = Vec::new();
     for m in &set.migrations {
         let done = applied.iter().any(|a| a.version == m.version);
@@ -304,6 +310,19 @@ async fn up_locked(
         steps.push(step);
     }
     Ok(steps)
+}
+
+/// What the migrations need on a Citus cluster before the first one runs.
+const CITUS_ROLES: &str = include_str!("citus_roles.sql");
+const CITUS_GRANTS: &str = include_str!("citus_grants.sql");
+
+/// Whether this database has the Citus extension (a coordinator).
+pub(crate) async fn citus_present(conn: &mut PgConnection) -> Result<bool, MigrationError> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")
+            .fetch_one(conn)
+            .await?,
+    )
 }
 
 /// Reverts applied migrations newer than `target`, newest first. With no

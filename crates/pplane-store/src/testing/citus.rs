@@ -1,0 +1,108 @@
+//! A Citus cluster for tests: one coordinator and two workers per test
+//! process (started from the system's binaries with the extension that
+//! `scripts/citus-install` builds), and a fresh database per test on all
+//! three, joined into one cluster.
+//!
+//! Citus keeps its extension and its node list per database, so each test's
+//! database is made on every node, gets the extension there, and the
+//! coordinator is told about the workers. No template: Citus metadata does
+//! not survive a copy.
+
+use std::sync::OnceLock;
+
+use pplane_cluster::CitusCluster;
+use sqlx::{Connection, PgConnection};
+
+/// Workers of the test cluster: enough for shards to live apart and move.
+pub const WORKERS: usize = 2;
+
+fn cluster() -> &'static CitusCluster {
+    static CLUSTER: OnceLock<CitusCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        CitusCluster::start(WORKERS)
+            .unwrap_or_else(|e| panic!("start a Citus cluster for tests: {e}"))
+    })
+}
+
+/// A database that exists for one test on every node of the cluster.
+#[derive(Debug)]
+pub struct CitusDb {
+    name: String,
+    url: String,
+    /// Each node's maintenance URL (the `postgres` database), coordinator first.
+    nodes: Vec<String>,
+    /// Each worker's port.
+    pub worker_ports: Vec<u16>,
+}
+
+impl CitusDb {
+    /// A fresh database with Citus on every node and the workers joined;
+    /// nothing of the plane in it yet.
+    pub async fn empty() -> CitusDb {
+        let cluster = cluster();
+        let name = format!("pplane_citus_{}", uuid::Uuid::now_v7().simple());
+        let all = std::iter::once(&cluster.coordinator).chain(&cluster.workers);
+        let nodes: Vec<String> = all.clone().map(|n| n.url("postgres")).collect();
+        for node in all.clone() {
+            exec(&node.url("postgres"), &format!("CREATE DATABASE {name}")).await;
+            exec(&node.url(&name), "CREATE EXTENSION citus").await;
+        }
+        let url = cluster.coordinator.url(&name);
+        let mut join = format!(
+            "SELECT citus_set_coordinator_host('127.0.0.1', {});",
+            cluster.coordinator.port()
+        );
+        for w in &cluster.workers {
+            join += &format!("SELECT citus_add_node('127.0.0.1', {});", w.port());
+        }
+        exec(&url, &join).await;
+        CitusDb {
+            name,
+            url,
+            nodes,
+            worker_ports: cluster.workers.iter().map(|w| w.port()).collect(),
+        }
+    }
+
+    /// The coordinator's URL of this database, as the superuser.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs SQL on the coordinator as the superuser.
+    pub async fn exec(&self, sql: &str) {
+        exec(&self.url, sql).await;
+    }
+
+    /// A text read on the coordinator as the superuser.
+    pub async fn text(&self, sql: &str) -> String {
+        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+        let text: Option<String> = sqlx::query_scalar(sql)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        conn.close().await.ok();
+        text.unwrap_or_default()
+    }
+}
+
+impl Drop for CitusDb {
+    fn drop(&mut self) {
+        super::drop_databases(self.nodes.clone(), &self.name);
+    }
+}
+
+async fn exec(url: &str, sql: &str) {
+    let mut conn = PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    sqlx::raw_sql(sql)
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    conn.close().await.ok();
+}

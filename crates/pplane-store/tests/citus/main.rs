@@ -1,0 +1,7 @@
+//! The plane on Citus: a coordinator and two workers, started per test
+//! process from the system's PostgreSQL with the extension that
+//! `scripts/citus-install` builds, and a fresh database on all three per
+//! test. (Issue 15, first part: the cluster and the migrations; the
+//! distribution of the tenant tables comes next.)
+
+mod migrations;
