@@ -346,6 +346,7 @@ impl Store {
         let tenant = TenantId::new();
         let mut tx = self.owner_tx(tenant).await?;
         tenants::tenant_create(tx.conn(), tenant, name).await?;
+        tenants::delivery_membership_add(tx.conn(), tenant).await?;
         tenants::membership_add(tx.conn(), tenant, member).await?;
         tx.commit().await?;
         Ok(tenant)

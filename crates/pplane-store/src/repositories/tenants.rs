@@ -45,6 +45,23 @@ pub async fn membership_add(conn: &mut PgConnection, tenant: TenantId, user: Use
     Ok(())
 }
 
+/// Makes the plane's delivery principal (the outbox worker's identity, in
+/// `pplane_meta.plane`) a member of `tenant`; a no-op when it is one. The
+/// insert trigger on `tenants` (migration 7) does the same on a plain
+/// server; on Citus a trigger on a reference table fires on every node's
+/// copy, where that table does not exist, so the store does not rely on it.
+pub async fn delivery_membership_add(conn: &mut PgConnection, tenant: TenantId) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO user_tenants (tenant_id, user_id)
+         SELECT $1, delivery_principal FROM pplane_meta.plane
+         ON CONFLICT (tenant_id, user_id) DO NOTHING",
+    )
+    .bind(tenant.as_uuid())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The active tenant, if the principal is a member of it.
 pub async fn tenant_fetch(conn: &mut PgConnection, tenant: TenantId) -> Result<Option<Tenant>> {
     Ok(

@@ -76,6 +76,28 @@ async fn claim(store: &Store, owner: &str, limit: i64, lease_ms: i64) -> Vec<Cla
     claimed
 }
 
+/// The outbox worker acts in each tenant as the delivery principal: a new
+/// tenant has it as a member even where no trigger adds it (on Citus the
+/// tenants trigger cannot run).
+#[tokio::test]
+async fn a_new_tenant_has_the_delivery_principal_as_a_member_without_the_trigger() {
+    let db = TestDb::migrated().await;
+    db.exec("DROP TRIGGER tenants_delivery_principal ON tenants")
+        .await;
+    let store = db.store().await;
+    let (tenant, _) = db.tenant(&store).await;
+    let principal = store.delivery_principal().await.unwrap();
+    let members = db
+        .scalar(&format!(
+            "SELECT count(*) FROM user_tenants WHERE tenant_id = '{tenant}' AND user_id = '{principal}'"
+        ))
+        .await;
+    assert_eq!(members, 1);
+    // It can open the tenant, as the worker does.
+    let tx = store.tenant_tx(tenant, principal).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_delivered_entry_completes_its_effect_with_dispatched_and_succeeded_events() {
     let db = TestDb::migrated().await;
