@@ -220,7 +220,13 @@ impl Catalog {
                     to_regrole('pplane_app') IS NOT NULL
                         AND has_table_privilege('pplane_app', c.oid, 'SELECT') AS app_can_read
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm') ORDER BY 1",
+             WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm')
+               -- An extension's own views (Citus puts citus_tables in
+               -- public) read the extension's catalog, not the plane's.
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                               WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                                 AND d.deptype = 'e')
+             ORDER BY 1",
         )
         .fetch_all(&mut *conn)
         .await?;

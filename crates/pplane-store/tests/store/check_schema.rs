@@ -237,3 +237,22 @@ async fn a_missing_outbox_claim_index_fails() {
         check_after("SET ROLE pplane_owner; DROP INDEX outbox_events_due_idx; RESET ROLE").await;
     assert_fails_naming(&report, "outbox worker's claim", "available_at");
 }
+
+/// A view runs as its owner unless it is security_invoker: one over a
+/// tenant table would read every tenant's rows. An extension's own views
+/// (Citus's citus_tables, pg_buffercache's) read the extension's catalog
+/// and are not the plane's to check.
+#[tokio::test]
+async fn a_view_that_bypasses_rls_fails_and_an_extensions_view_does_not() {
+    let report = check_after(
+        "CREATE VIEW every_run AS SELECT * FROM runs;
+         CREATE VIEW own_runs WITH (security_invoker = true) AS SELECT * FROM runs;
+         CREATE EXTENSION pg_buffercache;",
+    )
+    .await;
+    assert_fails_naming(&report, "bypasses row-level security", "every_run");
+    let evidence: Vec<(String, String)> = failures(&report);
+    let named = |name: &str| evidence.iter().any(|(_, e)| e.contains(name));
+    assert!(!named("own_runs"), "{evidence:#?}");
+    assert!(!named("pg_buffercache"), "{evidence:#?}");
+}
