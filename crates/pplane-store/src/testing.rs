@@ -124,12 +124,7 @@ impl TestDb {
     /// Runs SQL as the login role: for tests of crates that may not speak SQL
     /// themselves but must set up or break a database.
     pub async fn exec(&self, sql: &str) {
-        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
-        sqlx::raw_sql(sql)
-            .execute(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        conn.close().await.ok();
+        exec_at(&self.url, sql).await;
     }
 
     /// A number read as the login role (which bypasses row-level security
@@ -163,13 +158,7 @@ impl TestDb {
 
     /// A text value read as the login role.
     pub async fn text(&self, sql: &str) -> String {
-        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
-        let value = sqlx::query_scalar(sql)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        conn.close().await.ok();
-        value
+        text_at(&self.url, sql).await
     }
 
     /// Commits one row in each runtime table of `tenant`, written as
@@ -202,6 +191,31 @@ impl Drop for TestDb {
         let url = Server::get().maintenance_url();
         drop_databases(vec![url], &self.name);
     }
+}
+
+/// Runs SQL on database `url` as its login: test set-up only.
+pub(crate) async fn exec_at(url: &str, sql: &str) {
+    let mut conn = PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    sqlx::raw_sql(sql)
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    conn.close().await.ok();
+}
+
+/// One text (NULL as empty) read on database `url` as its login.
+pub(crate) async fn text_at(url: &str, sql: &str) -> String {
+    let mut conn = PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    let value: Option<String> = sqlx::query_scalar(sql)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    conn.close().await.ok();
+    value.unwrap_or_default()
 }
 
 /// `DROP DATABASE name` on each server of `urls` (their maintenance

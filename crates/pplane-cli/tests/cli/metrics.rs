@@ -283,7 +283,7 @@ async fn each_alert_names_a_runbook_that_exists_and_a_console_page_that_answers(
         assert_eq!(answer.status(), 303, "{page}");
         assert_eq!(
             answer.headers()["location"],
-            format!("/sign-in?next={page}").as_str()
+            format!("/sign-in?next={}", page.replace('/', "%2F")).as_str()
         );
     }
     terminate(&server);

@@ -142,8 +142,10 @@ impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         match self {
             Failure::SignIn { next } => {
-                let target = format!("/sign-in?next={}", encode_component(&next));
-                see_other(&target)
+                let query = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("next", &next)
+                    .finish();
+                see_other(&format!("/sign-in?{query}"))
             }
             Failure::Page { status, message } => {
                 let title = status.canonical_reason().unwrap_or("Error");
@@ -230,11 +232,7 @@ pub async fn sign_in(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
         LIFETIME.as_secs()
     );
-    let mut response = see_other(&next);
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(SET_COOKIE, value);
-    }
-    Ok(response)
+    Ok(see_other_setting(&next, &cookie))
 }
 
 #[derive(Debug, Deserialize)]
@@ -256,12 +254,17 @@ pub async fn sign_out(
             }
         }
     }
-    let mut response = see_other("/sign-in");
     let gone = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    if let Ok(value) = HeaderValue::from_str(&gone) {
+    Ok(see_other_setting("/sign-in", &gone))
+}
+
+/// [`see_other`] that also sets a cookie.
+fn see_other_setting(target: &str, cookie: &str) -> Response {
+    let mut response = see_other(target);
+    if let Ok(value) = HeaderValue::from_str(cookie) {
         response.headers_mut().insert(SET_COOKIE, value);
     }
-    Ok(response)
+    response
 }
 
 fn sign_in_form(status: StatusCode, next: &str, error: Option<&str>) -> Response {
@@ -325,24 +328,11 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// Where to go after sign-in: a path of this console, never another site
-/// (`//host` and `/\host` are other sites to a browser).
-fn safe_next(next: Option<&str>) -> String {
+/// Where to go after sign-in or a form: a path of this console, never
+/// another site (`//host` and `/\host` are other sites to a browser).
+pub fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.into(),
         _ => "/runs".into(),
     }
-}
-
-/// Percent-encodes a query parameter's value.
-pub fn encode_component(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

@@ -14,7 +14,7 @@ use pplane_store::queries::outbox::{
 };
 use serde::Deserialize;
 
-use super::access::{same_origin, see_other, Failure, Viewer};
+use super::access::{safe_next, same_origin, see_other, Failure, Viewer};
 use super::layout::{error_line, millis, status, when};
 use crate::routes::field;
 
@@ -121,8 +121,10 @@ pub async fn requeue(
     let origin = Origin::by(Actor::User(who.key.user_id.to_string()));
     delivery_requeue(&mut tx, entry, &origin).await?;
     tx.commit().await?;
+    // Back to the run page the button was on, or to the dead letters,
+    // following the entry.
     let target = match form.back.as_deref() {
-        Some(back) if back.starts_with("/runs/") && !back.contains("//") => back.to_owned(),
+        Some(back) if back.starts_with("/runs/") => safe_next(Some(back)),
         _ => format!("/dead-letters?requeued={entry}"),
     };
     Ok(see_other(&target))

@@ -11,7 +11,7 @@ use pplane_domain::{CorrelationId, RunId, RunStatus};
 use pplane_store::queries::runs::{runs_page, RunCursor, RunFilter, RunSummary};
 use serde::Deserialize;
 
-use super::access::{encode_component, Failure, Viewer};
+use super::access::{Failure, Viewer};
 use super::layout::{duration, status, when};
 
 const PAGE: i64 = 50;
@@ -212,36 +212,40 @@ fn pager(query: &ListQuery, runs: &[RunSummary], cursor: RunCursor) -> Markup {
         RunCursor::Before(_) => (true, full),
         RunCursor::After(_) => (full, true),
     };
-    let base = filters_query(query);
     html! {
         nav.pager aria-label="Pages" {
             @if newer {
                 @if let Some(first) = runs.first() {
-                    a rel="prev" href={"/runs?" (base) "after=" (first.id)} { "← Newer" }
+                    a rel="prev" href=(page_link(query, "after", first.id)) { "← Newer" }
                 }
             }
             @if older {
                 @if let Some(last) = runs.last() {
-                    a rel="next" href={"/runs?" (base) "before=" (last.id)} { "Older →" }
+                    a rel="next" href=(page_link(query, "before", last.id)) { "Older →" }
                 }
             }
         }
     }
 }
 
-/// The filters as a query string prefix (ending with `&` when not empty).
-fn filters_query(query: &ListQuery) -> String {
-    [
+/// The list with the same filters, from `cursor` (`before` or `after`) `id`.
+fn page_link(query: &ListQuery, cursor: &str, id: RunId) -> String {
+    let mut link = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in [
         ("status", &query.status),
         ("since", &query.since),
         ("until", &query.until),
         ("correlation", &query.correlation),
         ("q", &query.q),
-    ]
-    .iter()
-    .filter(|(_, v)| !v.trim().is_empty())
-    .map(|(k, v)| format!("{k}={}&", encode_component(v)))
-    .collect()
+    ] {
+        if !value.trim().is_empty() {
+            link.append_pair(key, value);
+        }
+    }
+    format!(
+        "/runs?{}",
+        link.append_pair(cursor, &id.to_string()).finish()
+    )
 }
 
 /// The last 8 hex digits of a UUID: its random part, which tells ids made

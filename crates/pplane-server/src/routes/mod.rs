@@ -97,37 +97,40 @@ pub fn router_with(store: Store, metrics: Metrics) -> Router {
         .route("/events", get(events::page))
         .route("/trace/{id}", get(events::trace))
         .nest("/langgraph", langgraph_routes());
-    crate::metrics::handle();
-    let probes = Router::new()
-        .route("/healthz", get(health::alive))
-        .route("/readyz", get(health::ready));
     let probes = match metrics {
-        Metrics::Here => probes.route("/metrics", get(crate::metrics::scrape)),
-        Metrics::Apart => probes,
+        Metrics::Here => probes().route("/metrics", get(crate::metrics::scrape)),
+        Metrics::Apart => probes(),
     };
-    Router::new()
+    let app = Router::new()
         .merge(probes)
         .route("/openapi.json", get(openapi_json))
         .nest("/v1", v1)
         .merge(crate::console::router())
-        .fallback(|| async { Problem::new(Kind::NotFound, "no such route") })
-        .layer(DefaultBodyLimit::max(BODY_MAX))
-        .route_layer(axum::middleware::from_fn(crate::metrics::track))
-        .with_state(AppState {
-            store,
-            console: Default::default(),
-        })
+        .layer(DefaultBodyLimit::max(BODY_MAX));
+    served(app, store)
 }
 
 /// `GET /metrics` alone (and the probes), for a listener only Prometheus
 /// reaches: `pplane serve --metrics-listen ADDR`.
 pub fn metrics_router(store: Store) -> Router {
-    crate::metrics::handle();
+    served(
+        probes().route("/metrics", get(crate::metrics::scrape)),
+        store,
+    )
+}
+
+/// The probes, answered on every listener.
+fn probes() -> Router<AppState> {
     Router::new()
-        .route("/metrics", get(crate::metrics::scrape))
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
-        .fallback(|| async { Problem::new(Kind::NotFound, "no such route") })
+}
+
+/// What every listener's routes share: 404 problems for unknown routes, the
+/// request metrics, the state.
+fn served(app: Router<AppState>, store: Store) -> Router {
+    crate::metrics::handle();
+    app.fallback(|| async { Problem::new(Kind::NotFound, "no such route") })
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .with_state(AppState {
             store,

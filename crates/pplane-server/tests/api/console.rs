@@ -67,6 +67,14 @@ fn listed(html: &str) -> Vec<String> {
         .collect()
 }
 
+/// The target of the page's `rel` link (`next`, `prev`), unescaped.
+fn link(html: &str, rel: &str) -> String {
+    let tag = format!("rel=\"{rel}\" href=\"");
+    let at = html.find(&tag).unwrap_or_else(|| panic!("no {rel} link")) + tag.len();
+    let end = html[at..].find('"').unwrap() + at;
+    html[at..end].replace("&amp;", "&")
+}
+
 #[tokio::test]
 async fn a_key_becomes_an_http_only_strict_cookie_marked_secure_behind_tls() {
     let served = Served::start().await;
@@ -114,7 +122,7 @@ async fn a_key_becomes_an_http_only_strict_cookie_marked_secure_behind_tls() {
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         answer.headers()[LOCATION],
-        "/sign-in?next=/runs%3Fstatus%3DFAILED"
+        "/sign-in?next=%2Fruns%3Fstatus%3DFAILED"
     );
     // A made-up cookie is no session.
     let (status, _) = page(&c.base, "pplane_console=00ff", "/runs").await;
@@ -276,7 +284,9 @@ async fn the_runs_list_filters_searches_and_pages_newest_first() {
     let first = list("/runs".into()).await;
     assert_eq!(listed(&first), newest_first[..50]);
     assert!(!first.contains("rel=\"prev\""));
-    let second = list(format!("/runs?before={}", newest_first[49])).await;
+    let older = link(&first, "next");
+    assert_eq!(older, format!("/runs?before={}", newest_first[49]));
+    let second = list(older).await;
     assert_eq!(listed(&second), newest_first[50..100]);
     let third = list(format!("/runs?before={}", newest_first[99])).await;
     assert_eq!(listed(&third), newest_first[100..]);
@@ -289,7 +299,22 @@ async fn the_runs_list_filters_searches_and_pages_newest_first() {
     let mut expected: Vec<String> = runs[..7].to_vec();
     expected.reverse();
     assert_eq!(listed(&failed), expected);
-    assert!(failed.contains("boom") || failed.contains("FAILED"));
+    // Each listed run shows its status (the filter's own option names
+    // FAILED too, so the badges are counted, not the word).
+    assert_eq!(failed.matches("data-status=\"FAILED\"").count(), 7);
+    // A page's links keep its filters.
+    let filtered = list("/runs?status=PENDING&q=batch-0".into()).await;
+    let newest_pending: Vec<String> = runs[7..100].iter().rev().cloned().collect();
+    assert_eq!(listed(&filtered), newest_pending[..50]);
+    let next = link(&filtered, "next");
+    assert_eq!(
+        next,
+        format!(
+            "/runs?status=PENDING&q=batch-0&before={}",
+            newest_pending[49]
+        )
+    );
+    assert_eq!(listed(&list(next).await), newest_pending[50..]);
     let by_source = list("/runs?q=batch-01".into()).await;
     assert_eq!(listed(&by_source).len(), 10, "batch-010 … batch-019");
     let wildcard = list("/runs?q=batch_%25".into()).await;

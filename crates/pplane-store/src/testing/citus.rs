@@ -11,7 +11,8 @@
 use std::sync::OnceLock;
 
 use pplane_cluster::CitusCluster;
-use sqlx::{Connection, PgConnection};
+
+use super::{exec_at, text_at};
 
 /// Workers of the test cluster: enough for shards to live apart and move.
 pub const WORKERS: usize = 2;
@@ -44,8 +45,8 @@ impl CitusDb {
         let all = std::iter::once(&cluster.coordinator).chain(&cluster.workers);
         let nodes: Vec<String> = all.clone().map(|n| n.url("postgres")).collect();
         for node in all.clone() {
-            exec(&node.url("postgres"), &format!("CREATE DATABASE {name}")).await;
-            exec(&node.url(&name), "CREATE EXTENSION citus").await;
+            exec_at(&node.url("postgres"), &format!("CREATE DATABASE {name}")).await;
+            exec_at(&node.url(&name), "CREATE EXTENSION citus").await;
         }
         let url = cluster.coordinator.url(&name);
         let mut join = format!(
@@ -55,7 +56,7 @@ impl CitusDb {
         for w in &cluster.workers {
             join += &format!("SELECT citus_add_node('127.0.0.1', {});", w.port());
         }
-        exec(&url, &join).await;
+        exec_at(&url, &join).await;
         CitusDb {
             name,
             url,
@@ -75,18 +76,12 @@ impl CitusDb {
 
     /// Runs SQL on the coordinator as the superuser.
     pub async fn exec(&self, sql: &str) {
-        exec(&self.url, sql).await;
+        exec_at(&self.url, sql).await;
     }
 
     /// A text read on the coordinator as the superuser.
     pub async fn text(&self, sql: &str) -> String {
-        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
-        let text: Option<String> = sqlx::query_scalar(sql)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        conn.close().await.ok();
-        text.unwrap_or_default()
+        text_at(&self.url, sql).await
     }
 }
 
@@ -94,15 +89,4 @@ impl Drop for CitusDb {
     fn drop(&mut self) {
         super::drop_databases(self.nodes.clone(), &self.name);
     }
-}
-
-async fn exec(url: &str, sql: &str) {
-    let mut conn = PgConnection::connect(url)
-        .await
-        .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
-    sqlx::raw_sql(sql)
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    conn.close().await.ok();
 }

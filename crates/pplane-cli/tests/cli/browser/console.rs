@@ -363,7 +363,7 @@ async fn a_wrong_key_is_refused_and_a_read_key_cannot_requeue() {
     // Not signed in: any page leads to sign-in.
     browser.goto(&plane.url("/dead-letters")).await;
     browser.element("#key").await;
-    assert_eq!(browser.path().await, "/sign-in?next=/dead-letters");
+    assert_eq!(browser.path().await, "/sign-in?next=%2Fdead-letters");
     // A wrong key: refused, no cookie.
     let wrong = format!("{}0", &plane.operator[..plane.operator.len() - 1]);
     browser.sign_in(&plane.base, &wrong).await;
