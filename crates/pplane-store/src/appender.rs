@@ -26,6 +26,7 @@ use sqlx::{Executor, PgPool, Row};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::context::Profile;
 use crate::limits::{check_size, EVENT_DATA_MAX};
 use crate::repositories::events::NewEvent;
 use crate::{Result, StoreError};
@@ -58,9 +59,9 @@ pub(crate) struct Appender {
 }
 
 impl Appender {
-    pub(crate) fn start(pool: PgPool, switch_role: bool) -> Appender {
+    pub(crate) fn start(target: Target) -> Appender {
         let (queue, receiver) = mpsc::channel::<Request>(MAX_BATCH * 4);
-        tokio::spawn(worker(pool, switch_role, receiver));
+        tokio::spawn(worker(target, receiver));
         Appender { queue }
     }
 
@@ -91,7 +92,17 @@ impl Appender {
     }
 }
 
-async fn worker(pool: PgPool, switch_role: bool, mut receiver: mpsc::Receiver<Request>) {
+/// Where batches go and how their transactions begin.
+#[derive(Debug)]
+pub(crate) struct Target {
+    pub pool: PgPool,
+    pub profile: Profile,
+    /// The statement that switches to the runtime role, if the login is not
+    /// that role itself.
+    pub role: Option<String>,
+}
+
+async fn worker(target: Target, mut receiver: mpsc::Receiver<Request>) {
     loop {
         let Some(first) = receiver.recv().await else {
             return;
@@ -117,12 +128,9 @@ async fn worker(pool: PgPool, switch_role: bool, mut receiver: mpsc::Receiver<Re
             tokio::task::yield_now().await;
         }
         match lanes_split(batch) {
-            (lane, None) => settle(&pool, switch_role, lane).await,
+            (lane, None) => settle(&target, lane).await,
             (low, Some(high)) => {
-                tokio::join!(
-                    settle(&pool, switch_role, low),
-                    settle(&pool, switch_role, high)
-                );
+                tokio::join!(settle(&target, low), settle(&target, high));
             }
         }
     }
@@ -147,8 +155,8 @@ fn lanes_split(batch: Vec<Request>) -> (Vec<Request>, Option<Vec<Request>>) {
 
 /// Appends one lane and answers its callers; a failed lane is retried one
 /// request at a time so that each caller gets its own result.
-async fn settle(pool: &PgPool, switch_role: bool, lane: Vec<Request>) {
-    match append_batch(pool, switch_role, &lane).await {
+async fn settle(target: &Target, lane: Vec<Request>) {
+    match append_batch(target, &lane).await {
         Ok(results) => {
             for (request, seqs) in lane.into_iter().zip(results) {
                 let _ = request.reply.send(Ok(seqs));
@@ -160,7 +168,7 @@ async fn settle(pool: &PgPool, switch_role: bool, lane: Vec<Request>) {
         }
         Err(_) => {
             for request in lane {
-                let result = append_batch(pool, switch_role, std::slice::from_ref(&request)).await;
+                let result = append_batch(target, std::slice::from_ref(&request)).await;
                 let _ = request
                     .reply
                     .send(result.map(|mut r| r.pop().unwrap_or_default()));
@@ -171,11 +179,7 @@ async fn settle(pool: &PgPool, switch_role: bool, lane: Vec<Request>) {
 
 /// Appends every request of `batch` in one transaction; returns each
 /// request's sequence numbers, in request order.
-async fn append_batch(
-    pool: &PgPool,
-    switch_role: bool,
-    batch: &[Request],
-) -> Result<Vec<Vec<i64>>> {
+async fn append_batch(target: &Target, batch: &[Request]) -> Result<Vec<Vec<i64>>> {
     // Group by (tenant, principal), in tenant order; remember where each
     // request's events land inside its group.
     let mut groups: BTreeMap<(Uuid, Uuid), Vec<usize>> = BTreeMap::new();
@@ -199,7 +203,7 @@ async fn append_batch(
     }
 
     let started = std::time::Instant::now();
-    let rows = execute(pool, switch_role, &Value::Array(document).to_string()).await?;
+    let rows = execute(target, &Value::Array(document).to_string()).await?;
     let events = batch.iter().map(|r| r.events.len()).sum();
     crate::metrics::appended("group_commit", events, started.elapsed());
 
@@ -219,27 +223,42 @@ async fn append_batch(
 }
 
 /// The whole transaction in one round trip: BEGIN, the role, the call and
-/// COMMIT travel as one simple query. The document goes in dollar-quoted
-/// under a random tag that it does not contain, so nothing in it can end
-/// the literal.
-async fn execute(pool: &PgPool, switch_role: bool, document: &str) -> Result<Vec<(i32, i64)>> {
+/// COMMIT travel as one simple query (three on Citus, below). The document
+/// goes in dollar-quoted under a random tag that it does not contain, so
+/// nothing in it can end the literal.
+async fn execute(target: &Target, document: &str) -> Result<Vec<(i32, i64)>> {
     let tag = loop {
         let tag = format!("$pp{}$", &Uuid::now_v7().simple().to_string()[20..]);
         if !document.contains(&tag) {
             break tag;
         }
     };
-    let role = if switch_role {
-        "SET LOCAL ROLE pplane_app; "
-    } else {
-        ""
+    let begin = match &target.role {
+        Some(role) => format!("BEGIN; {role}"),
+        None => "BEGIN".to_string(),
     };
-    let sql = format!(
-        "BEGIN; {role}SELECT group_ordinal, base_sequence FROM event_append_batch({tag}{document}{tag}::jsonb); COMMIT"
+    let call = format!(
+        "SELECT group_ordinal, base_sequence FROM event_append_batch({tag}{document}{tag}::jsonb)"
     );
-    let mut conn = pool.acquire().await?;
-    // A &str with no arguments runs as a simple query: all statements at once.
-    let result = conn.fetch_all(sql.as_str()).await;
+    let mut conn = target.pool.acquire().await?;
+    // A &str with no arguments runs as a simple query: all statements at
+    // once. On Citus the call runs in a transaction begun by a query of its
+    // own: with BEGIN, the call and COMMIT in one query, concurrent batches
+    // were seen to stage their rows for the shard under one name and insert
+    // each other's (a duplicate key, caught by the event log's keys).
+    let result = match target.profile {
+        Profile::SingleNode => {
+            conn.fetch_all(format!("{begin}; {call}; COMMIT").as_str())
+                .await
+        }
+        Profile::Citus => match conn.execute(begin.as_str()).await {
+            Ok(_) => match conn.fetch_all(call.as_str()).await {
+                Ok(rows) => conn.execute("COMMIT").await.map(|_| rows),
+                Err(err) => Err(err),
+            },
+            Err(err) => Err(err),
+        },
+    };
     match result {
         Ok(rows) => rows
             .iter()

@@ -13,6 +13,8 @@
 //!   or an outdated schema.
 //! - [`unit_of_work`]: [`TenantTx`], [`OwnerTx`] and [`DispatchTx`], transactions that
 //!   carry their role and tenant context.
+//! - [`context`]: how a transaction sets its role and tenant context, on one server and on
+//!   Citus ([`Profile`]).
 //! - [`appender`]: group commit for event appends across concurrent callers.
 //! - `repositories` (private; public only to the crate's tests): noun-first functions per
 //!   aggregate, each joining the caller's transaction (`run_insert`, `event_append`, ...).
@@ -52,6 +54,7 @@ pub mod appender;
 pub mod bench;
 #[cfg(feature = "operator")]
 pub mod checks;
+pub mod context;
 pub mod error;
 pub mod limits;
 pub mod listener;
@@ -71,6 +74,7 @@ pub mod unit_of_work;
 pub mod testing;
 
 pub use admin::Admin;
+pub use context::Profile;
 pub use error::{Constraint, Result, StoreError};
 pub use migrations::MigrationSet;
 pub use store::{Login, Store, StoreOptions};

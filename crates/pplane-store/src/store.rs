@@ -16,10 +16,11 @@ use std::time::Duration;
 
 use pplane_domain::{TenantId, UserId};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::appender::Appender;
+use crate::appender::{Appender, Target};
+use crate::context::{Context, Profile};
 use crate::migrations::{schema_verify, MigrationError, MigrationSet};
 use crate::repositories::events::NewEvent;
 use crate::unit_of_work::{DispatchTx, OwnerTx, TenantTx};
@@ -65,6 +66,7 @@ pub(crate) fn pool_options() -> PgPoolOptions {
 pub struct Store {
     pool: PgPool,
     login: Login,
+    profile: Profile,
     /// Started on the first grouped append; shared by every clone.
     appender: Arc<OnceLock<Appender>>,
 }
@@ -88,14 +90,25 @@ impl Store {
     }
 
     pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Store> {
+        let connect = PgConnectOptions::from_str(url)?.application_name("pplane");
+        let profile = {
+            let mut conn = PgConnection::connect_with(&connect).await?;
+            let profile = Profile::detect(&mut conn).await?;
+            conn.close().await?;
+            profile
+        };
         // Every statement the store prepares finds its rows by tenant and key
         // through an index, whatever the values; left to choose, PostgreSQL
         // plans the row-level-secured ones afresh on every execution (their
         // generic plan's estimate never beats the custom one), which took a
-        // sixth of the server's time under `pplane bench api`.
-        let connect = PgConnectOptions::from_str(url)?
-            .application_name("pplane")
-            .options([("plan_cache_mode", "force_generic_plan")]);
+        // sixth of the server's time under `pplane bench api`. Citus cannot
+        // plan some of them generically (a parameter that reaches a policy's
+        // SQL function: "could not create distributed plan"), and plans each
+        // distributed statement per execution anyway.
+        let connect = match profile {
+            Profile::SingleNode => connect.options([("plan_cache_mode", "force_generic_plan")]),
+            Profile::Citus => connect,
+        };
         let pool = pool_options()
             .max_connections(options.max_connections)
             .connect_with(connect)
@@ -104,6 +117,7 @@ impl Store {
         let store = Store {
             pool,
             login,
+            profile,
             appender: Arc::new(OnceLock::new()),
         };
         store.guard().await?;
@@ -114,6 +128,11 @@ impl Store {
         &self.login
     }
 
+    /// One server, or a Citus coordinator.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
     pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -122,13 +141,15 @@ impl Store {
     /// as `pplane_app` with the tenant context set, so row-level security
     /// shows only that tenant's rows, and only if `user` is a member of it.
     pub async fn tenant_tx(&self, tenant: TenantId, user: UserId) -> Result<TenantTx> {
-        // One round trip: BEGIN, the context and the membership check travel
-        // as one simple query. The values are formatted from parsed UUIDs,
-        // never from raw input; SET takes no bind parameters, and SET LOCAL
-        // (unlike set_config) is what Citus forwards to its workers. A
-        // non-member gets NotMember here rather than an empty tenant.
-        let begin = format!("BEGIN; {}{}", self.role_switch(), context_sql(tenant, user));
-        TenantTx::begin(&self.pool, begin, tenant, user).await
+        // BEGIN, the context and the membership check travel as one simple
+        // query (two on Citus: crate::context). A non-member gets NotMember
+        // here rather than an empty tenant.
+        let context = Context {
+            role: self.login.switches_role.then_some(APP_ROLE),
+            tenant: Some(tenant),
+            user: Some(user),
+        };
+        TenantTx::begin(&self.pool, self.profile, &context, tenant, user).await
     }
 
     /// A transaction acting as `pplane_owner` in `tenant`: tenant and
@@ -142,21 +163,22 @@ impl Store {
                        (or another member of pplane_owner)",
             });
         }
-        let begin = format!(
-            "BEGIN; SET LOCAL ROLE {OWNER_ROLE}; SET LOCAL app.tenant_id = '{}'",
-            tenant.as_uuid()
-        );
-        OwnerTx::begin(&self.pool, begin).await
+        let context = Context {
+            role: Some(OWNER_ROLE),
+            tenant: Some(tenant),
+            user: None,
+        };
+        OwnerTx::begin(&self.pool, self.profile, &context).await
     }
 
     /// A transaction as `pplane_dispatcher`, for the outbox worker's claims
     /// and for retention.
     pub async fn dispatch_tx(&self) -> Result<DispatchTx> {
-        DispatchTx::begin(
-            &self.pool,
-            format!("BEGIN; SET LOCAL ROLE {DISPATCHER_ROLE}"),
-        )
-        .await
+        let context = Context {
+            role: Some(DISPATCHER_ROLE),
+            ..Context::default()
+        };
+        DispatchTx::begin(&self.pool, self.profile, &context).await
     }
 
     /// The delivery principal: the service account, a member of every
@@ -197,9 +219,13 @@ impl Store {
         user: UserId,
         events: Vec<NewEvent>,
     ) -> Result<Vec<i64>> {
-        let appender = self
-            .appender
-            .get_or_init(|| Appender::start(self.pool.clone(), self.login.switches_role));
+        let appender = self.appender.get_or_init(|| {
+            Appender::start(Target {
+                pool: self.pool.clone(),
+                profile: self.profile,
+                role: (self.login.switches_role).then(|| self.profile.role_statement(APP_ROLE)),
+            })
+        });
         appender.append(tenant, user, events).await
     }
 
@@ -215,11 +241,11 @@ impl Store {
         self.pool.close().await;
     }
 
-    fn role_switch(&self) -> &'static str {
+    fn role_switch(&self) -> String {
         if self.login.switches_role {
-            "SET LOCAL ROLE pplane_app; "
+            format!("{}; ", self.profile.role_statement(APP_ROLE))
         } else {
-            ""
+            String::new()
         }
     }
 
@@ -266,18 +292,6 @@ impl Store {
             Err(StoreError::UnsafeRuntime(problems))
         }
     }
-}
-
-/// Sets the tenant context and checks that the principal is a member of
-/// the tenant (migration 10): the statements every tenant transaction runs
-/// first, as one simple query.
-pub(crate) fn context_sql(tenant: TenantId, user: UserId) -> String {
-    format!(
-        "SET LOCAL app.tenant_id = '{}'; SET LOCAL app.user_id = '{}'; \
-         SELECT tenant_member_check()",
-        tenant.as_uuid(),
-        user.as_uuid()
-    )
 }
 
 /// What makes `role` unsafe to work as: superuser, BYPASSRLS, ownership.
@@ -344,9 +358,10 @@ impl Store {
     pub async fn tenant_create(&self, name: &str, member: UserId) -> Result<TenantId> {
         use crate::repositories::tenants;
         let tenant = TenantId::new();
+        let principal = self.delivery_principal().await?;
         let mut tx = self.owner_tx(tenant).await?;
         tenants::tenant_create(tx.conn(), tenant, name).await?;
-        tenants::delivery_membership_add(tx.conn(), tenant).await?;
+        tenants::delivery_membership_add(tx.conn(), tenant, principal).await?;
         tenants::membership_add(tx.conn(), tenant, member).await?;
         tx.commit().await?;
         Ok(tenant)

@@ -12,6 +12,7 @@
 //! [`citus`]: the same for a three-node Citus cluster.
 
 pub mod citus;
+pub mod log;
 
 use std::sync::OnceLock;
 

@@ -16,11 +16,12 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgTransactionManager;
 use sqlx::{Executor, PgConnection, PgPool, Postgres, TransactionManager};
 
-use crate::store::context_sql;
+use crate::context::{Context, Profile};
 use crate::Result;
 
 /// A pooled connection inside a transaction that began with one simple
-/// query (BEGIN and the statements that set its role and context).
+/// query (BEGIN and the statements that set its role and context; on Citus
+/// a second one: crate::context).
 ///
 /// sqlx's own `Transaction` cannot be used for that: when a statement after
 /// BEGIN fails (the membership check refusing a non-member), sqlx has not
@@ -32,17 +33,38 @@ use crate::Result;
 struct OpenTx {
     conn: PoolConnection<Postgres>,
     open: bool,
+    profile: Profile,
 }
 
 impl OpenTx {
-    async fn begin(pool: &PgPool, statements: String) -> Result<OpenTx> {
+    async fn begin(pool: &PgPool, profile: Profile, context: &Context) -> Result<OpenTx> {
         let mut conn = pool.acquire().await?;
-        if let Err(err) = PgTransactionManager::begin(&mut conn, Some(statements.into())).await {
+        let mut statements = profile.statements(true, context).into_iter();
+        let first = statements.next().unwrap_or_else(|| "BEGIN".into());
+        if let Err(err) = PgTransactionManager::begin(&mut conn, Some(first.into())).await {
             // Without a transaction open this is a warning, not an error.
             let _ = conn.execute("ROLLBACK").await;
             return Err(err.into());
         }
-        Ok(OpenTx { conn, open: true })
+        let mut tx = OpenTx {
+            conn,
+            open: true,
+            profile,
+        };
+        for rest in statements {
+            // A failure drops `tx`, which rolls the transaction back.
+            tx.conn.execute(rest.as_str()).await?;
+        }
+        Ok(tx)
+    }
+
+    /// Sets `context` for the rest of the transaction.
+    async fn set(&mut self, context: &Context) -> Result<()> {
+        for statement in self.profile.statements(false, context) {
+            // A &str with no arguments goes as one simple query.
+            self.conn.execute(statement.as_str()).await?;
+        }
+        Ok(())
     }
 
     async fn commit(mut self) -> Result<()> {
@@ -77,14 +99,15 @@ pub struct TenantTx {
 }
 
 impl TenantTx {
-    /// Begins with `statements` (BEGIN, role, context, membership check).
+    /// Begins with `context` (role, tenant, principal, membership check).
     pub(crate) async fn begin(
         pool: &PgPool,
-        statements: String,
+        profile: Profile,
+        context: &Context,
         tenant: TenantId,
         user: UserId,
     ) -> Result<Self> {
-        let tx = OpenTx::begin(pool, statements).await?;
+        let tx = OpenTx::begin(pool, profile, context).await?;
         Ok(TenantTx { tx, tenant, user })
     }
 
@@ -92,9 +115,12 @@ impl TenantTx {
     /// worker settles the entries of several tenants in one commit.
     pub async fn switch_tenant(&mut self, tenant: TenantId) -> Result<()> {
         if tenant != self.tenant {
-            let set = context_sql(tenant, self.user);
-            // A &str with no arguments goes as one simple query.
-            self.conn().execute(set.as_str()).await?;
+            let context = Context {
+                role: None,
+                tenant: Some(tenant),
+                user: Some(self.user),
+            };
+            self.tx.set(&context).await?;
             self.tenant = tenant;
         }
         Ok(())
@@ -133,9 +159,9 @@ pub struct DispatchTx {
 }
 
 impl DispatchTx {
-    pub(crate) async fn begin(pool: &PgPool, statements: String) -> Result<Self> {
+    pub(crate) async fn begin(pool: &PgPool, profile: Profile, context: &Context) -> Result<Self> {
         Ok(DispatchTx {
-            tx: OpenTx::begin(pool, statements).await?,
+            tx: OpenTx::begin(pool, profile, context).await?,
         })
     }
 
@@ -148,8 +174,12 @@ impl DispatchTx {
     /// The same transaction, from here on as `pplane_app` in `tenant` for
     /// `user`, under the usual policies.
     pub async fn into_tenant(mut self, tenant: TenantId, user: UserId) -> Result<TenantTx> {
-        let set = format!("SET LOCAL ROLE pplane_app; {}", context_sql(tenant, user));
-        self.conn().execute(set.as_str()).await?;
+        let context = Context {
+            role: Some(crate::store::APP_ROLE),
+            tenant: Some(tenant),
+            user: Some(user),
+        };
+        self.tx.set(&context).await?;
         Ok(TenantTx {
             tx: self.tx,
             tenant,
@@ -170,9 +200,9 @@ pub struct OwnerTx {
 }
 
 impl OwnerTx {
-    pub(crate) async fn begin(pool: &PgPool, statements: String) -> Result<Self> {
+    pub(crate) async fn begin(pool: &PgPool, profile: Profile, context: &Context) -> Result<Self> {
         Ok(OwnerTx {
-            tx: OpenTx::begin(pool, statements).await?,
+            tx: OpenTx::begin(pool, profile, context).await?,
         })
     }
 

@@ -98,6 +98,27 @@ pub struct View {
     pub app_can_read: bool,
 }
 
+/// Where a table lives on a Citus cluster.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Placement {
+    pub table_name: String,
+    /// h (hash-distributed), n (reference), or none: local to the coordinator.
+    pub method: Option<String>,
+    /// The distribution column of a hash-distributed table.
+    pub column: Option<String>,
+    pub colocation: Option<i32>,
+}
+
+/// What the Citus profile adds (migration 14); absent on plain PostgreSQL.
+#[derive(Debug, Clone, Default)]
+pub struct Citus {
+    pub placements: Vec<Placement>,
+    /// `is_member_of(uuid)` exists as a STABLE SECURITY DEFINER function
+    /// that asks `user_tenants` for the current principal: the member
+    /// policies may call it instead of their subquery.
+    pub member_function: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     pub tables: Vec<Table>,
@@ -109,6 +130,7 @@ pub struct Catalog {
     pub roles: Vec<Role>,
     pub privileges: Vec<Privilege>,
     pub views: Vec<View>,
+    pub citus: Option<Citus>,
 }
 
 impl Catalog {
@@ -230,6 +252,7 @@ impl Catalog {
         )
         .fetch_all(&mut *conn)
         .await?;
+        let citus = Citus::load(conn).await?;
         Ok(Catalog {
             tables,
             columns,
@@ -240,7 +263,14 @@ impl Catalog {
             roles,
             privileges,
             views,
+            citus,
         })
+    }
+
+    /// True when the profile's member function may stand in for the
+    /// membership subquery.
+    pub fn member_function(&self) -> bool {
+        self.citus.as_ref().is_some_and(|c| c.member_function)
     }
 
     pub fn table(&self, name: &str) -> Option<&Table> {
@@ -266,5 +296,44 @@ impl Catalog {
         self.privileges.iter().any(|p| {
             p.role == role && p.table_name == table && p.privilege == privilege && p.granted
         })
+    }
+}
+
+impl Citus {
+    async fn load(conn: &mut PgConnection) -> Result<Option<Citus>> {
+        let present: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if !present {
+            return Ok(None);
+        }
+        let placements = sqlx::query_as(
+            "SELECT c.relname::text AS table_name, p.partmethod::text AS method,
+                    CASE WHEN p.partmethod = 'h'
+                         THEN column_to_column_name(p.logicalrelid, p.partkey) END AS column,
+                    p.colocationid AS colocation
+             FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             LEFT JOIN pg_dist_partition p ON p.logicalrelid = c.oid
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+             ORDER BY 1",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let member_function = sqlx::query_scalar(
+            "SELECT EXISTS (
+                 SELECT 1 FROM pg_proc f
+                 WHERE f.oid = to_regprocedure('public.is_member_of(uuid)')
+                   AND f.prosecdef AND f.provolatile = 's'
+                   AND f.prosrc LIKE '%user_tenants%' AND f.prosrc LIKE '%current_user_id()%')",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(Some(Citus {
+            placements,
+            member_function,
+        }))
     }
 }

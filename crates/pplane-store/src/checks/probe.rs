@@ -28,6 +28,15 @@ pub async fn run(conn: &mut PgConnection) -> Vec<CheckResult> {
     }
 }
 
+/// Roles change by set_config, which Citus does not forward: a forwarded
+/// SET LOCAL ROLE would be replayed on worker connections opened as another
+/// role, which may not switch to it.
+const ROLE_OWNER: &str = "SELECT set_config('role', 'pplane_owner', true)";
+
+/// On Citus: forward SET LOCAL to the workers. The database's default
+/// (migration 14) reaches sessions opened after it; this one may be older.
+const PROPAGATE: &str = "SET LOCAL citus.propagate_set_commands = 'local'";
+
 struct Ids {
     a: Uuid,
     b: Uuid,
@@ -42,22 +51,78 @@ async fn probe(conn: &mut PgConnection) -> Result<Vec<CheckResult>, sqlx::Error>
         user_a: UserId::new().as_uuid(),
         user_b: UserId::new().as_uuid(),
     };
+    // On Citus the two tenants are committed first and deleted after: Citus
+    // reaches a worker over one connection per role, so rows the owner wrote
+    // in this transaction would be invisible to the policies that check them
+    // as pplane_app.
+    let citus: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")
+            .fetch_one(&mut *conn)
+            .await?;
+    if !citus {
+        return probe_in(conn, &ids, false).await;
+    }
+    let mut setup = conn.begin().await?;
+    sqlx::raw_sql(PROPAGATE).execute(&mut *setup).await?;
+    for statement in tenants_sql(&ids) {
+        sqlx::raw_sql(&statement).execute(&mut *setup).await?;
+    }
+    setup.commit().await?;
+    let results = probe_in(conn, &ids, true).await;
+    let removed = remove_tenants(conn, &ids).await;
+    let results = results?;
+    removed?;
+    Ok(results)
+}
+
+/// Tenants A and B, each with its one member, written as the owner; one
+/// statement a query, since Citus replays the text of a query holding a
+/// SET LOCAL on its workers.
+fn tenants_sql(ids: &Ids) -> Vec<String> {
+    let mut out = vec![ROLE_OWNER.to_string()];
+    for (tenant, user, name) in [(ids.a, ids.user_a, "A"), (ids.b, ids.user_b, "B")] {
+        out.push(format!("SET LOCAL app.tenant_id = '{tenant}'"));
+        out.push(format!(
+            "INSERT INTO tenants (tenant_id, name) VALUES ('{tenant}', 'probe {name}')"
+        ));
+        out.push(format!(
+            "INSERT INTO user_tenants (tenant_id, user_id) VALUES ('{tenant}', '{user}')"
+        ));
+    }
+    out
+}
+
+/// Deletes the committed probe tenants again (Citus only).
+async fn remove_tenants(conn: &mut PgConnection, ids: &Ids) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
-    sqlx::raw_sql(&format!(
-        "SET LOCAL ROLE pplane_owner;
-         SET LOCAL app.tenant_id = '{a}';
-         INSERT INTO tenants (tenant_id, name) VALUES ('{a}', 'probe A');
-         INSERT INTO user_tenants (tenant_id, user_id) VALUES ('{a}', '{ua}');
-         SET LOCAL app.tenant_id = '{b}';
-         INSERT INTO tenants (tenant_id, name) VALUES ('{b}', 'probe B');
-         INSERT INTO user_tenants (tenant_id, user_id) VALUES ('{b}', '{ub}');",
-        a = ids.a,
-        b = ids.b,
-        ua = ids.user_a,
-        ub = ids.user_b
-    ))
-    .execute(&mut *tx)
-    .await?;
+    sqlx::raw_sql(PROPAGATE).execute(&mut *tx).await?;
+    sqlx::raw_sql(ROLE_OWNER).execute(&mut *tx).await?;
+    for tenant in [ids.a, ids.b] {
+        sqlx::raw_sql(&format!("SET LOCAL app.tenant_id = '{tenant}'"))
+            .execute(&mut *tx)
+            .await?;
+        for table in ["user_tenants", "tenants"] {
+            sqlx::raw_sql(&format!("DELETE FROM {table} WHERE tenant_id = '{tenant}'"))
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await
+}
+
+async fn probe_in(
+    conn: &mut PgConnection,
+    ids: &Ids,
+    citus: bool,
+) -> Result<Vec<CheckResult>, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    if citus {
+        sqlx::raw_sql(PROPAGATE).execute(&mut *tx).await?;
+    } else {
+        for statement in tenants_sql(ids) {
+            sqlx::raw_sql(&statement).execute(&mut *tx).await?;
+        }
+    }
 
     act_as(&mut tx, ids.b, ids.user_b).await?;
     sqlx::raw_sql(&rows_of(ids.b, &fresh_row_ids()))
@@ -89,7 +154,7 @@ async fn probe(conn: &mut PgConnection) -> Result<Vec<CheckResult>, sqlx::Error>
     act_as(&mut tx, ids.b, ids.user_b).await?;
     let mut rewrites = Vec::new();
     for role in ["pplane_app", "pplane_owner"] {
-        sqlx::raw_sql(&format!("SET LOCAL ROLE {role}"))
+        sqlx::raw_sql(&format!("SELECT set_config('role', '{role}', true)"))
             .execute(&mut *tx)
             .await?;
         for stmt in [
@@ -168,8 +233,11 @@ async fn probe(conn: &mut PgConnection) -> Result<Vec<CheckResult>, sqlx::Error>
 }
 
 async fn act_as(conn: &mut PgConnection, tenant: Uuid, user: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql("SELECT set_config('role', 'pplane_app', true)")
+        .execute(&mut *conn)
+        .await?;
     sqlx::raw_sql(&format!(
-        "SET LOCAL ROLE pplane_app; SET LOCAL app.tenant_id = '{tenant}'; SET LOCAL app.user_id = '{user}'"
+        "SET LOCAL app.tenant_id = '{tenant}'; SET LOCAL app.user_id = '{user}'"
     ))
     .execute(conn)
     .await?;

@@ -1,5 +1,5 @@
 -- Before the first migration on a Citus cluster: the plane's three roles,
--- each in a transaction of its own, and each able to log in.
+-- each able to log in, and the one parameter grant the Citus profile needs.
 --
 -- Why before: Citus propagates each CREATE FUNCTION, GRANT and policy to
 -- the workers as it happens, over connections of its own, which cannot see
@@ -31,7 +31,10 @@ BEGIN
         'GRANT pplane_owner TO ' || quote_ident(current_user),
         'GRANT pplane_app TO ' || quote_ident(current_user),
         'GRANT pplane_dispatcher TO ' || quote_ident(current_user),
-        'GRANT pplane_dispatcher TO pplane_app']
+        'GRANT pplane_dispatcher TO pplane_app',
+        -- Cluster-wide, like the roles: the member policies' function
+        -- (migration 14) sets it, and runs as the owner.
+        'GRANT SET ON PARAMETER citus.allow_nested_distributed_execution TO pplane_owner']
     LOOP
         BEGIN
             EXECUTE stmt;

@@ -46,17 +46,24 @@ pub async fn membership_add(conn: &mut PgConnection, tenant: TenantId, user: Use
 }
 
 /// Makes the plane's delivery principal (the outbox worker's identity, in
-/// `pplane_meta.plane`) a member of `tenant`; a no-op when it is one. The
-/// insert trigger on `tenants` (migration 7) does the same on a plain
-/// server; on Citus a trigger on a reference table fires on every node's
-/// copy, where that table does not exist, so the store does not rely on it.
-pub async fn delivery_membership_add(conn: &mut PgConnection, tenant: TenantId) -> Result<()> {
+/// `pplane_meta.plane`, read by [`crate::Store::delivery_principal`]) a
+/// member of `tenant`; a no-op when it is one. The insert trigger on
+/// `tenants` (migration 7) does the same on a plain server; on Citus a
+/// trigger on a reference table fires on every node's copy, where that
+/// table does not exist, so the store does not rely on it. The principal
+/// comes as a value: Citus cannot plan a generic INSERT ... SELECT from a
+/// coordinator-local table into a reference table.
+pub async fn delivery_membership_add(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    principal: UserId,
+) -> Result<()> {
     sqlx::query(
-        "INSERT INTO user_tenants (tenant_id, user_id)
-         SELECT $1, delivery_principal FROM pplane_meta.plane
+        "INSERT INTO user_tenants (tenant_id, user_id) VALUES ($1, $2)
          ON CONFLICT (tenant_id, user_id) DO NOTHING",
     )
     .bind(tenant.as_uuid())
+    .bind(principal.as_uuid())
     .execute(conn)
     .await?;
     Ok(())

@@ -11,11 +11,16 @@
 use std::sync::OnceLock;
 
 use pplane_cluster::CitusCluster;
+use pplane_domain::{TenantId, UserId};
 
 use super::{exec_at, text_at};
+use crate::{Admin, MigrationSet, Store, StoreOptions};
 
 /// Workers of the test cluster: enough for shards to live apart and move.
 pub const WORKERS: usize = 2;
+
+/// Shards of each distributed table in a test database.
+pub const SHARDS: usize = 4;
 
 fn cluster() -> &'static CitusCluster {
     static CLUSTER: OnceLock<CitusCluster> = OnceLock::new();
@@ -48,6 +53,13 @@ impl CitusDb {
             exec_at(&node.url("postgres"), &format!("CREATE DATABASE {name}")).await;
             exec_at(&node.url(&name), "CREATE EXTENSION citus").await;
         }
+        // Four shards a table instead of Citus's 32: the same routing and
+        // moves, an eighth of the tables to create per test.
+        exec_at(
+            &cluster.coordinator.url("postgres"),
+            &format!("ALTER DATABASE {name} SET citus.shard_count = {SHARDS}"),
+        )
+        .await;
         let url = cluster.coordinator.url(&name);
         let mut join = format!(
             "SELECT citus_set_coordinator_host('127.0.0.1', {});",
@@ -63,6 +75,46 @@ impl CitusDb {
             nodes,
             worker_ports: cluster.workers.iter().map(|w| w.port()).collect(),
         }
+    }
+
+    /// A fresh database with every migration applied: the tenant tables
+    /// distributed (migration 14).
+    pub async fn migrated() -> CitusDb {
+        let db = CitusDb::empty().await;
+        let mut admin = db.admin().await;
+        admin
+            .migrate_up(&MigrationSet::embedded(), None, |_| {})
+            .await
+            .expect("migrate the Citus database");
+        admin.close().await.ok();
+        db
+    }
+
+    /// The runtime store on the coordinator, with `connections` in its pool.
+    pub async fn store(&self, connections: u32) -> Store {
+        Store::connect_with(
+            &self.url,
+            StoreOptions {
+                max_connections: connections,
+            },
+        )
+        .await
+        .expect("connect the store to the coordinator")
+    }
+
+    /// A connection to the coordinator as the login role.
+    pub async fn admin(&self) -> Admin {
+        Admin::connect(&self.url).await.expect("connect as admin")
+    }
+
+    /// A tenant with one member, as `pplane tenant create` makes it.
+    pub async fn tenant(&self, store: &Store) -> (TenantId, UserId) {
+        let user = UserId::new();
+        let tenant = store
+            .tenant_create("citus tenant", user)
+            .await
+            .expect("create a tenant on Citus");
+        (tenant, user)
     }
 
     /// The coordinator's URL of this database, as the superuser.

@@ -4,4 +4,6 @@
 //! test. (Issue 15, first part: the cluster and the migrations; the
 //! distribution of the tenant tables comes next.)
 
+mod event_log;
+mod ingestion;
 mod migrations;

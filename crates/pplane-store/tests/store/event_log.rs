@@ -5,8 +5,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use pplane_domain::{Actor, CorrelationId, EventId, EventType, TenantId, UserId};
+use pplane_domain::{TenantId, UserId};
 use pplane_store::repositories::events::{event_append, events_after, NewEvent};
+use pplane_store::testing::log::{checkpoint_event, log_tail};
 use pplane_store::testing::TestDb;
 use pplane_store::{Store, StoreOptions};
 use serde_json::json;
@@ -14,25 +15,12 @@ use serde_json::json;
 const WRITERS: usize = 16;
 const TRANSACTIONS_PER_WRITER: usize = 25;
 
-fn event(n: usize) -> NewEvent {
-    NewEvent {
-        id: EventId::new(),
-        event_type: EventType::CheckpointSaved,
-        aggregate_id: uuid::Uuid::now_v7(),
-        aggregate_version: 1,
-        data: json!({ "n": n }),
-        correlation: CorrelationId::new(),
-        causation: None,
-        actor: "system:test".parse::<Actor>().unwrap(),
-    }
-}
-
 /// One writer: transactions of 1 to 3 events, every fifth rolled back (its
 /// positions must not leave a gap). Returns how many events it committed.
 async fn writer(store: Store, tenant: TenantId, user: UserId, seed: usize) -> usize {
     let mut committed = 0;
     for i in 0..TRANSACTIONS_PER_WRITER {
-        let batch: Vec<NewEvent> = (0..1 + (seed + i) % 3).map(event).collect();
+        let batch: Vec<NewEvent> = (0..1 + (seed + i) % 3).map(checkpoint_event).collect();
         let mut tx = store.tenant_tx(tenant, user).await.unwrap();
         event_append(tx.conn(), tenant, &batch).await.unwrap();
         if (seed + i).is_multiple_of(5) {
@@ -43,31 +31,6 @@ async fn writer(store: Store, tenant: TenantId, user: UserId, seed: usize) -> us
         }
     }
     committed
-}
-
-/// Tails one tenant's log until `done` and nothing is left; asserts every
-/// batch continues exactly where the last one ended. Returns the count read.
-async fn tail(store: Store, tenant: TenantId, user: UserId, done: Arc<AtomicBool>) -> i64 {
-    let mut last_seen = 0i64;
-    loop {
-        let finished = done.load(Ordering::SeqCst);
-        let mut tx = store.tenant_tx(tenant, user).await.unwrap();
-        let batch = events_after(tx.conn(), tenant, last_seen, 200)
-            .await
-            .unwrap();
-        tx.rollback().await.unwrap();
-        for e in &batch {
-            assert_eq!(
-                e.sequence_number,
-                last_seen + 1,
-                "a gap or a skip after {last_seen}"
-            );
-            last_seen = e.sequence_number;
-        }
-        if batch.is_empty() && finished {
-            return last_seen;
-        }
-    }
 }
 
 async fn run_scenario(tenants: usize) {
@@ -87,7 +50,7 @@ async fn run_scenario(tenants: usize) {
     let done = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = members
         .iter()
-        .map(|&(t, u)| tokio::spawn(tail(store.clone(), t, u, done.clone())))
+        .map(|&(t, u)| tokio::spawn(log_tail(store.clone(), t, u, done.clone())))
         .collect();
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
@@ -127,7 +90,7 @@ async fn appended_events_read_back_unchanged() {
     let db = TestDb::migrated().await;
     let store = db.store().await;
     let (tenant, user) = db.tenant(&store).await;
-    let written = event(7);
+    let written = checkpoint_event(7);
     let mut tx = store.tenant_tx(tenant, user).await.unwrap();
     let seqs = event_append(tx.conn(), tenant, std::slice::from_ref(&written))
         .await

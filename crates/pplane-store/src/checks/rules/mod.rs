@@ -162,6 +162,10 @@ pub const DELETABLE_TABLES: [&str; 4] = [
     "langgraph_writes",
 ];
 
+/// On Citus, the tables copied to every node rather than distributed: every
+/// policy asks them who is a member, on the worker where it runs.
+pub const REFERENCE_TABLES: [&str; 2] = ["tenants", "user_tenants"];
+
 /// Tables the outbox dispatcher reads across tenants (migration 7); their
 /// fences let `pplane_dispatcher` through, and nothing else may.
 pub const DISPATCH_TABLES: [&str; 2] = ["outbox_events", "effect_destinations"];
@@ -179,7 +183,7 @@ pub fn evaluate(
     set: &MigrationSet,
     history: &[AppliedMigration],
 ) -> Vec<CheckResult> {
-    vec![
+    let mut results = vec![
         schema::tables_present(cat),
         schema::tenant_id_column(cat),
         schema::timestamps(cat),
@@ -205,5 +209,9 @@ pub fn evaluate(
         integrity::migration_atomic(set),
         integrity::debugging_indexes(cat),
         integrity::outbox_claim_index(cat),
-    ]
+    ];
+    if let Some(citus) = &cat.citus {
+        results.push(tenancy::distribution(cat, citus));
+    }
+    results
 }
