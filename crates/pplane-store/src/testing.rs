@@ -131,13 +131,7 @@ impl TestDb {
     /// A number read as the login role (which bypasses row-level security
     /// when it is a superuser): for tests that inspect a whole database.
     pub async fn scalar(&self, sql: &str) -> i64 {
-        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
-        let n = sqlx::query_scalar(sql)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        conn.close().await.ok();
-        n
+        scalar_at(&self.url, sql).await
     }
 
     /// Runs SQL as pplane_app in `tenant` for `user`, expecting it to fail;
@@ -192,6 +186,39 @@ impl Drop for TestDb {
         let url = Server::get().maintenance_url();
         drop_databases(vec![url], &self.name);
     }
+}
+
+/// A test database on one server or on a Citus cluster: what specs that
+/// run on both need of it.
+pub trait Scratch: Send + Sync {
+    /// The URL of the database (on the coordinator), as the login role.
+    fn url(&self) -> &str;
+
+    /// A number read as the login role.
+    fn scalar(&self, sql: &str) -> impl std::future::Future<Output = i64> + Send {
+        scalar_at(self.url(), sql)
+    }
+
+    /// A connection as the login role.
+    fn admin(&self) -> impl std::future::Future<Output = Admin> + Send {
+        async { Admin::connect(self.url()).await.expect("connect as admin") }
+    }
+}
+
+impl Scratch for TestDb {
+    fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+pub(crate) async fn scalar_at(url: &str, sql: &str) -> i64 {
+    let mut conn = PgConnection::connect(url).await.expect("connect");
+    let n = sqlx::query_scalar(sql)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    conn.close().await.ok();
+    n
 }
 
 /// Runs SQL on database `url` as its login: test set-up only.

@@ -23,15 +23,24 @@ use futures::future::join_all;
 use pplane_domain::delivery::Attempt;
 use pplane_domain::{Actor, OutboxStatus, UserId};
 use pplane_store::operations::delivery::{
-    deliveries_settle, effects_dispatch, outbox_claim, Claimed, Dispatch,
+    deliveries_settle, effects_dispatch, outbox_claim, outbox_claim_in, outbox_due_tenants,
+    Claimed, Dispatch,
 };
 use pplane_store::queries::outbox::outbox_leases_held;
-use pplane_store::{Store, StoreError};
+use pplane_store::{Profile, Store, StoreError, TenantTx};
 use rand::Rng;
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
 
 use crate::config::WorkerConfig;
+
+/// A claimed batch, and for each entry the attempt already decided (an
+/// effect that may not run any more) or None.
+type ClaimedBatch = (Vec<Claimed>, Vec<Option<Attempt>>);
+
+/// Tenants a Citus claim tries, oldest due first: the first may be held
+/// whole by other workers' claims.
+const CITUS_CLAIM_CANDIDATES: i64 = 8;
 use crate::sinks::Sinks;
 
 #[derive(Debug, thiserror::Error)]
@@ -205,8 +214,27 @@ impl Worker {
     /// Claims a batch and records its dispatch, in one transaction. For an
     /// effect that may not run any more, the attempt is decided here.
     async fn claim(&self) -> Result<(Vec<Claimed>, Vec<Option<Attempt>>), StoreError> {
-        let mut dispatch = self.store.dispatch_tx().await?;
         let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX);
+        let (claimed, refused) = match self.store.profile() {
+            Profile::SingleNode => self.claim_as_dispatcher(lease_ms).await?,
+            Profile::Citus => self.claim_tenant_by_tenant(lease_ms).await?,
+        };
+        if !claimed.is_empty() {
+            self.counters
+                .claimed
+                .fetch_add(claimed.len() as u64, Ordering::Relaxed);
+            metrics::counter!("pplane_outbox_claims_total").increment(1);
+            metrics::counter!("pplane_outbox_claimed_entries_total")
+                .increment(claimed.len() as u64);
+            metrics::gauge!("pplane_outbox_leases_held").increment(claimed.len() as f64);
+        }
+        Ok((claimed, refused))
+    }
+
+    /// One server: the dispatcher claims across tenants, and the same
+    /// transaction continues as the delivery principal to record.
+    async fn claim_as_dispatcher(&self, lease_ms: i64) -> Result<ClaimedBatch, StoreError> {
+        let mut dispatch = self.store.dispatch_tx().await?;
         let mut claimed =
             outbox_claim(&mut dispatch, &self.config.id, self.config.batch, lease_ms).await?;
         claimed.sort_by_key(|c| c.tenant_id);
@@ -218,23 +246,51 @@ impl Worker {
         let mut refused = Vec::with_capacity(claimed.len());
         for group in claimed.chunk_by(|a, b| a.tenant_id == b.tenant_id) {
             tx.switch_tenant(group[0].tenant_id).await?;
-            for dispatch in effects_dispatch(&mut tx, group, &self.actor).await? {
-                refused.push(match dispatch {
-                    Dispatch::Recorded(_) => None,
-                    Dispatch::Refused(status) => Some(Attempt::Permanent {
-                        reason: format!("the effect is {status}"),
-                    }),
-                });
-            }
+            refused.extend(self.dispatch(&mut tx, group).await?);
         }
         tx.commit().await?;
-        self.counters
-            .claimed
-            .fetch_add(claimed.len() as u64, Ordering::Relaxed);
-        metrics::counter!("pplane_outbox_claims_total").increment(1);
-        metrics::counter!("pplane_outbox_claimed_entries_total").increment(claimed.len() as u64);
-        metrics::gauge!("pplane_outbox_leases_held").increment(claimed.len() as f64);
         Ok((claimed, refused))
+    }
+
+    /// Citus: the dispatcher reads which tenants have due entries; the
+    /// claim and its record are then one transaction of the delivery
+    /// principal in the first of them that still has some
+    /// (pplane_store::operations::delivery::outbox_due_tenants says why).
+    async fn claim_tenant_by_tenant(&self, lease_ms: i64) -> Result<ClaimedBatch, StoreError> {
+        let mut dispatch = self.store.dispatch_tx().await?;
+        let tenants = outbox_due_tenants(&mut dispatch, CITUS_CLAIM_CANDIDATES).await?;
+        dispatch.commit().await?;
+        for tenant in tenants {
+            let mut tx = self.store.tenant_tx(tenant, self.principal).await?;
+            let claimed =
+                outbox_claim_in(&mut tx, &self.config.id, self.config.batch, lease_ms).await?;
+            if claimed.is_empty() {
+                tx.rollback().await?;
+                continue;
+            }
+            let refused = self.dispatch(&mut tx, &claimed).await?;
+            tx.commit().await?;
+            return Ok((claimed, refused));
+        }
+        Ok((Vec::new(), Vec::new()))
+    }
+
+    /// Records the dispatch of one tenant's claimed entries.
+    async fn dispatch(
+        &self,
+        tx: &mut TenantTx,
+        group: &[Claimed],
+    ) -> Result<Vec<Option<Attempt>>, StoreError> {
+        Ok(effects_dispatch(tx, group, &self.actor)
+            .await?
+            .into_iter()
+            .map(|dispatch| match dispatch {
+                Dispatch::Recorded(_) => None,
+                Dispatch::Refused(status) => Some(Attempt::Permanent {
+                    reason: format!("the effect is {status}"),
+                }),
+            })
+            .collect())
     }
 
     async fn settle(&self, claimed: &[Claimed], attempts: &[Attempt]) {

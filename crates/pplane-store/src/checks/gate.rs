@@ -121,6 +121,40 @@ struct Sample {
     principal: Uuid,
 }
 
+/// The newest run and, from its tenant, a step of it, an effect, an outbox
+/// entry. Two statements, the second within the run's tenant: on Citus a
+/// subquery correlated across shards would need a repartition join.
+async fn sample_load(conn: &mut PgConnection) -> Result<Option<Sample>> {
+    let newest: Option<(Uuid, Uuid, Uuid)> =
+        sqlx::query_as("SELECT tenant_id, correlation_id, id FROM runs ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((tenant, correlation, run)) = newest else {
+        return Ok(None);
+    };
+    let (step, effect, outbox): (Option<Uuid>, Option<Uuid>, Option<Uuid>) = sqlx::query_as(
+        "SELECT (SELECT id FROM steps WHERE tenant_id = $1 AND run_id = $2 LIMIT 1),
+                (SELECT id FROM effects WHERE tenant_id = $1 LIMIT 1),
+                (SELECT id FROM outbox_events WHERE tenant_id = $1 LIMIT 1)",
+    )
+    .bind(tenant)
+    .bind(run)
+    .fetch_one(&mut *conn)
+    .await?;
+    let principal = sqlx::query_scalar("SELECT delivery_principal FROM pplane_meta.plane")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Some(Sample {
+        tenant,
+        correlation,
+        run,
+        step,
+        effect,
+        outbox,
+        principal,
+    }))
+}
+
 /// The "uses an index" items alone: each debugging query's plan against
 /// the data of the database the admin connection is on.
 pub async fn debugging_plans(admin: &mut Admin) -> Result<Vec<GateItem>> {
@@ -140,18 +174,7 @@ pub async fn debugging_plans(admin: &mut Admin) -> Result<Vec<GateItem>> {
 /// also choose a needed index; below that, several indexes cost the same to
 /// it, its pick among them is a tie, and the evidence says which it took.
 async fn query_plans(conn: &mut PgConnection) -> Result<Vec<GateItem>> {
-    let sample: Option<Sample> =
-        sqlx::query_as(
-            "SELECT r.tenant_id AS tenant, r.correlation_id AS correlation, r.id AS run,
-                    (SELECT s.id FROM steps s WHERE s.tenant_id = r.tenant_id AND s.run_id = r.id
-                     LIMIT 1) AS step,
-                    (SELECT f.id FROM effects f WHERE f.tenant_id = r.tenant_id LIMIT 1) AS effect,
-                    (SELECT o.id FROM outbox_events o WHERE o.tenant_id = r.tenant_id LIMIT 1) AS outbox,
-                    (SELECT delivery_principal FROM pplane_meta.plane) AS principal
-             FROM runs r ORDER BY r.id DESC LIMIT 1",
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
+    let sample = sample_load(conn).await?;
     let section = "6 Performance";
     let Some(Sample {
         tenant,
@@ -171,6 +194,7 @@ async fn query_plans(conn: &mut PgConnection) -> Result<Vec<GateItem>> {
         }]);
     };
     let catalog = Catalog::load(&mut *conn).await?;
+    let citus = catalog.citus.is_some();
     // Exact counts: statistics may not exist yet on a young database.
     let mut sizes = std::collections::HashMap::new();
     for need in DEBUG_QUERIES.iter().flat_map(|q| q.needs) {
@@ -201,6 +225,13 @@ async fn query_plans(conn: &mut PgConnection) -> Result<Vec<GateItem>> {
             continue;
         };
         let mut tx = conn.begin().await?;
+        if citus {
+            // Forward the context to the workers whatever this session's
+            // age (the database's default reaches newer sessions only).
+            sqlx::raw_sql("SET LOCAL citus.propagate_set_commands = 'local'")
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::raw_sql(&format!(
             "SET LOCAL ROLE pplane_app; SET LOCAL app.tenant_id = '{tenant}';
              SET LOCAL app.user_id = '{principal}'; SET LOCAL enable_seqscan = off"
@@ -209,15 +240,47 @@ async fn query_plans(conn: &mut PgConnection) -> Result<Vec<GateItem>> {
         .await?;
         let plan: Vec<String> = sqlx::query_scalar(&format!(
             "EXPLAIN {}",
-            q.sql.replace("$1", &format!("'{id}'::uuid"))
+            (if citus { q.routed } else { q.sql })
+                .replace("$1", &format!("'{id}'::uuid"))
+                .replace("$2", &format!("'{tenant}'::uuid"))
         ))
         .fetch_all(&mut *tx)
         .await?;
         tx.rollback().await?;
+        if citus {
+            let (passed, evidence) = router_verdict(&plan);
+            items.push(item(
+                section,
+                &format!("routes to one shard: {}", q.name),
+                passed,
+                evidence,
+            ));
+        }
         let (passed, evidence) = plan_verdict(&catalog, q.needs, &plan, &sizes);
         items.push(item(section, &name, passed, evidence));
     }
     Ok(items)
+}
+
+/// On Citus: a tenant-scoped statement is one task, on the tenant's worker
+/// (Citus's plan says `Task Count: 1`); more tasks means it fans out to
+/// every shard, the tenant filter not reaching the distribution column.
+fn router_verdict(plan: &[String]) -> (bool, String) {
+    let counts: Vec<&str> = plan
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix("Task Count: "))
+        .collect();
+    match counts.as_slice() {
+        [] => (
+            false,
+            "no distributed plan: the query ran on the coordinator".into(),
+        ),
+        all if all.iter().all(|c| *c == "1") => (
+            true,
+            format!("{} distributed step(s), each Task Count: 1", all.len()),
+        ),
+        all => (false, format!("Task Count: {}", all.join(", "))),
+    }
 }
 
 /// Rows from which the planner's choice among indexes is judged.
@@ -253,8 +316,11 @@ fn plan_verdict(
             continue;
         }
         // EXPLAIN names an index as a word of its own: "using NAME on TABLE".
-        let names_one =
-            |line: &&String| line.split_whitespace().any(|word| serving.contains(&word));
+        // On Citus the worker's plan names the shard's copy: NAME_102008.
+        let names_one = |line: &&String| {
+            line.split_whitespace()
+                .any(|word| serving.contains(&word) || serving.contains(&shard_of(word)))
+        };
         let rows = sizes.get(need.table).copied().unwrap_or(0);
         match plan.iter().find(names_one) {
             Some(line) => evidence.push(line.trim().to_owned()),
@@ -283,6 +349,15 @@ fn plan_verdict(
         (true, evidence.join("; "))
     } else {
         (false, missing.join("; "))
+    }
+}
+
+/// The name of the table or index a Citus shard name copies
+/// (`runs_pkey_102008` → `runs_pkey`); other words as they are.
+fn shard_of(word: &str) -> &str {
+    match word.rsplit_once('_') {
+        Some((name, id)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => word,
     }
 }
 

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use pplane_domain::delivery::{Attempt, Verdict};
 use pplane_domain::{
-    Actor, EffectId, EffectStatus, EventId, EventType, Lifecycle, OutboxId, OutboxStatus,
+    Actor, EffectId, EffectStatus, EventId, EventType, Lifecycle, OutboxId, OutboxStatus, TenantId,
 };
 use serde_json::{json, Value};
 
@@ -57,6 +57,7 @@ pub enum Dispatch {
 /// Claims up to `limit` due entries of one tenant for `owner`, for
 /// `lease_ms`: IN_FLIGHT, attempt + 1, exclusive until the lease ends
 /// (`FOR UPDATE SKIP LOCKED`, so concurrent claims never share an entry).
+/// One server only; on Citus see [`outbox_due_tenants`].
 pub async fn outbox_claim(
     dispatch: &mut DispatchTx,
     owner: &str,
@@ -64,6 +65,32 @@ pub async fn outbox_claim(
     lease_ms: i64,
 ) -> Result<Vec<Claimed>> {
     crate::repositories::outbox::outbox_claim(dispatch.conn(), owner, limit, lease_ms).await
+}
+
+/// On Citus, the first step of a claim: the tenants with the oldest due
+/// entries (a read on every shard, one task each, locking nothing).
+///
+/// Citus cannot lock rows in a statement that spans shards, nor let one
+/// transaction touch a shard as the dispatcher and then as `pplane_app`
+/// (it reaches each worker over one connection per role). So a claim there
+/// is this read, then [`outbox_claim_in`] in a tenant transaction of the
+/// delivery principal, which records the dispatch in the same commit.
+pub async fn outbox_due_tenants(dispatch: &mut DispatchTx, limit: i64) -> Result<Vec<TenantId>> {
+    crate::repositories::outbox::outbox_due_tenants(dispatch.conn(), limit).await
+}
+
+/// On Citus, the claim itself: up to `limit` due entries of the
+/// transaction's tenant (one task, on the tenant's worker), as
+/// [`outbox_claim`] claims them.
+pub async fn outbox_claim_in(
+    tx: &mut TenantTx,
+    owner: &str,
+    limit: i64,
+    lease_ms: i64,
+) -> Result<Vec<Claimed>> {
+    let tenant = tx.tenant();
+    crate::repositories::outbox::outbox_claim_tenant(tx.conn(), tenant, owner, limit, lease_ms)
+        .await
 }
 
 /// Records that the effects of `entries` (all of this transaction's tenant)

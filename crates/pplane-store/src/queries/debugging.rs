@@ -3,7 +3,9 @@
 //!
 //! None of them filters by tenant: under row-level security the policy adds
 //! `tenant_id = current_tenant_id()`, which is why every index they need leads
-//! with tenant_id. Each query names the indexes it relies on; `pplane check
+//! with tenant_id. On Citus each also has its routed form, the same query
+//! with `tenant_id = $2` in every part, which runs as one task on the
+//! tenant's worker. Each query names the indexes it relies on; `pplane check
 //! schema` verifies those exist, and a test runs each query under EXPLAIN on a
 //! populated database to prove the planner uses them.
 
@@ -29,6 +31,11 @@ pub struct DebugQuery {
     /// Where it stands in section 8.
     pub name: &'static str,
     pub sql: &'static str,
+    /// The same query with its tenant filter spelled out (`$2`): what an
+    /// operator types on Citus, where row-level security alone gives the
+    /// planner no value to route on (the query would run on every shard,
+    /// and the join of step 5 not at all).
+    pub routed: &'static str,
     pub param: DebugParam,
     pub needs: &'static [IndexNeed],
 }
@@ -42,18 +49,21 @@ pub const DEBUG_QUERIES: &[DebugQuery] = &[
         name: "reconstruct 1: locate signal",
         param: DebugParam::CorrelationId,
         sql: "SELECT * FROM signals WHERE correlation_id = $1",
+        routed: "SELECT * FROM signals WHERE tenant_id = $2 AND correlation_id = $1",
         needs: &[need("signals", &["tenant_id", "correlation_id"])],
     },
     DebugQuery {
         name: "reconstruct 2: locate run",
         param: DebugParam::CorrelationId,
         sql: "SELECT * FROM runs WHERE correlation_id = $1",
+        routed: "SELECT * FROM runs WHERE tenant_id = $2 AND correlation_id = $1",
         needs: &[need("runs", &["tenant_id", "correlation_id"])],
     },
     DebugQuery {
         name: "reconstruct 3: steps in order",
         param: DebugParam::RunId,
         sql: "SELECT * FROM steps WHERE run_id = $1 ORDER BY step_index ASC",
+        routed: "SELECT * FROM steps WHERE tenant_id = $2 AND run_id = $1 ORDER BY step_index ASC",
         needs: &[need("steps", &["tenant_id", "run_id", "step_index"])],
     },
     DebugQuery {
@@ -61,6 +71,8 @@ pub const DEBUG_QUERIES: &[DebugQuery] = &[
         param: DebugParam::CorrelationId,
         sql: "SELECT event_type, event_data, occurred_at, actor FROM orchestration_events \
               WHERE correlation_id = $1 ORDER BY sequence_number ASC",
+        routed: "SELECT event_type, event_data, occurred_at, actor FROM orchestration_events \
+              WHERE tenant_id = $2 AND correlation_id = $1 ORDER BY sequence_number ASC",
         needs: &[need(
             "orchestration_events",
             &["tenant_id", "correlation_id", "sequence_number"],
@@ -71,6 +83,9 @@ pub const DEBUG_QUERIES: &[DebugQuery] = &[
         param: DebugParam::CorrelationId,
         sql: "SELECT e.id, e.effect_type, e.status, e.execution_result FROM effects e \
               JOIN runs r ON e.run_id = r.id WHERE r.correlation_id = $1",
+        routed: "SELECT e.id, e.effect_type, e.status, e.execution_result FROM effects e \
+              JOIN runs r ON e.tenant_id = r.tenant_id AND e.run_id = r.id \
+              WHERE r.tenant_id = $2 AND r.correlation_id = $1",
         needs: &[
             need("runs", &["tenant_id", "correlation_id"]),
             need("effects", &["tenant_id", "run_id"]),
@@ -81,6 +96,8 @@ pub const DEBUG_QUERIES: &[DebugQuery] = &[
         param: DebugParam::CorrelationId,
         sql: "SELECT o.event_type, o.status, o.retry_count, o.error_details FROM outbox_events o \
               WHERE o.correlation_id = $1",
+        routed: "SELECT o.event_type, o.status, o.retry_count, o.error_details FROM outbox_events o \
+              WHERE o.tenant_id = $2 AND o.correlation_id = $1",
         needs: &[need("outbox_events", &["tenant_id", "correlation_id"])],
     },
     DebugQuery {
@@ -93,6 +110,13 @@ pub const DEBUG_QUERIES: &[DebugQuery] = &[
                 SELECT e.id, e.event_type, e.causation_id, c.depth + 1 FROM orchestration_events e \
                 JOIN causal_chain c ON e.causation_id = c.id) \
               SELECT * FROM causal_chain ORDER BY depth ASC",
+        routed: "WITH RECURSIVE causal_chain AS ( \
+                SELECT id, event_type, causation_id, 0 AS depth FROM orchestration_events \
+                WHERE tenant_id = $2 AND correlation_id = $1 AND causation_id IS NULL \
+                UNION ALL \
+                SELECT e.id, e.event_type, e.causation_id, c.depth + 1 FROM orchestration_events e \
+                JOIN causal_chain c ON e.causation_id = c.id WHERE e.tenant_id = $2) \
+              SELECT * FROM causal_chain ORDER BY depth ASC",
         needs: &[
             need("orchestration_events", &["tenant_id", "correlation_id"]),
             need("orchestration_events", &["tenant_id", "causation_id"]),
@@ -103,6 +127,8 @@ pub const DEBUG_QUERIES: &[DebugQuery] = &[
         param: DebugParam::RunId,
         sql:
             "SELECT id, step_type, error_details FROM steps WHERE run_id = $1 AND status = 'FAILED'",
+        routed: "SELECT id, step_type, error_details FROM steps \
+              WHERE tenant_id = $2 AND run_id = $1 AND status = 'FAILED'",
         needs: &[need("steps", &["tenant_id", "run_id"])],
     },
     DebugQuery {
@@ -110,6 +136,8 @@ pub const DEBUG_QUERIES: &[DebugQuery] = &[
         param: DebugParam::StepId,
         sql: "SELECT event_type, event_data FROM orchestration_events \
               WHERE aggregate_id = $1 AND event_type = 'STEP_FAILED'",
+        routed: "SELECT event_type, event_data FROM orchestration_events \
+              WHERE tenant_id = $2 AND aggregate_id = $1 AND event_type = 'STEP_FAILED'",
         needs: &[need("orchestration_events", &["tenant_id", "aggregate_id"])],
     },
     DebugQuery {
@@ -117,18 +145,22 @@ pub const DEBUG_QUERIES: &[DebugQuery] = &[
         param: DebugParam::StepId,
         sql: "SELECT tool_name, tool_args, error_details FROM tool_calls \
               WHERE step_id = $1 AND status = 'FAILED'",
+        routed: "SELECT tool_name, tool_args, error_details FROM tool_calls \
+              WHERE tenant_id = $2 AND step_id = $1 AND status = 'FAILED'",
         needs: &[need("tool_calls", &["tenant_id", "step_id"])],
     },
     DebugQuery {
         name: "diagnose run 4: retry attempts",
         param: DebugParam::StepId,
         sql: "SELECT retry_count FROM steps WHERE id = $1",
+        routed: "SELECT retry_count FROM steps WHERE tenant_id = $2 AND id = $1",
         needs: &[need("steps", &["tenant_id", "id"])],
     },
     DebugQuery {
         name: "trace effect 1: effect status",
         param: DebugParam::EffectId,
         sql: "SELECT status, retry_count, next_retry_at FROM effects WHERE id = $1",
+        routed: "SELECT status, retry_count, next_retry_at FROM effects WHERE tenant_id = $2 AND id = $1",
         needs: &[need("effects", &["tenant_id", "id"])],
     },
     DebugQuery {
@@ -136,12 +168,15 @@ pub const DEBUG_QUERIES: &[DebugQuery] = &[
         param: DebugParam::EffectId,
         sql: "SELECT status, error_details, retry_count FROM outbox_events \
               WHERE aggregate_type = 'EFFECT' AND aggregate_id = $1",
+        routed: "SELECT status, error_details, retry_count FROM outbox_events \
+              WHERE tenant_id = $2 AND aggregate_type = 'EFFECT' AND aggregate_id = $1",
         needs: &[need("outbox_events", &["tenant_id", "aggregate_id"])],
     },
     DebugQuery {
         name: "trace effect 3: dead-letter reason",
         param: DebugParam::OutboxId,
         sql: "SELECT error_details FROM outbox_events WHERE id = $1",
+        routed: "SELECT error_details FROM outbox_events WHERE tenant_id = $2 AND id = $1",
         needs: &[need("outbox_events", &["tenant_id", "id"])],
     },
     DebugQuery {
@@ -149,6 +184,8 @@ pub const DEBUG_QUERIES: &[DebugQuery] = &[
         param: DebugParam::OutboxId,
         sql: "UPDATE outbox_events SET status = 'PENDING', retry_count = 0, next_retry_at = NULL \
               WHERE id = $1",
+        routed: "UPDATE outbox_events SET status = 'PENDING', retry_count = 0, next_retry_at = NULL \
+              WHERE tenant_id = $2 AND id = $1",
         needs: &[need("outbox_events", &["tenant_id", "id"])],
     },
 ];

@@ -107,8 +107,11 @@ pub async fn effect_insert_with_outbox(
              INSERT INTO outbox_events (tenant_id, id, event_type, aggregate_type, aggregate_id, payload,
                                         idempotency_key, correlation_id, causation_id, actor,
                                         destination_id)
-             SELECT $1, $11, $5, 'EFFECT', effect.id, $6, $7, $8, $9, $10, $12 FROM effect)
-         SELECT effect.* FROM effect, (SELECT {WAKE_WORKERS}) wake"
+             SELECT $1, $11, $5, 'EFFECT', effect.id, $6, $7, $8, $9, $10, $12 FROM effect
+             -- Returned so that Citus stages the row beside the shard and
+             -- inserts it under the policies, not with COPY (migration 14).
+             RETURNING id)
+         SELECT effect.* FROM effect, {WAKE_WORKERS}"
     ))
     .bind(tenant.as_uuid())
     .bind(e.id.as_uuid())

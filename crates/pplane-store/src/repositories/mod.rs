@@ -57,6 +57,18 @@ pub struct StatusChange<'a> {
 }
 
 /// A repository's column list qualified by a table alias, for joins.
+/// The SQL for a timestamp that follows a status: `now()` when the move
+/// sets it, the column unchanged otherwise. Chosen here from the bound
+/// status rather than by a CASE in the statement: Citus refuses a
+/// non-immutable function inside CASE in an UPDATE of a distributed table.
+pub(crate) fn stamp_when(stamps: bool, column: &'static str) -> &'static str {
+    if stamps {
+        "now()"
+    } else {
+        column
+    }
+}
+
 pub(crate) fn qualified(columns: &str, alias: &str) -> String {
     columns
         .split(',')

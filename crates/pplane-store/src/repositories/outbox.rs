@@ -20,13 +20,29 @@ use crate::Result;
 /// The channel a committed effect request notifies; workers listen on it.
 pub const OUTBOX_CHANNEL: &str = "pplane_outbox";
 
-/// The notification that wakes the workers, as an expression the statements
-/// that create or requeue work evaluate: sent by the application's own
-/// statement (on Citus a trigger's NOTIFY fires on a worker node, where no
-/// worker listens), delivered only if the transaction commits, and sent once
-/// per transaction however many entries it adds (PostgreSQL folds identical
-/// notifications of one transaction into one).
-pub(crate) const WAKE_WORKERS: &str = "pg_notify('pplane_outbox', '')";
+/// The notification that wakes the workers, as a one-row subquery that the
+/// statements creating or requeuing work join: sent by the application's
+/// own statement (on Citus a trigger's NOTIFY fires on a worker node, where
+/// no worker listens; this subquery reads no table, so Citus runs it on the
+/// coordinator as a subplan of its own, where the workers LISTEN),
+/// delivered only if the transaction commits, and sent once per transaction
+/// however many entries it adds (PostgreSQL folds identical notifications
+/// of one transaction into one).
+pub(crate) const WAKE_WORKERS: &str =
+    "(SELECT 1 AS woken FROM pg_notify('pplane_outbox', '')) wake";
+
+/// What a claim sets: the entry IN_FLIGHT for one more attempt, held by
+/// `$2` until the lease of `$3` ms ends, and due again then.
+const CLAIM: &str = "SET status = 'IN_FLIGHT', attempt = o.attempt + 1, lease_owner = $2,
+             lease_expires_at = now() + $3 * interval '1 millisecond',
+             available_at = now() + $3 * interval '1 millisecond'";
+
+/// What a claim returns: the columns of [`Claimed`], from the entry `o`
+/// and its destination `d`.
+const CLAIMED: &str = "o.tenant_id, o.id, o.aggregate_id AS effect_id, o.event_type, o.payload,
+                   o.idempotency_key, o.attempt, o.retry_count, o.correlation_id, o.causation_id,
+                   o.error_details, o.lease_owner, o.created_at, d.kind AS destination_kind,
+                   d.target AS destination_target, d.signing_secret AS destination_secret";
 
 /// An entry a worker has claimed, with what it needs to deliver it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -69,7 +85,7 @@ pub async fn outbox_claim(
 ) -> Result<Vec<Claimed>> {
     // MATERIALIZED: the planner may not fold the LIMIT into a nested loop
     // that would claim more rows than asked for.
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as(&format!(
         "WITH oldest AS MATERIALIZED (
              SELECT tenant_id FROM outbox_events
              WHERE status IN ('PENDING', 'IN_FLIGHT') AND available_at <= now()
@@ -84,20 +100,63 @@ pub async fn outbox_claim(
              LIMIT $1
              FOR UPDATE SKIP LOCKED)
          UPDATE outbox_events o
-         SET status = 'IN_FLIGHT', attempt = o.attempt + 1, lease_owner = $2,
-             lease_expires_at = now() + $3 * interval '1 millisecond',
-             available_at = now() + $3 * interval '1 millisecond'
+         {CLAIM}
          FROM due LEFT JOIN effect_destinations d
              ON d.tenant_id = due.tenant_id AND d.id = due.destination_id
          WHERE o.tenant_id = due.tenant_id AND o.id = due.id
-         RETURNING o.tenant_id, o.id, o.aggregate_id AS effect_id, o.event_type, o.payload,
-                   o.idempotency_key, o.attempt, o.retry_count, o.correlation_id, o.causation_id,
-                   o.error_details, o.lease_owner, o.created_at, d.kind AS destination_kind,
-                   d.target AS destination_target, d.signing_secret AS destination_secret",
-    )
+         RETURNING {CLAIMED}"
+    ))
     .bind(limit)
     .bind(owner)
     .bind(lease_ms)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The tenants with due entries, oldest due first: on Citus, the first
+/// step of a claim (a read on every shard; it locks nothing).
+pub async fn outbox_due_tenants(conn: &mut PgConnection, limit: i64) -> Result<Vec<TenantId>> {
+    let tenants: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT tenant_id FROM outbox_events
+         WHERE status IN ('PENDING', 'IN_FLIGHT') AND available_at <= now()
+         GROUP BY tenant_id
+         ORDER BY min(available_at)
+         LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(tenants.into_iter().map(TenantId::from_uuid).collect())
+}
+
+/// [`outbox_claim`] within `tenant`: every table filtered on the tenant, so
+/// that Citus routes the whole statement, row locks included, to the
+/// tenant's shard.
+pub async fn outbox_claim_tenant(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    owner: &str,
+    limit: i64,
+    lease_ms: i64,
+) -> Result<Vec<Claimed>> {
+    Ok(sqlx::query_as(&format!(
+        "WITH due AS MATERIALIZED (
+             SELECT tenant_id, id, destination_id FROM outbox_events
+             WHERE tenant_id = $4 AND status IN ('PENDING', 'IN_FLIGHT') AND available_at <= now()
+             ORDER BY available_at
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED)
+         UPDATE outbox_events o
+         {CLAIM}
+         FROM due LEFT JOIN effect_destinations d
+             ON d.tenant_id = $4 AND d.id = due.destination_id
+         WHERE o.tenant_id = $4 AND o.id = due.id
+         RETURNING {CLAIMED}"
+    ))
+    .bind(limit)
+    .bind(owner)
+    .bind(lease_ms)
+    .bind(tenant.as_uuid())
     .fetch_all(conn)
     .await?)
 }
@@ -132,8 +191,9 @@ pub async fn outbox_settle(
         "UPDATE outbox_events o
          SET status = s.status, retry_count = s.retry_count, next_retry_at = s.next_retry_at,
              error_details = s.error_details,
-             available_at = CASE WHEN s.status = 'PENDING' THEN coalesce(s.next_retry_at, now()) END,
-             delivered_at = CASE WHEN s.status = 'DELIVERED' THEN now() END,
+             -- the schedule trigger sets both due and delivery times
+             -- from the new status (migrations 7 and 15)
+             available_at = NULL,
              lease_owner = NULL, lease_expires_at = NULL
          FROM unnest($3::uuid[], $4::int[], $5::text[], $6::int[], $7::timestamptz[], $8::jsonb[])
               AS s (id, attempt, status, retry_count, next_retry_at, error_details)
@@ -231,7 +291,7 @@ pub async fn outbox_requeue(
                  available_at = now()
              WHERE tenant_id = $1 AND id = $2 AND status = 'DEAD_LETTER'
              RETURNING {COLUMNS})
-         SELECT requeued.* FROM requeued, (SELECT {WAKE_WORKERS}) wake"
+         SELECT requeued.* FROM requeued, {WAKE_WORKERS}"
     ))
     .bind(tenant.as_uuid())
     .bind(id.as_uuid())

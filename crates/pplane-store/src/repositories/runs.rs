@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{qualified, MaybeId, StatusChange};
+use super::{qualified, stamp_when, MaybeId, StatusChange};
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
@@ -156,10 +156,14 @@ pub async fn run_update_status(
     id: RunId,
     change: &StatusChange<'_>,
 ) -> Result<Option<Run>> {
+    let started_at = stamp_when(change.status == "RUNNING", "started_at");
+    let finished_at = stamp_when(
+        ["COMPLETED", "FAILED", "CANCELLED"].contains(&change.status),
+        "finished_at",
+    );
     Ok(sqlx::query_as(&format!(
         "UPDATE runs SET status = $4, version = version + 1,
-                started_at = CASE WHEN $4 = 'RUNNING' THEN now() ELSE started_at END,
-                finished_at = CASE WHEN $4 IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now() ELSE finished_at END,
+                started_at = {started_at}, finished_at = {finished_at},
                 error_details = coalesce($5, error_details), causation_id = $6, actor = $7
          WHERE tenant_id = $1 AND id = $2 AND version = $3
          RETURNING {COLUMNS}"

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{MaybeId, StatusChange};
+use super::{stamp_when, MaybeId, StatusChange};
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
@@ -141,11 +141,17 @@ pub async fn step_update_status(
     id: StepId,
     change: &StatusChange<'_>,
 ) -> Result<Option<Step>> {
+    let started_at = stamp_when(change.status == "RUNNING", "started_at");
+    let finished_at = match change.status {
+        "PENDING" => "NULL",
+        s => stamp_when(
+            ["COMPLETED", "FAILED", "SKIPPED", "CANCELLED"].contains(&s),
+            "finished_at",
+        ),
+    };
     Ok(sqlx::query_as(&format!(
         "UPDATE steps SET status = $4, version = version + 1,
-                started_at = CASE WHEN $4 = 'RUNNING' THEN now() ELSE started_at END,
-                finished_at = CASE WHEN $4 IN ('COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED') THEN now()
-                                   WHEN $4 = 'PENDING' THEN NULL ELSE finished_at END,
+                started_at = {started_at}, finished_at = {finished_at},
                 output_result = coalesce($5, output_result),
                 error_details = coalesce($6, error_details),
                 retry_count = retry_count + CASE WHEN $4 = 'PENDING' THEN 1 ELSE 0 END,

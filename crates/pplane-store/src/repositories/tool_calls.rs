@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{qualified, MaybeId, StatusChange};
+use super::{qualified, stamp_when, MaybeId, StatusChange};
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
@@ -113,9 +113,13 @@ pub async fn tool_call_update_status(
     id: ToolCallId,
     change: &StatusChange<'_>,
 ) -> Result<Option<ToolCall>> {
+    let finished_at = stamp_when(
+        ["COMPLETED", "FAILED", "CANCELLED"].contains(&change.status),
+        "finished_at",
+    );
     Ok(sqlx::query_as(&format!(
         "UPDATE tool_calls SET status = $4, version = version + 1,
-                finished_at = CASE WHEN $4 IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now() ELSE finished_at END,
+                finished_at = {finished_at},
                 result = coalesce($5, result), error_details = coalesce($6, error_details),
                 causation_id = $7, actor = $8
          WHERE tenant_id = $1 AND id = $2 AND version = $3

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use pplane_cluster::CitusCluster;
 use pplane_domain::{TenantId, UserId};
 
-use super::{exec_at, text_at};
+use super::{exec_at, text_at, Scratch};
 use crate::{Admin, MigrationSet, Store, StoreOptions};
 
 /// Workers of the test cluster: enough for shards to live apart and move.
@@ -46,6 +46,11 @@ impl CitusDb {
     /// nothing of the plane in it yet.
     pub async fn empty() -> CitusDb {
         let cluster = cluster();
+        // One database joins the cluster at a time: two concurrent
+        // citus_add_node calls of different databases were seen to fail
+        // on each other's worker connections.
+        static JOINING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _joining = JOINING.lock().await;
         let name = format!("pplane_citus_{}", uuid::Uuid::now_v7().simple());
         let all = std::iter::once(&cluster.coordinator).chain(&cluster.workers);
         let nodes: Vec<String> = all.clone().map(|n| n.url("postgres")).collect();
@@ -134,6 +139,12 @@ impl CitusDb {
     /// A text read on the coordinator as the superuser.
     pub async fn text(&self, sql: &str) -> String {
         text_at(&self.url, sql).await
+    }
+}
+
+impl Scratch for CitusDb {
+    fn url(&self) -> &str {
+        &self.url
     }
 }
 

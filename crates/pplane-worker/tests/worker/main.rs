@@ -2,6 +2,7 @@
 //! receiver and a real nats-server: one module per feature, a fresh
 //! database per test.
 
+mod citus;
 mod jetstream;
 mod leases;
 mod retries;

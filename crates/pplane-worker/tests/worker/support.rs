@@ -12,15 +12,16 @@ use pplane_store::operations::effects::{effect_request, EffectInput};
 use pplane_store::operations::ingest::SignalInput;
 use pplane_store::operations::runs::run_start;
 use pplane_store::operations::Origin;
+use pplane_store::testing::citus::CitusDb;
 use pplane_store::testing::signal_ingest_alone;
-use pplane_store::testing::TestDb;
+use pplane_store::testing::{Scratch, TestDb};
 use pplane_store::Store;
 use pplane_worker::{Tally, Worker, WorkerConfig};
 use serde_json::json;
 use tokio::sync::watch;
 
-pub struct Plane {
-    pub db: TestDb,
+pub struct Plane<D: Scratch = TestDb> {
+    pub db: D,
     pub store: Store,
     pub tenant: TenantId,
     pub user: UserId,
@@ -32,6 +33,23 @@ impl Plane {
         let db = TestDb::migrated().await;
         let store = db.store().await;
         let (tenant, user) = db.tenant(&store).await;
+        Plane::with(db, store, tenant, user).await
+    }
+}
+
+impl Plane<CitusDb> {
+    /// The same plane on a three-node Citus cluster (migration 14).
+    pub async fn on_citus() -> Plane<CitusDb> {
+        let db = CitusDb::migrated().await;
+        let store = db.store(10).await;
+        let (tenant, user) = db.tenant(&store).await;
+        Plane::with(db, store, tenant, user).await
+    }
+}
+
+impl<D: Scratch> Plane<D> {
+    /// A run started in `tenant`, ready to request effects.
+    async fn with(db: D, store: Store, tenant: TenantId, user: UserId) -> Plane<D> {
         let got = signal_ingest_alone(
             &store,
             tenant,
