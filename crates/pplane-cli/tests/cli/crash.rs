@@ -6,13 +6,16 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pplane_domain::{TenantId, UserId};
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
 use pplane_store::operations::ingest::SignalInput;
 use pplane_store::operations::runs::run_start;
 use pplane_store::operations::Origin;
+use pplane_store::testing::citus::CitusDb;
 use pplane_store::testing::signal_ingest_alone;
-use pplane_store::testing::TestDb;
+use pplane_store::testing::{Scratch, TestDb};
+use pplane_store::Store;
 use pplane_worker::receiver::Receiver;
 use serde_json::json;
 
@@ -50,6 +53,23 @@ async fn sigkilled_workers_lose_nothing_and_duplicate_only_cut_attempts() {
     let db = TestDb::migrated().await;
     let store = db.store().await;
     let (tenant, user) = db.tenant(&store).await;
+    kills_under_load(&db, store, tenant, user).await;
+}
+
+/// The same on a three-node Citus cluster: the workers claim tenant by
+/// tenant there (docs/citus.md), and a kill may land between the read of
+/// due tenants and the claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_citus_sigkilled_workers_lose_nothing_and_duplicate_only_cut_attempts() {
+    let db = CitusDb::migrated().await;
+    let store = db.store(10).await;
+    let (tenant, user) = db.tenant(&store).await;
+    kills_under_load(&db, store, tenant, user).await;
+}
+
+/// Effects requested while workers are killed six times and restarted;
+/// then a last worker finishes, and everything is checked.
+async fn kills_under_load(db: &impl Scratch, store: Store, tenant: TenantId, user: UserId) {
     let receiver = Receiver::start().await.unwrap();
     let by = Origin::by("agent:load".parse().unwrap());
     let got = signal_ingest_alone(
