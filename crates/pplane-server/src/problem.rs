@@ -113,7 +113,10 @@ impl From<StoreError> for Problem {
         use StoreError::*;
         let kind = match &e {
             NotFound { .. } => Kind::NotFound,
-            VersionConflict { .. } | IdempotencyConflict { .. } | Conflict { .. } => Kind::Conflict,
+            VersionConflict { .. }
+            | IdempotencyConflict { .. }
+            | Conflict { .. }
+            | Retry { .. } => Kind::Conflict,
             Transition(_)
             | RunFinished { .. }
             | RunUnsettled { .. }

@@ -80,6 +80,12 @@ pub enum StoreError {
     #[error("conflict: {constraint} already holds this value")]
     Conflict { constraint: Constraint },
 
+    /// The database rolled the transaction back to break a deadlock or a
+    /// serialization conflict (on Citus also while a shard group moves);
+    /// nothing of it was written, and running it again may succeed.
+    #[error("the database rolled the transaction back ({reason}); nothing was written: retry it")]
+    Retry { reason: String },
+
     /// A foreign key found no parent row in this tenant.
     #[error("missing reference: {constraint} found no parent row in the active tenant")]
     MissingReference { constraint: Constraint },
@@ -248,6 +254,9 @@ impl From<sqlx::Error> for StoreError {
                 },
             },
             Some("42501") => StoreError::TenantIsolation(db.message().to_owned()),
+            Some("40001") | Some("40P01") => StoreError::Retry {
+                reason: db.message().to_owned(),
+            },
             Some("PA001") => StoreError::AppendOnly(db.message().to_owned()),
             Some("PA002") => StoreError::NotMember(db.message().to_owned()),
             // A NUL character: text and jsonb cannot hold one.

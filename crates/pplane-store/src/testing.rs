@@ -350,3 +350,31 @@ pub async fn signal_ingest_alone(
     tx.commit().await?;
     Ok(ingested)
 }
+
+/// A run started in `tenant`, as an orchestrator starts one: a signal on
+/// channel `chat` from `source_id` ingested, then its run started, each
+/// committed. For specs whose subject comes after the run exists.
+pub async fn run_started(
+    store: &Store,
+    tenant: TenantId,
+    user: UserId,
+    source_id: &str,
+) -> pplane_domain::RunId {
+    let input = SignalInput {
+        channel: "chat".into(),
+        source_id: source_id.into(),
+        payload: serde_json::json!({}),
+        domain_refs: serde_json::json!({}),
+        actor: "user:alice".parse().expect("an actor"),
+    };
+    let got = signal_ingest_alone(store, tenant, user, &input)
+        .await
+        .expect("ingest a signal");
+    let mut tx = store.tenant_tx(tenant, user).await.expect("a transaction");
+    let origin = crate::operations::Origin::by("agent:planner".parse().expect("an actor"));
+    crate::operations::runs::run_start(&mut tx, got.run_id, &origin)
+        .await
+        .expect("start the run");
+    tx.commit().await.expect("commit the start");
+    got.run_id
+}

@@ -6,5 +6,6 @@ mod citus;
 mod jetstream;
 mod leases;
 mod retries;
+mod shard_moves;
 mod support;
 mod webhook;

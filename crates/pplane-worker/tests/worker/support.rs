@@ -9,11 +9,9 @@ use pplane_domain::{RunId, TenantId, UserId};
 use pplane_store::checks::data::data_check;
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
-use pplane_store::operations::ingest::SignalInput;
-use pplane_store::operations::runs::run_start;
 use pplane_store::operations::Origin;
 use pplane_store::testing::citus::CitusDb;
-use pplane_store::testing::signal_ingest_alone;
+use pplane_store::testing::run_started;
 use pplane_store::testing::{Scratch, TestDb};
 use pplane_store::Store;
 use pplane_worker::{Tally, Worker, WorkerConfig};
@@ -50,29 +48,13 @@ impl Plane<CitusDb> {
 impl<D: Scratch> Plane<D> {
     /// A run started in `tenant`, ready to request effects.
     async fn with(db: D, store: Store, tenant: TenantId, user: UserId) -> Plane<D> {
-        let got = signal_ingest_alone(
-            &store,
-            tenant,
-            user,
-            &SignalInput {
-                channel: "chat".into(),
-                source_id: uuid::Uuid::now_v7().to_string(),
-                payload: json!({}),
-                domain_refs: json!({}),
-                actor: "user:alice".parse().unwrap(),
-            },
-        )
-        .await
-        .unwrap();
-        let mut tx = store.tenant_tx(tenant, user).await.unwrap();
-        run_start(&mut tx, got.run_id, &origin()).await.unwrap();
-        tx.commit().await.unwrap();
+        let run = run_started(&store, tenant, user, &uuid::Uuid::now_v7().to_string()).await;
         Plane {
             db,
             store,
             tenant,
             user,
-            run: got.run_id,
+            run,
         }
     }
 
