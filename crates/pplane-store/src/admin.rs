@@ -173,16 +173,30 @@ pub fn url_with_database(url: &str, database: &str) -> Result<String> {
 /// A database of its own on the server of a URL, for work that must not
 /// touch real data (benchmarks, the production gate's checks); gone after
 /// [`ScratchDb::drop_now`].
+#[cfg(feature = "operator")]
 pub struct ScratchDb {
     server_url: String,
     name: String,
     pub url: String,
+    /// On Citus, the workers the database was also made on.
+    workers: Vec<(String, u16)>,
 }
 
+#[cfg(feature = "operator")]
 impl ScratchDb {
-    /// Creates `pplane_bench_<random>` on the server of `url` and migrates it.
+    /// Creates `pplane_bench_<random>` on the server of `url` and migrates
+    /// it. When the database of `url` is a Citus coordinator's, the scratch
+    /// database is made on every node and joined the same way, so that a
+    /// benchmark measures the cluster.
     pub async fn create(url: &str) -> Result<ScratchDb> {
-        let scratch = ScratchDb::empty(url, "pplane_bench").await?;
+        let mut scratch = ScratchDb::empty(url, "pplane_bench").await?;
+        let mut admin = Admin::connect(url).await?;
+        let workers = crate::citus::citus_workers(&mut admin.conn).await?;
+        admin.close().await?;
+        if let Some(workers) = workers {
+            crate::citus::citus_database_create(url, &workers, &scratch.name).await?;
+            scratch.workers = workers;
+        }
         let mut admin = Admin::connect(&scratch.url).await?;
         admin
             .migrate_up(&MigrationSet::embedded(), None, |_| {})
@@ -191,7 +205,8 @@ impl ScratchDb {
         Ok(scratch)
     }
 
-    /// Creates `<prefix>_<random>` on the server of `url`, empty.
+    /// Creates `<prefix>_<random>` on the server of `url`, empty, on that
+    /// server alone.
     pub async fn empty(url: &str, prefix: &str) -> Result<ScratchDb> {
         let name = format!(
             "{prefix}_{}",
@@ -204,12 +219,19 @@ impl ScratchDb {
             server_url: url.to_owned(),
             url: url_with_database(url, &name)?,
             name,
+            workers: Vec::new(),
         })
+    }
+
+    /// True when the scratch database is on a Citus cluster.
+    pub fn on_citus(&self) -> bool {
+        !self.workers.is_empty()
     }
 
     pub async fn drop_now(self) -> Result<()> {
         let mut admin = Admin::connect(&self.server_url).await?;
         admin.database_drop(&self.name).await?;
-        admin.close().await
+        admin.close().await?;
+        crate::citus::citus_database_drop(&self.server_url, &self.workers, &self.name).await
     }
 }

@@ -27,6 +27,7 @@
 //! - `metrics` (private): event appends counted and timed through the `metrics` facade.
 //! - [`queries`]: read-side queries, starting with the walkthrough's debugging procedure.
 //! - `checks` (feature `operator`): the schema, data and production gates.
+//! - `citus` (feature `operator`): a Citus cluster's workers, and a database made on every node.
 //! - [`migrations`]: the embedded, reversible, checksummed migration runner.
 //! - [`admin`]: work as the login role: creating databases, migrating them.
 //! - `bench` (feature `operator`): benchmarks against a raw baseline, in a scratch database.
@@ -54,6 +55,8 @@ pub mod appender;
 pub mod bench;
 #[cfg(feature = "operator")]
 pub mod checks;
+#[cfg(feature = "operator")]
+pub mod citus;
 pub mod context;
 pub mod error;
 pub mod limits;

@@ -70,6 +70,15 @@ async fn measure(url: &str, cfg: &AppendBench, progress: &impl Fn(&str)) -> Resu
     )
     .execute(admin.conn())
     .await?;
+    // On Citus the baseline is distributed the same way, so the ratio is
+    // the plane's cost on the cluster, and a run on each profile compares
+    // the cluster with one server.
+    let on_citus = store.profile() == crate::Profile::Citus;
+    if on_citus {
+        sqlx::raw_sql("SELECT create_distributed_table('bench_events_raw', 'tenant_id')")
+            .execute(admin.conn())
+            .await?;
+    }
     admin.close().await?;
     let raw_pool = crate::store::pool_options()
         .max_connections(max_writers + 2)
@@ -93,7 +102,8 @@ async fn measure(url: &str, cfg: &AppendBench, progress: &impl Fn(&str)) -> Resu
         } else {
             format!("{tenant_count} tenants")
         };
-        let name = format!("append: {writers} writers, {spread}");
+        let on = if on_citus { " on Citus" } else { "" };
+        let name = format!("append{on}: {writers} writers, {spread}");
         progress(&name);
         let used: std::sync::Arc<Vec<(TenantId, UserId)>> =
             std::sync::Arc::new(tenants[..tenant_count as usize].to_vec());

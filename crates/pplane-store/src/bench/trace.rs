@@ -110,8 +110,13 @@ async fn measure(url: &str, cfg: TraceBench, progress: &impl Fn(&str)) -> Result
         }
     }
     plain.close().await?;
+    let on = if store.profile() == crate::Profile::Citus {
+        " on Citus"
+    } else {
+        ""
+    };
+    let name = format!("trace{on}: a run of {events} events among {total}");
     store.close().await;
-    let name = format!("trace: a run of {events} events among {total}");
     Ok(vec![BenchRow::new(name, 1, Some(TENANTS), &ours, &raw)])
 }
 

@@ -14,6 +14,7 @@ use pplane_cluster::CitusCluster;
 use pplane_domain::{TenantId, UserId};
 
 use super::{exec_at, text_at, Scratch};
+use crate::citus::citus_database_create;
 use crate::{Admin, MigrationSet, Store, StoreOptions};
 
 /// Workers of the test cluster: enough for shards to live apart and move.
@@ -53,27 +54,23 @@ impl CitusDb {
         let _joining = JOINING.lock().await;
         let name = format!("pplane_citus_{}", uuid::Uuid::now_v7().simple());
         let all = std::iter::once(&cluster.coordinator).chain(&cluster.workers);
-        let nodes: Vec<String> = all.clone().map(|n| n.url("postgres")).collect();
-        for node in all.clone() {
-            exec_at(&node.url("postgres"), &format!("CREATE DATABASE {name}")).await;
-            exec_at(&node.url(&name), "CREATE EXTENSION citus").await;
-        }
+        let nodes: Vec<String> = all.map(|n| n.url("postgres")).collect();
+        let workers: Vec<(String, u16)> = cluster
+            .workers
+            .iter()
+            .map(|w| ("127.0.0.1".to_owned(), w.port()))
+            .collect();
+        citus_database_create(&nodes[0], &workers, &name)
+            .await
+            .unwrap_or_else(|e| panic!("make {name} on the Citus cluster: {e}"));
         // Four shards a table instead of Citus's 32: the same routing and
         // moves, an eighth of the tables to create per test.
         exec_at(
-            &cluster.coordinator.url("postgres"),
+            &nodes[0],
             &format!("ALTER DATABASE {name} SET citus.shard_count = {SHARDS}"),
         )
         .await;
         let url = cluster.coordinator.url(&name);
-        let mut join = format!(
-            "SELECT citus_set_coordinator_host('127.0.0.1', {});",
-            cluster.coordinator.port()
-        );
-        for w in &cluster.workers {
-            join += &format!("SELECT citus_add_node('127.0.0.1', {});", w.port());
-        }
-        exec_at(&url, &join).await;
         CitusDb {
             name,
             url,

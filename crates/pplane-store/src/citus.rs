@@ -1,0 +1,105 @@
+//! What the operator tools need of a Citus cluster: its workers, and a new
+//! database made on every node and joined into one cluster (a benchmark's
+//! scratch database, a test's). Citus keeps its extension and its node list
+//! per database, so a database of the plane on Citus exists on each node.
+
+use sqlx::{Connection, PgConnection};
+
+use crate::admin::{database_name_check, url_with_database};
+use crate::{Admin, Result, StoreError};
+
+/// The primary workers of the Citus database `conn` is on, as (host, port);
+/// None when the database has no Citus extension.
+pub async fn citus_workers(conn: &mut PgConnection) -> Result<Option<Vec<(String, u16)>>> {
+    let present: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")
+            .fetch_one(&mut *conn)
+            .await?;
+    if !present {
+        return Ok(None);
+    }
+    let nodes: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT nodename::text, nodeport FROM pg_dist_node
+         WHERE groupid <> 0 AND noderole = 'primary' AND isactive ORDER BY nodeid",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Some(
+        nodes
+            .into_iter()
+            .map(|(host, port)| (host, port as u16))
+            .collect(),
+    ))
+}
+
+/// `url` (a server's URL, with its credentials) pointed at another node.
+pub fn url_with_node(url: &str, host: &str, port: u16) -> Result<String> {
+    let bad = |e: String| StoreError::Database(sqlx::Error::Configuration(e.into()));
+    let mut parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    parsed
+        .set_host(Some(host))
+        .map_err(|e| bad(e.to_string()))?;
+    parsed
+        .set_port(Some(port))
+        .map_err(|()| bad(format!("cannot set port {port} on the URL")))?;
+    Ok(parsed.into())
+}
+
+/// Makes database `name` on the coordinator of `coordinator_url` and on each
+/// of `workers`, with the extension on each, and joins the workers to it.
+/// The same credentials serve every node.
+pub async fn citus_database_create(
+    coordinator_url: &str,
+    workers: &[(String, u16)],
+    name: &str,
+) -> Result<()> {
+    database_name_check(name)?;
+    let parsed = url::Url::parse(coordinator_url)
+        .map_err(|e| StoreError::Database(sqlx::Error::Configuration(e.into())))?;
+    let coordinator_host = parsed.host_str().unwrap_or("127.0.0.1").to_owned();
+    let coordinator_port = parsed.port().unwrap_or(5432);
+    let mut servers = vec![coordinator_url.to_owned()];
+    for (host, port) in workers {
+        servers.push(url_with_node(coordinator_url, host, *port)?);
+    }
+    for server in &servers {
+        let mut admin = Admin::connect(server).await?;
+        admin.database_ensure(name).await?;
+        admin.close().await?;
+        let mut db = PgConnection::connect(&url_with_database(server, name)?).await?;
+        sqlx::raw_sql("CREATE EXTENSION IF NOT EXISTS citus")
+            .execute(&mut db)
+            .await?;
+        db.close().await?;
+    }
+    let mut db = PgConnection::connect(&url_with_database(coordinator_url, name)?).await?;
+    sqlx::query("SELECT citus_set_coordinator_host($1, $2)")
+        .bind(&coordinator_host)
+        .bind(i32::from(coordinator_port))
+        .execute(&mut db)
+        .await?;
+    for (host, port) in workers {
+        sqlx::query("SELECT citus_add_node($1, $2)")
+            .bind(host)
+            .bind(i32::from(*port))
+            .execute(&mut db)
+            .await?;
+    }
+    db.close().await?;
+    Ok(())
+}
+
+/// Drops database `name` on every worker of the cluster (the coordinator's
+/// copy is its caller's to drop).
+pub async fn citus_database_drop(
+    coordinator_url: &str,
+    workers: &[(String, u16)],
+    name: &str,
+) -> Result<()> {
+    for (host, port) in workers {
+        let mut admin = Admin::connect(&url_with_node(coordinator_url, host, *port)?).await?;
+        admin.database_drop(name).await?;
+        admin.close().await?;
+    }
+    Ok(())
+}
