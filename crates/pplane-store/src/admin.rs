@@ -223,11 +223,6 @@ impl ScratchDb {
         })
     }
 
-    /// True when the scratch database is on a Citus cluster.
-    pub fn on_citus(&self) -> bool {
-        !self.workers.is_empty()
-    }
-
     pub async fn drop_now(self) -> Result<()> {
         let mut admin = Admin::connect(&self.server_url).await?;
         admin.database_drop(&self.name).await?;

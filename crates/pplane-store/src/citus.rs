@@ -6,16 +6,12 @@
 use sqlx::{Connection, PgConnection};
 
 use crate::admin::{database_name_check, url_with_database};
-use crate::{Admin, Result, StoreError};
+use crate::{Admin, Profile, Result, StoreError};
 
 /// The primary workers of the Citus database `conn` is on, as (host, port);
 /// None when the database has no Citus extension.
 pub async fn citus_workers(conn: &mut PgConnection) -> Result<Option<Vec<(String, u16)>>> {
-    let present: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")
-            .fetch_one(&mut *conn)
-            .await?;
-    if !present {
+    if Profile::detect(&mut *conn).await? != Profile::Citus {
         return Ok(None);
     }
     let nodes: Vec<(String, i32)> = sqlx::query_as(

@@ -16,8 +16,6 @@
 use pplane_domain::{TenantId, UserId};
 use sqlx::PgConnection;
 
-use crate::Result;
-
 /// The shape of the database the store works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -29,7 +27,10 @@ pub enum Profile {
 }
 
 impl Profile {
-    pub(crate) async fn detect(conn: &mut PgConnection) -> Result<Profile> {
+    /// The profile of the database `conn` is on: Citus when it has the
+    /// extension. The one place that asks; the migration runner, the gates
+    /// and the benchmarks ask through it too.
+    pub(crate) async fn detect(conn: &mut PgConnection) -> Result<Profile, sqlx::Error> {
         let citus: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')",
         )

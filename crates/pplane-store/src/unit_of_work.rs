@@ -130,11 +130,6 @@ impl TenantTx {
         self.tenant
     }
 
-    /// One server or Citus: a few operations take another route on Citus.
-    pub fn profile(&self) -> Profile {
-        self.tx.profile
-    }
-
     pub fn user(&self) -> UserId {
         self.user
     }
@@ -174,10 +169,6 @@ impl DispatchTx {
         fn conn(&mut self) -> &mut PgConnection {
             &mut self.tx.conn
         }
-    }
-
-    pub fn profile(&self) -> Profile {
-        self.tx.profile
     }
 
     /// The same transaction, from here on as `pplane_app` in `tenant` for

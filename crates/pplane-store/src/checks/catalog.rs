@@ -301,12 +301,7 @@ impl Catalog {
 
 impl Citus {
     async fn load(conn: &mut PgConnection) -> Result<Option<Citus>> {
-        let present: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')",
-        )
-        .fetch_one(&mut *conn)
-        .await?;
-        if !present {
+        if crate::Profile::detect(&mut *conn).await? != crate::Profile::Citus {
             return Ok(None);
         }
         let placements = sqlx::query_as(

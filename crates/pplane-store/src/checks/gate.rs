@@ -226,9 +226,7 @@ async fn query_plans(conn: &mut PgConnection) -> Result<Vec<GateItem>> {
         };
         let mut tx = conn.begin().await?;
         if citus {
-            // Forward the context to the workers whatever this session's
-            // age (the database's default reaches newer sessions only).
-            sqlx::raw_sql("SET LOCAL citus.propagate_set_commands = 'local'")
+            sqlx::raw_sql(super::probe::PROPAGATE)
                 .execute(&mut *tx)
                 .await?;
         }

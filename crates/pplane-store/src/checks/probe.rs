@@ -35,7 +35,7 @@ const ROLE_OWNER: &str = "SELECT set_config('role', 'pplane_owner', true)";
 
 /// On Citus: forward SET LOCAL to the workers. The database's default
 /// (migration 14) reaches sessions opened after it; this one may be older.
-const PROPAGATE: &str = "SET LOCAL citus.propagate_set_commands = 'local'";
+pub(super) const PROPAGATE: &str = "SET LOCAL citus.propagate_set_commands = 'local'";
 
 struct Ids {
     a: Uuid,
@@ -55,11 +55,7 @@ async fn probe(conn: &mut PgConnection) -> Result<Vec<CheckResult>, sqlx::Error>
     // reaches a worker over one connection per role, so rows the owner wrote
     // in this transaction would be invisible to the policies that check them
     // as pplane_app.
-    let citus: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")
-            .fetch_one(&mut *conn)
-            .await?;
-    if !citus {
+    if crate::Profile::detect(&mut *conn).await? != crate::Profile::Citus {
         return probe_in(conn, &ids, false).await;
     }
     let mut setup = conn.begin().await?;

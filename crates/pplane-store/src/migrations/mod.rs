@@ -318,11 +318,7 @@ const CITUS_GRANTS: &str = include_str!("citus_grants.sql");
 
 /// Whether this database has the Citus extension (a coordinator).
 pub(crate) async fn citus_present(conn: &mut PgConnection) -> Result<bool, MigrationError> {
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")
-            .fetch_one(conn)
-            .await?,
-    )
+    Ok(crate::Profile::detect(conn).await? == crate::Profile::Citus)
 }
 
 /// Reverts applied migrations newer than `target`, newest first. With no
