@@ -2,7 +2,7 @@
 //! embedded cluster under `$PPLANE_HOME`, started (or reused) on demand.
 
 use pplane_cluster::LocalCluster;
-use pplane_store::{Admin, Store};
+use pplane_store::{citus, Admin, Store};
 
 use crate::failure::Failure;
 
@@ -25,10 +25,24 @@ pub async fn resolve() -> Result<String, Failure> {
 
 /// Starts (or reuses) the embedded cluster and makes sure `name` exists on it.
 pub async fn embedded_database(name: &str) -> Result<String, Failure> {
+    embedded_database_as(name, None).await
+}
+
+/// As [`embedded_database`]; `citus_workers` makes a new cluster a Citus
+/// coordinator with that many workers. On a Citus cluster the database is
+/// made on every node and joined, and the plane's roles can log in from
+/// node to node.
+pub async fn embedded_database_as(
+    name: &str,
+    citus_workers: Option<usize>,
+) -> Result<String, Failure> {
     let cluster = LocalCluster::from_env();
     let report = tokio::task::spawn_blocking({
         let cluster = cluster.clone();
-        move || cluster.start()
+        move || match citus_workers {
+            Some(workers) => cluster.start_citus(workers),
+            None => cluster.start(),
+        }
     })
     .await
     .map_err(anyhow::Error::from)??;
@@ -47,10 +61,22 @@ pub async fn embedded_database(name: &str) -> Result<String, Failure> {
             cluster.home().display()
         ))
     };
-    let mut admin = Admin::connect(&cluster.url("postgres").ok_or_else(missing)?).await?;
-    admin.database_ensure(name).await?;
-    admin.close().await?;
-    cluster.url(name).ok_or_else(missing)
+    let server = cluster.url("postgres").ok_or_else(missing)?;
+    let url = cluster.url(name).ok_or_else(missing)?;
+    if report.worker_ports.is_empty() {
+        let mut admin = Admin::connect(&server).await?;
+        admin.database_ensure(name).await?;
+        admin.close().await?;
+    } else {
+        let workers: Vec<(String, u16)> = report
+            .worker_ports
+            .iter()
+            .map(|port| ("127.0.0.1".to_owned(), *port))
+            .collect();
+        citus::citus_database_ensure(&server, &workers, name).await?;
+        citus::citus_logins_ensure(&url, &cluster.node_password().ok_or_else(missing)?).await?;
+    }
+    Ok(url)
 }
 
 /// The runtime store on the resolved database. A superuser login is accepted

@@ -46,7 +46,7 @@ impl CitusCluster {
 }
 
 /// Citus's library beside the server's own (Debian: `/usr/lib/postgresql/15/lib`).
-fn citus_installed(bins: &Binaries) -> Result<(), ClusterError> {
+pub(crate) fn citus_installed(bins: &Binaries) -> Result<(), ClusterError> {
     let lib: PathBuf = bins
         .bindir
         .parent()

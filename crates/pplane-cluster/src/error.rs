@@ -50,6 +50,23 @@ pub enum ClusterError {
     )]
     CitusMissing { bindir: PathBuf, library: PathBuf },
 
+    #[error(
+        "the embedded cluster in {home} is {have}, not {asked}; nothing was changed. \
+         Start it without --citus-workers (or with its own count), or set PPLANE_HOME \
+         elsewhere for a cluster of the other shape"
+    )]
+    TopologyMismatch {
+        home: PathBuf,
+        have: String,
+        asked: String,
+    },
+
+    #[error(
+        "port {port} of {node} is taken by another process; a Citus node keeps its port \
+         (the other nodes know it by that port), so stop that process and start again"
+    )]
+    PortTaken { node: String, port: u16 },
+
     #[error("`{command}` failed ({status}): {output}")]
     CommandFailed {
         command: String,

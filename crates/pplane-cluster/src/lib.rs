@@ -10,7 +10,8 @@
 //! - [`owner`]: running those binaries as an unprivileged OS user when we are root,
 //!   because `initdb` and `postgres` refuse to run as root.
 //! - [`pidfile`]: reading `postmaster.pid` to tell a live server from a stale lock.
-//! - [`local`]: the persistent cluster under `$PPLANE_HOME` (start, reuse, stop, status, url).
+//! - [`local`]: the persistent cluster under `$PPLANE_HOME` (start, reuse, stop, status, url),
+//!   one server or a Citus coordinator with workers.
 //! - [`ephemeral`]: a throwaway cluster that stops and deletes itself when the process
 //!   that started it exits, however it exits.
 //! - [`citus`]: a throwaway Citus cluster, a coordinator and workers.
@@ -32,4 +33,4 @@ pub use binaries::Binaries;
 pub use citus::CitusCluster;
 pub use ephemeral::EphemeralCluster;
 pub use error::ClusterError;
-pub use local::{LocalCluster, StartReport, Status};
+pub use local::{LocalCluster, StartReport, Status, Topology, WorkerStatus};

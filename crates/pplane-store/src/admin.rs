@@ -17,7 +17,12 @@ pub struct Admin {
 
 impl Admin {
     pub async fn connect(url: &str) -> Result<Admin> {
-        let options = PgConnectOptions::from_str(url)?.application_name("pplane-admin");
+        // Administrative statements (a migration, a gate's scan) may run
+        // for seconds by nature; the caller reports their durations, so
+        // sqlx's slow-statement warning, which prints the whole text, is off.
+        let options = PgConnectOptions::from_str(url)?
+            .application_name("pplane-admin")
+            .log_slow_statements(log::LevelFilter::Off, std::time::Duration::from_secs(1));
         Ok(Admin {
             conn: options.connect().await?,
         })
@@ -98,12 +103,7 @@ impl Admin {
     /// whether it was created.
     pub async fn database_ensure(&mut self, name: &str) -> Result<bool> {
         database_name_check(name)?;
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-                .bind(name)
-                .fetch_one(&mut self.conn)
-                .await?;
-        if exists {
+        if self.database_exists(name).await? {
             return Ok(false);
         }
         match sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
@@ -124,6 +124,16 @@ impl Admin {
             }
             Err(err) => Err(err.into()),
         }
+    }
+
+    /// Whether database `name` exists on this server.
+    pub async fn database_exists(&mut self, name: &str) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(name)
+                .fetch_one(&mut self.conn)
+                .await?,
+        )
     }
 
     /// Drops database `name`, disconnecting its sessions.
@@ -184,24 +194,31 @@ pub struct ScratchDb {
 
 #[cfg(feature = "operator")]
 impl ScratchDb {
-    /// Creates `pplane_bench_<random>` on the server of `url` and migrates
-    /// it. When the database of `url` is a Citus coordinator's, the scratch
-    /// database is made on every node and joined the same way, so that a
-    /// benchmark measures the cluster.
+    /// Creates `pplane_bench_<random>` alike the database of `url` (see
+    /// [`ScratchDb::empty_alike`]) and migrates it, so that a benchmark
+    /// against a Citus coordinator measures the cluster.
     pub async fn create(url: &str) -> Result<ScratchDb> {
-        let mut scratch = ScratchDb::empty(url, "pplane_bench").await?;
-        let mut admin = Admin::connect(url).await?;
-        let workers = crate::citus::citus_workers(&mut admin.conn).await?;
-        admin.close().await?;
-        if let Some(workers) = workers {
-            crate::citus::citus_database_create(url, &workers, &scratch.name).await?;
-            scratch.workers = workers;
-        }
+        let scratch = ScratchDb::empty_alike(url, "pplane_bench").await?;
         let mut admin = Admin::connect(&scratch.url).await?;
         admin
             .migrate_up(&MigrationSet::embedded(), None, |_| {})
             .await?;
         admin.close().await?;
+        Ok(scratch)
+    }
+
+    /// Creates `<prefix>_<random>`, empty, on the server of `url`; when the
+    /// database of `url` is a Citus coordinator's, on every node of its
+    /// cluster, with the extension, joined the same way.
+    pub async fn empty_alike(url: &str, prefix: &str) -> Result<ScratchDb> {
+        let mut scratch = ScratchDb::empty(url, prefix).await?;
+        let mut admin = Admin::connect(url).await?;
+        let workers = crate::citus::citus_workers(&mut admin.conn).await?;
+        admin.close().await?;
+        if let Some(workers) = workers {
+            crate::citus::citus_database_ensure(url, &workers, &scratch.name).await?;
+            scratch.workers = workers;
+        }
         Ok(scratch)
     }
 
@@ -221,6 +238,11 @@ impl ScratchDb {
             name,
             workers: Vec::new(),
         })
+    }
+
+    /// How many Citus workers the database was also made on (0: one server).
+    pub fn citus_workers(&self) -> usize {
+        self.workers.len()
     }
 
     pub async fn drop_now(self) -> Result<()> {

@@ -42,14 +42,18 @@ pub fn url_with_node(url: &str, host: &str, port: u16) -> Result<String> {
 }
 
 /// Makes database `name` on the coordinator of `coordinator_url` and on each
-/// of `workers`, with the extension on each, and joins the workers to it.
-/// The same credentials serve every node.
-pub async fn citus_database_create(
+/// of `workers`, with the extension on each, and joins the workers to it;
+/// a database already joined to all of them is left as it is. The same
+/// credentials serve every node.
+pub async fn citus_database_ensure(
     coordinator_url: &str,
     workers: &[(String, u16)],
     name: &str,
 ) -> Result<()> {
     database_name_check(name)?;
+    if citus_database_joined(coordinator_url, workers, name).await? {
+        return Ok(());
+    }
     let parsed = url::Url::parse(coordinator_url)
         .map_err(|e| StoreError::Database(sqlx::Error::Configuration(e.into())))?;
     let coordinator_host = parsed.host_str().unwrap_or("127.0.0.1").to_owned();
@@ -80,6 +84,53 @@ pub async fn citus_database_create(
             .bind(i32::from(*port))
             .execute(&mut db)
             .await?;
+    }
+    db.close().await?;
+    Ok(())
+}
+
+/// Whether database `name` exists on the coordinator with every one of
+/// `workers` in its node list.
+async fn citus_database_joined(
+    coordinator_url: &str,
+    workers: &[(String, u16)],
+    name: &str,
+) -> Result<bool> {
+    let mut admin = Admin::connect(coordinator_url).await?;
+    let exists = admin.database_exists(name).await?;
+    admin.close().await?;
+    if !exists {
+        return Ok(false);
+    }
+    let mut db = PgConnection::connect(&url_with_database(coordinator_url, name)?).await?;
+    let joined = match citus_workers(&mut db).await? {
+        Some(nodes) => workers.iter().all(|w| nodes.contains(w)),
+        None => false,
+    };
+    db.close().await?;
+    Ok(joined)
+}
+
+/// The plane's roles on every node of the Citus database `db_url` (made
+/// as `migrate up` makes them), each with `password`: the password the
+/// nodes' password file gives when Citus connects from node to node as the
+/// role a transaction has switched to. Citus carries the roles and the
+/// password to the workers.
+pub async fn citus_logins_ensure(db_url: &str, password: &str) -> Result<()> {
+    let mut db = PgConnection::connect(db_url).await?;
+    sqlx::raw_sql(crate::migrations::CITUS_ROLES)
+        .execute(&mut db)
+        .await?;
+    for role in ["pplane_owner", "pplane_app", "pplane_dispatcher"] {
+        // A utility statement takes no parameters: the server quotes them
+        // into its text.
+        let statement: String =
+            sqlx::query_scalar("SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)")
+                .bind(role)
+                .bind(password)
+                .fetch_one(&mut db)
+                .await?;
+        sqlx::raw_sql(&statement).execute(&mut db).await?;
     }
     db.close().await?;
     Ok(())

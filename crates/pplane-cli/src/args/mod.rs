@@ -187,6 +187,12 @@ pub enum DbAction {
     Start {
         #[command(flatten)]
         database: EmbeddedDatabase,
+        /// Create the cluster as a Citus coordinator with N workers, each
+        /// a server of its own on this machine (Citus must be installed:
+        /// scripts/citus-install). Only when the cluster is first made; a
+        /// cluster of another shape is refused, never converted.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
+        citus_workers: Option<u16>,
     },
     /// Stop the cluster.
     Stop,

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use pplane_cluster::{LocalCluster, Status};
+use pplane_cluster::{LocalCluster, Status, Topology};
 use serde_json::json;
 
 use crate::args::{DbAction, Output};
@@ -14,17 +14,29 @@ use crate::target;
 pub async fn run(action: DbAction, out: Output) -> Result<ExitCode, Failure> {
     let cluster = LocalCluster::from_env();
     match action {
-        DbAction::Start { database } => {
-            let url = target::embedded_database(&database.name).await?;
+        DbAction::Start {
+            database,
+            citus_workers,
+        } => {
+            let url = target::embedded_database_as(&database.name, citus_workers.map(usize::from))
+                .await?;
             let port = cluster.port().unwrap_or_default();
+            let workers = cluster.worker_ports();
             if out.json {
-                output::json(
-                    &json!({ "status": "running", "port": port, "home": cluster.home(), "url": url }),
-                );
-            } else {
+                output::json(&json!({
+                    "status": "running", "port": port, "home": cluster.home(), "url": url,
+                    "topology": topology_name(&cluster), "workers": workers,
+                }));
+            } else if workers.is_empty() {
                 outln!(
                     "running on 127.0.0.1:{port}, data in {}",
                     cluster.data_dir().display()
+                );
+            } else {
+                outln!(
+                    "Citus coordinator running on 127.0.0.1:{port}, workers on {}, data in {}",
+                    ports_text(&workers),
+                    cluster.home().join("pg").display()
                 );
             }
         }
@@ -43,23 +55,45 @@ pub async fn run(action: DbAction, out: Output) -> Result<ExitCode, Failure> {
         }
         DbAction::Status => {
             let status = cluster.status();
+            let workers = cluster.worker_statuses();
             if out.json {
-                let (state, pid, port) = match status {
-                    Status::NotInitialized => ("not_initialized", None, None),
-                    Status::Stopped => ("stopped", None, cluster.port()),
-                    Status::Running { pid, port } => ("running", Some(pid), Some(port)),
-                };
-                output::json(
-                    &json!({ "status": state, "pid": pid, "port": port, "home": cluster.home() }),
-                );
+                let (state, pid, port) = status_parts(&status, cluster.port());
+                let workers: Vec<_> = workers
+                    .iter()
+                    .map(|w| {
+                        let (state, pid, port) = status_parts(&w.status, w.port);
+                        json!({ "worker": w.number, "status": state, "pid": pid, "port": port })
+                    })
+                    .collect();
+                output::json(&json!({
+                    "status": state, "pid": pid, "port": port, "home": cluster.home(),
+                    "topology": topology_name(&cluster), "workers": workers,
+                }));
             } else {
+                let role = if workers.is_empty() {
+                    ""
+                } else {
+                    "Citus coordinator: "
+                };
                 match status {
                     Status::NotInitialized => outln!("not initialized (run `pplane db start`)"),
                     Status::Stopped => {
-                        outln!("stopped, data in {}", cluster.data_dir().display())
+                        outln!("{role}stopped, data in {}", cluster.data_dir().display())
                     }
                     Status::Running { pid, port } => {
-                        outln!("running (pid {pid}) on 127.0.0.1:{port}")
+                        outln!("{role}running (pid {pid}) on 127.0.0.1:{port}")
+                    }
+                }
+                for w in &workers {
+                    match w.status {
+                        Status::Running { pid, port } => {
+                            outln!(
+                                "worker {}: running (pid {pid}) on 127.0.0.1:{port}",
+                                w.number
+                            )
+                        }
+                        Status::Stopped => outln!("worker {}: stopped", w.number),
+                        Status::NotInitialized => outln!("worker {}: not initialized", w.number),
                     }
                 }
             }
@@ -81,4 +115,27 @@ pub async fn run(action: DbAction, out: Output) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn status_parts(status: &Status, port: Option<u16>) -> (&'static str, Option<i32>, Option<u16>) {
+    match status {
+        Status::NotInitialized => ("not_initialized", None, None),
+        Status::Stopped => ("stopped", None, port),
+        Status::Running { pid, port } => ("running", Some(*pid), Some(*port)),
+    }
+}
+
+fn topology_name(cluster: &LocalCluster) -> Option<&'static str> {
+    cluster.topology().map(|t| match t {
+        Topology::SingleNode => "single_node",
+        Topology::Citus { .. } => "citus",
+    })
+}
+
+fn ports_text(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

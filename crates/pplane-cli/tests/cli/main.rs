@@ -10,6 +10,7 @@ mod crash;
 mod demo;
 mod destructive;
 mod embedded;
+mod embedded_citus;
 mod external;
 mod gate;
 mod metrics;

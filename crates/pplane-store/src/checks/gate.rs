@@ -360,8 +360,14 @@ fn shard_of(word: &str) -> &str {
 }
 
 /// Up, dump; down to nothing; up again, dump: the two dumps must be equal.
+/// On a Citus coordinator the scratch database is a Citus one, so that the
+/// Citus profile's up and down are what is verified.
 async fn migrations_reversible(url: &str, set: &MigrationSet) -> Result<GateItem> {
-    let db_scratch = ScratchDb::empty(url, "pplane_gate").await?;
+    let db_scratch = ScratchDb::empty_alike(url, "pplane_gate").await?;
+    let on = match db_scratch.citus_workers() {
+        0 => "a scratch database".to_owned(),
+        n => format!("a scratch database on Citus ({n} workers)"),
+    };
     let scratch = db_scratch.url.clone();
     let outcome = async {
         let mut db = Admin::connect(&scratch).await?;
@@ -379,7 +385,7 @@ async fn migrations_reversible(url: &str, set: &MigrationSet) -> Result<GateItem
     let same = first == second;
     let evidence = if same {
         format!(
-            "{} migrations up, down to 0, up again on a scratch database: identical pg_dump --schema-only ({} lines)",
+            "{} migrations up, down to 0, up again on {on}: identical pg_dump --schema-only ({} lines)",
             set.migrations.len(),
             first.lines().count()
         )
@@ -480,6 +486,14 @@ async fn backup_restores(url: &str) -> Result<GateItem> {
     // The events are counted in the very snapshot pg_dump copies, so that
     // writers running meanwhile cannot make the counts differ.
     let mut admin = Admin::connect(url).await?;
+    // On Citus pg_dump reads the distributed tables through the coordinator,
+    // each worker in a snapshot of its own: a logical copy of every shard's
+    // rows, which is what this item restores; a consistent point across the
+    // nodes is each node's base backup at a Citus restore point (docs/citus.md).
+    let through = match crate::Profile::detect(admin.conn()).await? {
+        crate::Profile::Citus => " through the Citus coordinator (every shard's rows)",
+        crate::Profile::SingleNode => "",
+    };
     let mut snapshot_tx = admin.conn().begin().await?;
     sqlx::raw_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *snapshot_tx)
@@ -522,7 +536,7 @@ async fn backup_restores(url: &str) -> Result<GateItem> {
     }
     admin.close().await?;
     let evidence = if passed {
-        format!("pg_dump ({bytes} bytes) → pg_restore into a scratch database: data gate PASS, {events} events on both sides")
+        format!("pg_dump{through} ({bytes} bytes) → pg_restore into a scratch database: data gate PASS, {events} events on both sides")
     } else {
         format!(
             "restored {restored_events} of {events} events; data gate failures there: {}",

@@ -313,7 +313,7 @@ async fn up_locked(
 }
 
 /// What the migrations need on a Citus cluster before the first one runs.
-const CITUS_ROLES: &str = include_str!("citus_roles.sql");
+pub(crate) const CITUS_ROLES: &str = include_str!("citus_roles.sql");
 const CITUS_GRANTS: &str = include_str!("citus_grants.sql");
 
 /// Whether this database has the Citus extension (a coordinator).

@@ -14,7 +14,7 @@ use pplane_cluster::CitusCluster;
 use pplane_domain::{TenantId, UserId};
 
 use super::{exec_at, text_at, Scratch};
-use crate::citus::citus_database_create;
+use crate::citus::citus_database_ensure;
 use crate::{Admin, MigrationSet, Store, StoreOptions};
 
 /// Workers of the test cluster: enough for shards to live apart and move.
@@ -60,7 +60,7 @@ impl CitusDb {
             .iter()
             .map(|w| ("127.0.0.1".to_owned(), w.port()))
             .collect();
-        citus_database_create(&nodes[0], &workers, &name)
+        citus_database_ensure(&nodes[0], &workers, &name)
             .await
             .unwrap_or_else(|e| panic!("make {name} on the Citus cluster: {e}"));
         // Four shards a table instead of Citus's 32: the same routing and
