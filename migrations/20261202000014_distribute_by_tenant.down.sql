@@ -11,6 +11,14 @@
 -- Rows come back with their tables (undistribute_table copies them, under
 -- FORCE off for this transaction, as on the way up); foreign keys are
 -- dropped and re-created around the move for the same reason as there.
+--
+-- Privileges come back as they were: undistribute_table makes a new table,
+-- which gives its owner every privilege again, so the owner's own UPDATE,
+-- DELETE and TRUNCATE on the event log (revoked by migration 3) would
+-- return. Each table's grants are read before the move and whatever the
+-- new table holds beyond them is revoked after. (Fixed in this file after
+-- it had landed, found by the Citus migrations spec stepping 16 to 14
+-- down and up; the up, the part a database records, is unchanged.)
 SET LOCAL ROLE pplane_owner;
 
 DO $undistribute$
@@ -20,6 +28,8 @@ DECLARE
     pol record;
     t text;
     tables text[];
+    grants jsonb := '{}';
+    extra record;
     body text;
     member constant text := 'tenant_id = current_tenant_id() AND EXISTS (SELECT 1 FROM user_tenants m '
         'WHERE m.tenant_id = current_tenant_id() AND m.user_id = current_user_id())';
@@ -46,8 +56,23 @@ BEGIN
         EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.tbl, fk.name);
     END LOOP;
     FOREACH t IN ARRAY tables LOOP
+        grants := grants || jsonb_build_object(t, (
+            SELECT coalesce(jsonb_agg(a.grantee::text || ':' || a.privilege_type), '[]')
+            FROM pg_class c, aclexplode(c.relacl) a
+            WHERE c.oid = t::regclass));
+    END LOOP;
+    FOREACH t IN ARRAY tables LOOP
         EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', t);
         PERFORM undistribute_table(t);
+    END LOOP;
+    FOR extra IN SELECT tbl, a.privilege_type,
+                        CASE a.grantee WHEN 0 THEN 'PUBLIC'
+                             ELSE a.grantee::regrole::text END AS grantee
+                 FROM unnest(tables) AS tbl, pg_class c, aclexplode(c.relacl) a
+                 WHERE c.oid = tbl::regclass
+                   AND NOT (grants -> tbl) ? (a.grantee::text || ':' || a.privilege_type)
+    LOOP
+        EXECUTE format('REVOKE %s ON %s FROM %s', extra.privilege_type, extra.tbl, extra.grantee);
     END LOOP;
     FOR fk IN SELECT * FROM jsonb_to_recordset(fks) AS x(tbl text, name text, def text) LOOP
         EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.tbl, fk.name, fk.def);

@@ -113,9 +113,10 @@ pub struct Placement {
 #[derive(Debug, Clone, Default)]
 pub struct Citus {
     pub placements: Vec<Placement>,
-    /// `is_member_of(uuid)` exists as a STABLE SECURITY DEFINER function
-    /// that asks `user_tenants` for the current principal: the member
-    /// policies may call it instead of their subquery.
+    /// `current_member_tenant_id()` exists as a STABLE SECURITY DEFINER
+    /// function that asks `user_tenants` whether the current principal is
+    /// a member of the active tenant: the member policies may compare
+    /// tenant_id with it instead of running their subquery (migration 16).
     pub member_function: bool,
 }
 
@@ -320,9 +321,10 @@ impl Citus {
         let member_function = sqlx::query_scalar(
             "SELECT EXISTS (
                  SELECT 1 FROM pg_proc f
-                 WHERE f.oid = to_regprocedure('public.is_member_of(uuid)')
+                 WHERE f.oid = to_regprocedure('public.current_member_tenant_id()')
                    AND f.prosecdef AND f.provolatile = 's'
-                   AND f.prosrc LIKE '%user_tenants%' AND f.prosrc LIKE '%current_user_id()%')",
+                   AND f.prosrc LIKE '%user_tenants%' AND f.prosrc LIKE '%current_user_id()%'
+                   AND f.prosrc LIKE '%current_tenant_id()%')",
         )
         .fetch_one(&mut *conn)
         .await?;

@@ -20,7 +20,7 @@ use super::data::data_check;
 use super::schema_check;
 use crate::admin::ScratchDb;
 use crate::queries::debugging::{DebugParam, IndexNeed, DEBUG_QUERIES};
-use crate::{Admin, MigrationSet, Result};
+use crate::{Admin, MigrationSet, Profile, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Verdict {
@@ -230,9 +230,20 @@ async fn query_plans(conn: &mut PgConnection) -> Result<Vec<GateItem>> {
                 .execute(&mut *tx)
                 .await?;
         }
+        // The role by a query of its own: on Citus, a SET LOCAL ROLE in the
+        // text Citus replays on later connections would be refused there
+        // (context.rs).
+        let profile = if citus {
+            Profile::Citus
+        } else {
+            Profile::SingleNode
+        };
+        sqlx::raw_sql(&profile.role_statement("pplane_app"))
+            .execute(&mut *tx)
+            .await?;
         sqlx::raw_sql(&format!(
-            "SET LOCAL ROLE pplane_app; SET LOCAL app.tenant_id = '{tenant}';
-             SET LOCAL app.user_id = '{principal}'; SET LOCAL enable_seqscan = off"
+            "SET LOCAL app.tenant_id = '{tenant}'; SET LOCAL app.user_id = '{principal}';
+             SET LOCAL enable_seqscan = off"
         ))
         .execute(&mut *tx)
         .await?;

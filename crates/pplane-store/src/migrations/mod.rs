@@ -293,7 +293,8 @@ async fn up_locked(
     bootstrap_history(conn).await?;
     let applied = migration_history(conn).await?;
     verify_history(set, &applied)?;
-    if citus_present(conn).await? {
+    let citus = citus_present(conn).await?;
+    if citus {
         // Two transactions: the grants run on the workers over Citus's own
         // connections, which see only committed roles.
         sqlx::raw_sql(CITUS_ROLES).execute(&mut *conn).await?;
@@ -305,7 +306,7 @@ async fn up_locked(
         if done || target.is_some_and(|t| m.version > t) {
             continue;
         }
-        let step = apply(conn, m).await?;
+        let step = apply(conn, m, citus).await?;
         on_step(&step);
         steps.push(step);
     }
@@ -355,9 +356,10 @@ async fn down_locked(
             description: m.description.clone(),
         });
     }
+    let citus = citus_present(conn).await?;
     let mut steps = Vec::new();
     for m in to_revert {
-        let step = revert(conn, m).await?;
+        let step = revert(conn, m, citus).await?;
         on_step(&step);
         steps.push(step);
     }
@@ -426,14 +428,38 @@ async fn bootstrap_history(conn: &mut PgConnection) -> Result<(), MigrationError
     Ok(())
 }
 
-async fn apply(conn: &mut PgConnection, m: &Migration) -> Result<MigrationStep, MigrationError> {
+/// A migration's transaction. On Citus, SET LOCAL is not forwarded to the
+/// workers in it: the database's `citus.propagate_set_commands = 'local'`
+/// (migration 14) makes Citus replay the whole text a SET LOCAL came in on
+/// every worker connection it opens later in the transaction, and a
+/// migration's text is its whole file (`SET LOCAL ROLE pplane_owner;
+/// CREATE FUNCTION …`), which a worker refuses. Citus carries the DDL
+/// itself, over connections made as the current role.
+async fn migration_begin(
+    conn: &mut PgConnection,
+    citus: bool,
+) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, MigrationError> {
+    let mut tx = conn.begin().await?;
+    if citus {
+        sqlx::raw_sql("SET LOCAL citus.propagate_set_commands = 'none'")
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
+}
+
+async fn apply(
+    conn: &mut PgConnection,
+    m: &Migration,
+    citus: bool,
+) -> Result<MigrationStep, MigrationError> {
     let started = Instant::now();
     let failed = |source| MigrationError::Failed {
         version: m.version,
         description: m.description.clone(),
         source,
     };
-    let mut tx = conn.begin().await?;
+    let mut tx = migration_begin(conn, citus).await?;
     sqlx::raw_sql(&m.up)
         .execute(&mut *tx)
         .await
@@ -460,10 +486,14 @@ async fn apply(conn: &mut PgConnection, m: &Migration) -> Result<MigrationStep, 
     })
 }
 
-async fn revert(conn: &mut PgConnection, m: &Migration) -> Result<MigrationStep, MigrationError> {
+async fn revert(
+    conn: &mut PgConnection,
+    m: &Migration,
+    citus: bool,
+) -> Result<MigrationStep, MigrationError> {
     let started = Instant::now();
     let down = m.down.as_deref().expect("checked by migrate_down");
-    let mut tx = conn.begin().await?;
+    let mut tx = migration_begin(conn, citus).await?;
     sqlx::raw_sql(down)
         .execute(&mut *tx)
         .await

@@ -118,7 +118,8 @@ pub(super) fn membership_policies(cat: &Catalog) -> CheckResult {
         expr.as_deref().is_some_and(|e| {
             e.contains("tenant_id = current_tenant_id()")
                 && ((e.contains("user_tenants") && e.contains("current_user_id()"))
-                    || (cat.member_function() && e.contains("is_member_of(tenant_id)")))
+                    || (cat.member_function()
+                        && e.contains("tenant_id = current_member_tenant_id()")))
         })
     };
     let failures = MEMBER_TABLES
