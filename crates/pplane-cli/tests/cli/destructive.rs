@@ -40,14 +40,13 @@ async fn a_rollback_that_drops_data_says_what_and_needs_yes() {
     let still = p.run(home.path(), url, &["run", "show", &p.run]);
     assert_eq!(still.code, 0, "nothing was dropped: {still:?}");
 
-    // The four newest migrations change (on Citus only) the member
-    // function and policies, a trigger function and (on Citus only) the
-    // tables' placement: no question asked. The next drops
+    // The three newest migrations change (on Citus only) the member
+    // policies, a trigger function and (on Citus only) the tables'
+    // placement: no question asked. The next drops
     // indexes only: no question either. The one before drops LangGraph's
     // tables, the one before that the API keys' table: each asked even when
     // empty; the one before those drops a function only: no question asked.
     for newest in [
-        "read memberships locally",
         "check membership once per statement",
         "stamp deliveries in schedule",
         "distribute by tenant",
