@@ -116,12 +116,28 @@ async fn citus_database_joined(
 /// nodes' password file gives when Citus connects from node to node as the
 /// role a transaction has switched to. Citus carries the roles and the
 /// password to the workers.
+///
+/// Every command on the embedded cluster calls this, so once the three
+/// roles can log in with a password it reads one catalog row and returns,
+/// rather than sending role DDL through Citus to every worker again.
 pub async fn citus_logins_ensure(db_url: &str, password: &str) -> Result<()> {
+    const ROLES: [&str; 3] = ["pplane_owner", "pplane_app", "pplane_dispatcher"];
     let mut db = PgConnection::connect(db_url).await?;
+    let ready: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_authid
+         WHERE rolname = ANY($1) AND rolcanlogin AND rolpassword IS NOT NULL",
+    )
+    .bind(&ROLES[..])
+    .fetch_one(&mut db)
+    .await?;
+    if ready == ROLES.len() as i64 {
+        db.close().await?;
+        return Ok(());
+    }
     sqlx::raw_sql(crate::migrations::CITUS_ROLES)
         .execute(&mut db)
         .await?;
-    for role in ["pplane_owner", "pplane_app", "pplane_dispatcher"] {
+    for role in ROLES {
         // A utility statement takes no parameters: the server quotes them
         // into its text.
         let statement: String =
