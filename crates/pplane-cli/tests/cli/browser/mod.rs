@@ -145,6 +145,21 @@ impl Browser {
         }
     }
 
+    /// Waits (up to 10 s) until the address holds `part`: a form submitted
+    /// by a key press or click navigates after the command returns, and the
+    /// old page's elements still answer until it does.
+    pub async fn arrive_at(&self, part: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.path().await.contains(part) {
+            assert!(
+                Instant::now() < deadline,
+                "still at {} waiting for {part}",
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Signs in with `key` from the sign-in page.
     pub async fn sign_in(&self, base: &str, key: &str) {
         self.goto(&format!("{base}/sign-in")).await;
