@@ -16,6 +16,7 @@ from pplane_client import (
     PayloadTooLargeError,
     PplaneError,
     Run,
+    TooManyRequestsError,
     UnauthorizedError,
 )
 
@@ -40,6 +41,18 @@ def test_no_key_a_made_up_key_and_a_revoked_key_are_unauthorized(plane: Plane) -
     plane.cli(["apikey", "revoke", read["id"], *member])
     with pytest.raises(UnauthorizedError):
         plane.client("read").events.page()
+
+
+def test_a_key_over_its_own_rate_is_told_to_slow_down(plane: Plane) -> None:
+    member = ["--tenant", plane.own.tenant, "--user", plane.own.user]
+    args = ["apikey", "create", *member, "--scope", "read", "--rate", "0.5", "--burst", "2", "--json"]
+    client = plane.client(key=json.loads(plane.cli(args))["key"])
+    client.events.page()
+    client.events.page()
+    with pytest.raises(TooManyRequestsError) as refused:
+        client.events.page()
+    assert (refused.value.status, refused.value.kind) == (429, "too-many-requests")
+    plane.client("read").events.page()  # the tenant's other keys go on
 
 
 def test_a_read_key_cannot_write(plane: Plane) -> None:

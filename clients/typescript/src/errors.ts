@@ -48,6 +48,8 @@ export class InvalidTransitionError extends PplaneError {}
 export class InvalidInputError extends PplaneError {}
 /** 413: the body or one of its fields is over the plane's limit. */
 export class PayloadTooLargeError extends PplaneError {}
+/** 429: over the key's or the tenant's request rate; retry after the answer's `Retry-After`. */
+export class TooManyRequestsError extends PplaneError {}
 /** 5xx: the plane could not complete the request; nothing of it is half-written. */
 export class ServerError extends PplaneError {}
 
@@ -59,6 +61,7 @@ const BY_KIND: Record<string, new (problem: Problem) => PplaneError> = {
   "invalid-transition": InvalidTransitionError,
   "invalid-input": InvalidInputError,
   "payload-too-large": PayloadTooLargeError,
+  "too-many-requests": TooManyRequestsError,
   internal: ServerError,
 };
 
@@ -80,6 +83,7 @@ export function errorFrom(status: number, body: unknown): PplaneError {
   if (status === 404) return new NotFoundError(problem);
   if (status === 409) return new ConflictError(problem);
   if (status === 413) return new PayloadTooLargeError(problem);
+  if (status === 429) return new TooManyRequestsError(problem);
   if (status >= 500) return new ServerError(problem);
   return new InvalidInputError(problem);
 }

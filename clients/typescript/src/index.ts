@@ -18,6 +18,7 @@ export {
   InvalidTransitionError,
   InvalidInputError,
   PayloadTooLargeError,
+  TooManyRequestsError,
   ServerError,
   type Problem,
 } from "./errors.js";

@@ -10,6 +10,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   PplaneError,
+  TooManyRequestsError,
   UnauthorizedError,
 } from "../src/index.js";
 import { type Plane, planeEach } from "./plane.js";
@@ -35,6 +36,21 @@ test("no key, a made-up key and a revoked key are UnauthorizedError (401)", asyn
   const read = listed.find((k: { scope: string }) => k.scope === "read");
   await plane.cli(["apikey", "revoke", read.id, ...member]);
   await assert.rejects(plane.client("read").events.page(), UnauthorizedError);
+});
+
+test("a key over its own rate is TooManyRequestsError (429)", async () => {
+  const plane = served();
+  const member = ["--tenant", plane.own.tenant, "--user", plane.own.user];
+  const args = ["apikey", "create", ...member, "--scope", "read", "--rate", "0.5", "--burst", "2", "--json"];
+  const { key } = JSON.parse(await plane.cli(args));
+  const client = plane.client({ key });
+  await client.events.page();
+  await client.events.page();
+  const error = await client.events.page().catch((e: unknown) => e);
+  assert.ok(error instanceof TooManyRequestsError, String(error));
+  assert.equal(error.status, 429);
+  assert.equal(error.kind, "too-many-requests");
+  await plane.client("read").events.page(); // the tenant's other keys go on
 });
 
 test("a read key cannot write: ForbiddenError (403)", async () => {

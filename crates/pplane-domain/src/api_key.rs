@@ -14,6 +14,12 @@ use crate::{ApiKeyId, TenantId, UserId};
 const PREFIX: &str = "ppk_";
 const SECRET_BYTES: usize = 32;
 
+/// Equal secrets or digests, in time that does not depend on where they
+/// differ: the one comparison every check of a presented secret uses.
+pub fn digests_equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// An API key as a caller presents it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKeyText {

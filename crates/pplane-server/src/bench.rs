@@ -94,7 +94,15 @@ async fn measure(url: &str, cfg: &ApiBench, progress: &impl Fn(&str)) -> Result<
             .map_err(|e| StoreError::Internal(e.to_string()))?
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::serve(store.clone(), listener, async {
+    // The API measured, not its rate limits.
+    let app = crate::router_with(
+        store.clone(),
+        crate::Options {
+            limits: crate::limits::Limits::unlimited(),
+            ..Default::default()
+        },
+    );
+    let server = tokio::spawn(crate::serve_router(app, listener, async {
         let _ = stopped.await;
     }));
     let http = reqwest::Client::new();

@@ -11,6 +11,7 @@
 //! - [`problem`]: RFC 9457 problem documents, and the one mapping from the
 //!   store's errors to HTTP statuses.
 //! - [`session`]: the API key check that opens each request's transaction.
+//! - [`limits`]: a token bucket per API key and per tenant, in memory.
 //! - [`body`]: JSON bodies and query parameters whose errors are problem
 //!   documents naming the field.
 //! - [`routes`]: the routes under `/v1`, one module per resource, and the probes.
@@ -24,6 +25,7 @@
 pub mod bench;
 pub mod body;
 pub mod console;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
@@ -36,7 +38,7 @@ use axum::serve::ListenerExt;
 use pplane_store::Store;
 use tokio::net::TcpListener;
 
-pub use routes::{metrics_router, router, router_with, Metrics};
+pub use routes::{metrics_router, router, router_with, Metrics, Options};
 
 /// Serves `router(store)` on `listener` until `shutdown` resolves; then stops
 /// accepting and lets the requests in flight finish (each is one

@@ -8,8 +8,11 @@
 //! the dispatcher sees it; no tenant ids): `pplane_outbox_entries{status}`,
 //! `pplane_outbox_oldest_due_age_seconds`, and `pplane_outbox_stats_up`,
 //! 0 when this login cannot read them. With `--metrics-per-tenant` also
-//! `pplane_outbox_tenant_entries{tenant,status}`: tenant ids as label
-//! values, one series per tenant and status, hence off by default.
+//! `pplane_outbox_tenant_entries{tenant,status}`, and for the
+//! [`BACKLOG_TENANTS`] tenants with the most open entries
+//! `pplane_outbox_tenant_due{tenant}` and
+//! `pplane_outbox_tenant_oldest_due_age_seconds{tenant}`: tenant ids as
+//! label values, series per tenant, hence off by default.
 //!
 //! The store records event appends, the worker its claims, leases,
 //! deliveries by outcome and commit-to-delivery latency (histograms:
@@ -30,7 +33,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use pplane_store::queries::outbox::{outbox_depth_tenants, outbox_stats_plane};
+use pplane_store::queries::outbox::{
+    outbox_backlog_tenants, outbox_depth_tenants, outbox_stats_plane, TenantBacklog,
+};
 use pplane_store::Store;
 
 use crate::session::AppState;
@@ -45,6 +50,10 @@ const DURATION_BUCKETS: [f64; 12] = [
 /// (`pplane serve --metrics-per-tenant`): one series per tenant and status,
 /// so off by default.
 static PER_TENANT: AtomicBool = AtomicBool::new(false);
+
+/// How many tenants, most open entries first, report their due entries and
+/// oldest due age when per-tenant metrics are on.
+pub const BACKLOG_TENANTS: i64 = 20;
 
 /// Turns per-tenant outbox depth on for this process's scrapes.
 pub fn per_tenant_enable() {
@@ -137,6 +146,15 @@ fn describe() {
         "Outbox entries by tenant and status (only with --metrics-per-tenant)"
     );
     metrics::describe_gauge!(
+        "pplane_outbox_tenant_due",
+        "Due entries of the tenants with the most open entries (only with --metrics-per-tenant)"
+    );
+    metrics::describe_gauge!(
+        "pplane_outbox_tenant_oldest_due_age_seconds",
+        Seconds,
+        "How long each of those tenants' oldest due entry has waited (only with --metrics-per-tenant)"
+    );
+    metrics::describe_gauge!(
         "pplane_outbox_stats_up",
         "1 when the last scrape could read the outbox, 0 when this login cannot"
     );
@@ -182,17 +200,21 @@ async fn outbox_gauges(store: &Store) {
     let read = async {
         let mut tx = store.dispatch_tx().await?;
         let stats = outbox_stats_plane(&mut tx).await?;
-        let tenants = if per_tenant {
-            outbox_depth_tenants(&mut tx).await?
+        let (tenants, backlogs) = if per_tenant {
+            (
+                outbox_depth_tenants(&mut tx).await?,
+                outbox_backlog_tenants(&mut tx, BACKLOG_TENANTS).await?,
+            )
         } else {
-            Vec::new()
+            Default::default()
         };
         tx.commit().await?;
-        Ok::<_, pplane_store::StoreError>((stats, tenants))
+        Ok::<_, pplane_store::StoreError>((stats, tenants, backlogs))
     };
     match read.await {
-        Ok((stats, tenants)) => {
+        Ok((stats, tenants, backlogs)) => {
             tenant_gauges(&tenants);
+            backlog_gauges(&backlogs);
             for (status, n) in [
                 ("pending", stats.pending),
                 ("in_flight", stats.in_flight),
@@ -234,4 +256,26 @@ fn tenant_gauges(depths: &[(pplane_domain::TenantId, String, i64)]) {
         .set(*n as f64);
     }
     shown.extend(now);
+}
+
+/// The due entries and oldest due age of the tenants with the most open
+/// entries; a tenant that has left that list is set to 0.
+fn backlog_gauges(backlogs: &[TenantBacklog]) {
+    static SHOWN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let now: BTreeSet<String> = backlogs.iter().map(|b| b.tenant_id.to_string()).collect();
+    let mut shown = SHOWN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for tenant in shown.difference(&now) {
+        metrics::gauge!("pplane_outbox_tenant_due", "tenant" => tenant.clone()).set(0.0);
+        metrics::gauge!("pplane_outbox_tenant_oldest_due_age_seconds", "tenant" => tenant.clone())
+            .set(0.0);
+    }
+    for b in backlogs {
+        let tenant = b.tenant_id.to_string();
+        metrics::gauge!("pplane_outbox_tenant_due", "tenant" => tenant.clone()).set(b.due as f64);
+        metrics::gauge!("pplane_outbox_tenant_oldest_due_age_seconds", "tenant" => tenant)
+            .set(b.oldest_due_age_s.unwrap_or(0.0));
+    }
+    *shown = now;
 }

@@ -102,6 +102,11 @@ impl Modify for Problems {
                         "422",
                         "A field or id is missing, of the wrong type or malformed",
                     ),
+                    (
+                        "429",
+                        "Over the key's or the tenant's request rate: retry after Retry-After \
+                         seconds",
+                    ),
                 ];
                 if method == HttpMethod::Post {
                     errors.extend([

@@ -31,6 +31,7 @@ pub enum Kind {
     InvalidTransition,
     InvalidInput,
     PayloadTooLarge,
+    TooManyRequests,
     Internal,
 }
 
@@ -56,6 +57,11 @@ impl Kind {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
                 "Payload too large",
+            ),
+            TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many requests",
             ),
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,

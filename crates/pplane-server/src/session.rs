@@ -4,6 +4,8 @@
 //! digest compared in constant time, its revocation and expiry checked. The
 //! handler then works in that same transaction and commits it.
 
+use std::sync::Arc;
+
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -12,18 +14,27 @@ use pplane_domain::{ApiScope, UserId};
 use pplane_store::operations::api_keys::{api_key_verify, ApiKey};
 use pplane_store::{Store, TenantTx};
 
+use crate::limits::Limiter;
 use crate::problem::{Kind, Problem};
 
-/// What every handler reaches: the store, and the console's sessions.
+/// What every handler reaches: the store, the console's sessions, and the
+/// request rate limits.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub console: std::sync::Arc<crate::console::Sessions>,
+    pub console: Arc<crate::console::Sessions>,
+    pub limits: Arc<Limiter>,
 }
 
 impl FromRef<AppState> for Store {
     fn from_ref(state: &AppState) -> Store {
         state.store.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Limiter> {
+    fn from_ref(state: &AppState) -> Arc<Limiter> {
+        state.limits.clone()
     }
 }
 
@@ -63,6 +74,7 @@ impl<S> FromRequestParts<S> for Session
 where
     S: Send + Sync,
     Store: FromRef<S>,
+    Arc<Limiter>: FromRef<S>,
 {
     type Rejection = Problem;
 
@@ -79,8 +91,19 @@ where
             .and_then(|k| k.trim().parse().ok())
             .ok_or_else(|| unauthorized("the Authorization header is not Bearer <API key>"))?;
         let store = Store::from_ref(state);
+        let limits = Arc::<Limiter>::from_ref(state);
         let mut tx = store.tenant_tx(presented.tenant, presented.user).await?;
-        let key = api_key_verify(&mut tx, &presented).await?;
-        Ok(Session { key, tx })
+        match api_key_verify(&mut tx, &presented).await {
+            Ok(key) => {
+                // Known from now on: the limiter charges its next requests
+                // without asking the database (limits.rs).
+                limits.learn(&key, &presented);
+                Ok(Session { key, tx })
+            }
+            Err(refused) => {
+                limits.forget(presented.id);
+                Err(refused.into())
+            }
+        }
     }
 }

@@ -2,7 +2,10 @@
 //! receiver with 1 and 4 workers, and commit-to-delivery latency at a
 //! steady offered load; each against the raw baseline of the same server
 //! in the same run (a bare SKIP LOCKED claim-and-complete queue, no
-//! delivery), in a scratch database.
+//! delivery), in a scratch database. Then the noisy neighbour: one tenant's
+//! backlog drained alone, then again while the other tenants each request
+//! an effect every 100 ms; their latency, and the backlog's drain rate
+//! against its drain alone.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,7 +34,11 @@ pub struct OutboxBench {
     pub rate: u32,
     /// How long the steady scenario offers them.
     pub seconds: f64,
+    /// Tenants requesting effects; in the noisy-neighbour scenario, the
+    /// quiet ones.
     pub tenants: u32,
+    /// The noisy tenant's backlog in the noisy-neighbour scenario.
+    pub noisy_backlog: usize,
 }
 
 impl Default for OutboxBench {
@@ -41,9 +48,13 @@ impl Default for OutboxBench {
             rate: 500,
             seconds: 5.0,
             tenants: 10,
+            noisy_backlog: 10_000,
         }
     }
 }
+
+/// How often each quiet tenant requests an effect beside the noisy one.
+const QUIET_EVERY: Duration = Duration::from_millis(100);
 
 /// A tenant ready to request effects to the receiver.
 #[derive(Clone, Copy)]
@@ -128,8 +139,28 @@ async fn measure(
     offered?;
     let base = base?;
     rows.push(BenchRow::new(name, 4, Some(cfg.tenants), &ours, &base));
-
     raw.close().await;
+
+    let name = format!(
+        "outbox noisy neighbour: backlog {} beside {} tenants at {}/s each, 1 worker x 4",
+        cfg.noisy_backlog,
+        cfg.tenants,
+        1000 / QUIET_EVERY.as_millis()
+    );
+    progress(&name);
+    let noisy = requester(&store, &receiver, cfg.tenants).await?;
+    rows.push(
+        noisy_neighbour(
+            &store,
+            &receiver,
+            noisy,
+            &requesters,
+            cfg.noisy_backlog,
+            name,
+        )
+        .await?,
+    );
+
     store.close().await;
     Ok(rows)
 }
@@ -282,6 +313,117 @@ async fn steady(
         |key| committed.get(key).copied(),
         wall,
     ))
+}
+
+/// Tenant `noisy`'s backlog of `n` drained by one worker of 4 loops alone,
+/// then again while every tenant of `quiet` requests an effect every
+/// [`QUIET_EVERY`]. The row's latencies are the quiet tenants', commit to
+/// delivery; its rate is the backlog's drain beside them, its raw rate the
+/// drain alone, and its ratio the one over the other.
+async fn noisy_neighbour(
+    store: &Store,
+    receiver: &Receiver,
+    noisy: Requester,
+    quiet: &[Requester],
+    n: usize,
+    name: String,
+) -> Result<BenchRow, WorkerError> {
+    let loops = |id: &str, until_idle| WorkerConfig {
+        concurrency: 4,
+        until_idle,
+        ..config(id.into())
+    };
+    enqueue(store, &[noisy], "alone", n).await?;
+    let worker = Worker::new(store.clone(), loops("bench-alone", true)).await?;
+    let started = Instant::now();
+    worker.run(watch::channel(false).1).await?;
+    let alone = drained(receiver, "alone-", started);
+
+    enqueue(store, &[noisy], "noisy", n).await?;
+    let worker = Worker::new(store.clone(), loops("bench-noisy", false)).await?;
+    let (stop, shutdown) = watch::channel(false);
+    let running = tokio::spawn(async move { worker.run(shutdown).await });
+    let started = Instant::now();
+    let committed: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let (done, drained_signal) = watch::channel(false);
+    let producers = quiet.iter().enumerate().map(|(i, r)| {
+        let (store, committed, mut until) =
+            (store.clone(), committed.clone(), drained_signal.clone());
+        let r = *r;
+        async move {
+            // Spread over the period, so the requests do not come in waves.
+            tokio::time::sleep(QUIET_EVERY / quiet.len() as u32 * i as u32).await;
+            let mut tick = tokio::time::interval(QUIET_EVERY);
+            let mut k = 0;
+            while !*until.borrow() {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = until.changed() => break,
+                }
+                let key = format!("quiet-{i}-{k}");
+                let mut tx = store.tenant_tx(r.tenant, r.user).await?;
+                effect_request(&mut tx, &effect(&r, key.clone()), &origin()).await?;
+                // Timed from the commit's start: on two busy cores the
+                // worker may deliver before this task runs again.
+                let committing = Instant::now();
+                tx.commit().await?;
+                committed
+                    .lock()
+                    .expect("commit times")
+                    .insert(key, committing);
+                k += 1;
+            }
+            Ok::<_, StoreError>(())
+        }
+    });
+    let watching = async {
+        while count(receiver, "noisy-") < n {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        done.send(true).ok();
+    };
+    let (produced, ()) = tokio::join!(futures::future::join_all(producers), watching);
+    for p in produced {
+        p?;
+    }
+    let beside = drained(receiver, "noisy-", started);
+    let offered = committed.lock().expect("commit times").len();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(receiver, "quiet-") < offered && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(true).ok();
+    running.await.expect("the bench worker")?;
+    let committed = committed.lock().expect("commit times").clone();
+    let quiet_latency = arrivals(
+        receiver,
+        "quiet-",
+        |key| committed.get(key).copied(),
+        started.elapsed(),
+    );
+    let mut row = BenchRow::new(
+        name,
+        4,
+        Some(quiet.len() as u32 + 1),
+        &quiet_latency,
+        &alone,
+    );
+    row.per_s = beside.per_second();
+    row.raw_per_s = alone.per_second();
+    row.ratio = row.per_s / row.raw_per_s;
+    Ok(row)
+}
+
+/// A backlog's arrivals from `started`, over the time its last one took.
+fn drained(receiver: &Receiver, prefix: &str, started: Instant) -> Samples {
+    let since: Vec<Duration> = receiver
+        .received()
+        .iter()
+        .filter(|r| r.idempotency_key.starts_with(prefix) && r.earlier_with_key == 0)
+        .map(|r| r.at.saturating_duration_since(started))
+        .collect();
+    let wall = since.iter().max().copied().unwrap_or_default();
+    Samples::concurrent(since, wall)
 }
 
 /// Runs `op(n)` `rate` times a second for `duration`, spread over a few

@@ -2,8 +2,9 @@
 //! any transaction, record every outcome.
 //!
 //! One round, for each of `concurrency` loops:
-//! 1. In one transaction: claim up to `batch` due entries of any tenant as
-//!    `pplane_dispatcher` (SKIP LOCKED, attempt + 1, lease), then, as the
+//! 1. In one transaction: claim up to `batch` due entries as
+//!    `pplane_dispatcher` (SKIP LOCKED, attempt + 1, lease), tenants taking
+//!    turns from where the worker's round of them stands, then, as the
 //!    delivery principal in each entry's tenant, move its effect to RUNNING
 //!    with EFFECT_DISPATCHED. Commit: the claim and its record are one.
 //! 2. Deliver the batch's entries concurrently, with no transaction open.
@@ -16,15 +17,15 @@
 //! attempt. Receivers deduplicate by idempotency key.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::join_all;
 use pplane_domain::delivery::Attempt;
-use pplane_domain::{Actor, OutboxStatus, UserId};
+use pplane_domain::{Actor, OutboxStatus, TenantId, UserId};
 use pplane_store::operations::delivery::{
     deliveries_settle, effects_dispatch, outbox_claim, outbox_claim_in, outbox_due_tenants,
-    Claimed, Dispatch,
+    Claimed, Dispatch, Rotation,
 };
 use pplane_store::queries::outbox::outbox_leases_held;
 use pplane_store::{Profile, Store, StoreError, TenantTx};
@@ -38,8 +39,8 @@ use crate::config::WorkerConfig;
 /// effect that may not run any more) or None.
 type ClaimedBatch = (Vec<Claimed>, Vec<Option<Attempt>>);
 
-/// Tenants a Citus claim tries, oldest due first: the first may be held
-/// whole by other workers' claims.
+/// Tenants a Citus claim tries, in turn order: the first may be held whole
+/// by other workers' claims.
 const CITUS_CLAIM_CANDIDATES: i64 = 8;
 use crate::sinks::Sinks;
 
@@ -82,6 +83,9 @@ pub struct Worker {
     principal: UserId,
     actor: Actor,
     counters: Counters,
+    /// Where this worker's loops are in their round of the tenants: shared,
+    /// so that each claim moves the round on for all of them.
+    rotation: Mutex<Rotation>,
 }
 
 impl Worker {
@@ -98,6 +102,7 @@ impl Worker {
             principal,
             actor: Actor::System("outbox-worker".into()),
             counters: Counters::default(),
+            rotation: Mutex::default(),
         }))
     }
 
@@ -235,8 +240,18 @@ impl Worker {
     /// transaction continues as the delivery principal to record.
     async fn claim_as_dispatcher(&self, lease_ms: i64) -> Result<ClaimedBatch, StoreError> {
         let mut dispatch = self.store.dispatch_tx().await?;
-        let mut claimed =
-            outbox_claim(&mut dispatch, &self.config.id, self.config.batch, lease_ms).await?;
+        let rotation = self.rotation();
+        let mut claimed = outbox_claim(
+            &mut dispatch,
+            &rotation,
+            &self.config.id,
+            self.config.batch,
+            lease_ms,
+        )
+        .await?;
+        self.rotation_advance(rotation, claimed.iter().map(|c| &c.tenant_id));
+        // Recorded tenant by tenant, each under its head row, always in
+        // the same order, so that two claims never wait on each other's.
         claimed.sort_by_key(|c| c.tenant_id);
         let Some(first) = claimed.first().map(|c| c.tenant_id) else {
             dispatch.commit().await?;
@@ -258,9 +273,12 @@ impl Worker {
     /// (pplane_store::operations::delivery::outbox_due_tenants says why).
     async fn claim_tenant_by_tenant(&self, lease_ms: i64) -> Result<ClaimedBatch, StoreError> {
         let mut dispatch = self.store.dispatch_tx().await?;
-        let tenants = outbox_due_tenants(&mut dispatch, CITUS_CLAIM_CANDIDATES).await?;
+        let rotation = self.rotation();
+        let tenants = outbox_due_tenants(&mut dispatch, &rotation, CITUS_CLAIM_CANDIDATES).await?;
         dispatch.commit().await?;
         for tenant in tenants {
+            // Past it whether it still has entries for us or not.
+            self.rotation_advance(rotation, [&tenant]);
             let mut tx = self.store.tenant_tx(tenant, self.principal).await?;
             let claimed =
                 outbox_claim_in(&mut tx, &self.config.id, self.config.batch, lease_ms).await?;
@@ -273,6 +291,22 @@ impl Worker {
             return Ok((claimed, refused));
         }
         Ok((Vec::new(), Vec::new()))
+    }
+
+    fn rotation(&self) -> Rotation {
+        *self.rotation.lock().expect("the rotation")
+    }
+
+    /// Moves the round past `served`, which a claim starting `from` took.
+    /// Loops that claimed at the same time started from the same place; the
+    /// later advance wins, which at worst gives a tenant one turn more or
+    /// less in that round.
+    fn rotation_advance<'a>(&self, from: Rotation, served: impl IntoIterator<Item = &'a TenantId>) {
+        let mut next = from;
+        next.advance(served);
+        if next != from {
+            *self.rotation.lock().expect("the rotation") = next;
+        }
     }
 
     /// Records the dispatch of one tenant's claimed entries.

@@ -30,6 +30,7 @@ from .errors import (
     PayloadTooLargeError,
     PplaneError,
     ServerError,
+    TooManyRequestsError,
     UnauthorizedError,
 )
 
@@ -59,6 +60,7 @@ __all__ = [
     "Run",
     "ServerError",
     "Step",
+    "TooManyRequestsError",
     "ToolCall",
     "UnauthorizedError",
     "models",

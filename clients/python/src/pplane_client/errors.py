@@ -58,6 +58,10 @@ class PayloadTooLargeError(PplaneError):
     """413: the body or one of its fields is over the plane's limit."""
 
 
+class TooManyRequestsError(PplaneError):
+    """429: over the key's or the tenant's request rate; retry after ``Retry-After``."""
+
+
 class ServerError(PplaneError):
     """5xx: the plane could not complete the request; nothing is half-written."""
 
@@ -70,6 +74,7 @@ _BY_KIND: dict[str, type[PplaneError]] = {
     "invalid-transition": InvalidTransitionError,
     "invalid-input": InvalidInputError,
     "payload-too-large": PayloadTooLargeError,
+    "too-many-requests": TooManyRequestsError,
     "internal": ServerError,
 }
 
@@ -79,6 +84,7 @@ _BY_STATUS: dict[int, type[PplaneError]] = {
     404: NotFoundError,
     409: ConflictError,
     413: PayloadTooLargeError,
+    429: TooManyRequestsError,
 }
 
 

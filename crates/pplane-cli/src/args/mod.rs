@@ -4,7 +4,7 @@ mod service;
 
 use clap::{Parser, Subcommand};
 
-pub use service::{ApiKeyAction, Scope, ServeArgs};
+pub use service::{ApiKeyAction, KeyRateArgs, Scope, ServeArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -298,8 +298,12 @@ pub enum BenchScenario {
         /// How long the steady scenario runs.
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
+        /// Tenants requesting effects (in the noisy-neighbour scenario, the quiet ones).
         #[arg(long, default_value_t = 10)]
         tenants: u32,
+        /// The noisy tenant's backlog in the noisy-neighbour scenario.
+        #[arg(long, default_value_t = 10_000)]
+        noisy_backlog: usize,
     },
     /// Whole runs over HTTP (`pplane serve`), against the same runs through the library.
     Api {
@@ -421,12 +425,20 @@ pub enum OutboxAction {
         acting: Acting,
     },
     /// Depth by status, the oldest due entry's age, dead letters: of a tenant, or of the
-    /// whole plane without --tenant.
+    /// whole plane without --tenant, with the tenants that have the most open entries.
     Stats {
         #[arg(long, value_name = "UUID", requires = "user")]
         tenant: Option<String>,
         #[arg(long, value_name = "UUID", requires = "tenant")]
         user: Option<String>,
+        /// Of the whole plane: how many tenants to list, most open entries first.
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = 10,
+            conflicts_with = "tenant"
+        )]
+        top: i64,
     },
     /// Delete DELIVERED entries delivered before T (RFC 3339); dead letters and events stay.
     Purge {

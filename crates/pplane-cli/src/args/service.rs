@@ -22,6 +22,31 @@ pub struct ServeArgs {
     /// Prometheus reaches), not on --listen. /metrics takes no key.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<String>,
+    /// Requests a second each API key may make on average, unless the key
+    /// has its own rate (`apikey limit`).
+    #[arg(long, value_name = "N", default_value_t = 100.0)]
+    pub key_rate: f64,
+    /// Requests an API key may make at once (its bucket's size).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub key_burst: u32,
+    /// Requests a second all of a tenant's keys together may make on average.
+    #[arg(long, value_name = "N", default_value_t = 200.0)]
+    pub tenant_rate: f64,
+    /// Requests a tenant's keys together may make at once.
+    #[arg(long, value_name = "N", default_value_t = 400)]
+    pub tenant_burst: u32,
+}
+
+/// A key's own request rate, at creation or later.
+#[derive(Debug, Args)]
+pub struct KeyRateArgs {
+    /// Requests a second this key may make on average (`pplane serve`
+    /// refuses more with 429).
+    #[arg(long, value_name = "N", requires = "burst")]
+    pub rate: Option<f32>,
+    /// Requests this key may make at once.
+    #[arg(long, value_name = "N", requires = "rate")]
+    pub burst: Option<i32>,
 }
 
 /// What a key may do; each includes the one before it.
@@ -50,6 +75,21 @@ pub enum ApiKeyAction {
         /// Expire after this long: 90s, 30m, 12h, 30d.
         #[arg(long, value_name = "DURATION")]
         expires_in: Option<String>,
+        /// The key's own rate; without it, the server's default for keys.
+        #[command(flatten)]
+        rate: KeyRateArgs,
+    },
+    /// Give a key its own request rate, or (--default) the server's again.
+    Limit {
+        /// The key's id (UUID), as `apikey list` shows it.
+        id: String,
+        #[command(flatten)]
+        member: Member,
+        #[command(flatten)]
+        rate: KeyRateArgs,
+        /// Follow the server's default for keys again.
+        #[arg(long, conflicts_with_all = ["rate", "burst"])]
+        default: bool,
     },
     /// The tenant's keys, without their secrets.
     List {

@@ -1,16 +1,19 @@
-//! `pplane apikey create|list|revoke`: keys for the HTTP API. A key is
-//! created by (and acts as) a member of its tenant; its text is printed once.
+//! `pplane apikey create|list|limit|revoke`: keys for the HTTP API. A key
+//! is created by (and acts as) a member of its tenant; its text is printed
+//! once. A key may have its own request rate.
 
 use std::process::ExitCode;
 
 use chrono::Utc;
 use pplane_domain::{ApiKeyId, ApiScope};
-use pplane_store::operations::api_keys::{api_key_create, api_key_list, api_key_revoke};
+use pplane_store::operations::api_keys::{
+    api_key_create, api_key_list, api_key_rate_set, api_key_revoke, KeyRate,
+};
 use pplane_store::TenantTx;
 use serde_json::json;
 
 use crate::acting::{id, Context};
-use crate::args::{ApiKeyAction, Member, Output, Scope};
+use crate::args::{ApiKeyAction, KeyRateArgs, Member, Output, Scope};
 use crate::duration::duration;
 use crate::failure::Failure;
 use crate::output;
@@ -23,6 +26,7 @@ pub async fn run(action: ApiKeyAction, out: Output) -> Result<ExitCode, Failure>
             scope,
             name,
             expires_in,
+            rate,
         } => {
             let expires_at = expires_in
                 .as_deref()
@@ -30,7 +34,10 @@ pub async fn run(action: ApiKeyAction, out: Output) -> Result<ExitCode, Failure>
                 .transpose()?
                 .map(|d| Utc::now() + d);
             let mut tx = begin(&member).await?;
-            let created = api_key_create(&mut tx, &name, scope_of(scope), expires_at).await?;
+            let mut created = api_key_create(&mut tx, &name, scope_of(scope), expires_at).await?;
+            if let Some(rate) = key_rate(&rate) {
+                created.key = api_key_rate_set(&mut tx, created.key.id, Some(rate)).await?;
+            }
             tx.commit().await?;
             if out.json {
                 output::json(&json!(created));
@@ -48,6 +55,24 @@ pub async fn run(action: ApiKeyAction, out: Output) -> Result<ExitCode, Failure>
             tx.commit().await?;
             output::json(&json!(keys));
         }
+        ApiKeyAction::Limit {
+            id: key,
+            member,
+            rate,
+            default,
+        } => {
+            let key: ApiKeyId = id(&key)?;
+            let rate = key_rate(&rate);
+            if rate.is_none() && !default {
+                return Err(Failure::Usage(
+                    "give --rate N --burst N, or --default for the server's".into(),
+                ));
+            }
+            let mut tx = begin(&member).await?;
+            let limited = api_key_rate_set(&mut tx, key, rate).await?;
+            tx.commit().await?;
+            output::json(&json!(limited));
+        }
         ApiKeyAction::Revoke { id: key, member } => {
             let key: ApiKeyId = id(&key)?;
             let mut tx = begin(&member).await?;
@@ -61,6 +86,13 @@ pub async fn run(action: ApiKeyAction, out: Output) -> Result<ExitCode, Failure>
 
 async fn begin(member: &Member) -> Result<TenantTx, Failure> {
     Context::member(member)?.begin().await
+}
+
+fn key_rate(args: &KeyRateArgs) -> Option<KeyRate> {
+    Some(KeyRate {
+        per_s: args.rate?,
+        burst: args.burst?,
+    })
 }
 
 fn scope_of(scope: Scope) -> ApiScope {

@@ -44,15 +44,18 @@ pub async fn run(scenario: BenchScenario, out: Output) -> Result<ExitCode, Failu
             rate,
             seconds,
             tenants,
+            noisy_backlog,
         } => {
             let valid = (1..=1_000_000).contains(&backlog)
+                && (1..=1_000_000).contains(&noisy_backlog)
                 && (1..=20_000).contains(&rate)
                 && seconds > 0.0
                 && seconds <= 600.0
                 && (1..=1_000).contains(&tenants);
             if !valid {
                 return Err(Failure::Usage(
-                    "--backlog 1..1000000, --rate 1..20000, --seconds (0, 600], --tenants 1..1000"
+                    "--backlog and --noisy-backlog 1..1000000, --rate 1..20000, --seconds (0, 600], \
+                     --tenants 1..1000"
                         .into(),
                 ));
             }
@@ -61,6 +64,7 @@ pub async fn run(scenario: BenchScenario, out: Output) -> Result<ExitCode, Failu
                 rate,
                 seconds,
                 tenants,
+                noisy_backlog,
             };
             pplane_worker::bench::run(&url, &cfg, progress)
                 .await

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use pplane_domain::{OutboxId, OutboxStatus, TenantId, UserId};
 use pplane_store::operations::delivery::{delivery_requeue, outbox_purge};
-use pplane_store::queries::outbox::{outbox_entries, outbox_stats, outbox_stats_plane};
+use pplane_store::queries::outbox::{
+    outbox_backlog_tenants, outbox_entries, outbox_stats, outbox_stats_plane,
+};
 use serde_json::json;
 
 use crate::acting::{id, Context};
@@ -41,7 +43,7 @@ pub async fn run(action: OutboxAction, _out: Output) -> Result<ExitCode, Failure
             tx.commit().await?;
             json!(requeued)
         }
-        OutboxAction::Stats { tenant, user } => match (tenant, user) {
+        OutboxAction::Stats { tenant, user, top } => match (tenant, user) {
             (Some(tenant), Some(user)) => {
                 let (tenant, user): (TenantId, UserId) = (id(&tenant)?, id(&user)?);
                 let store = target::runtime_store().await?;
@@ -51,11 +53,15 @@ pub async fn run(action: OutboxAction, _out: Output) -> Result<ExitCode, Failure
                 json!({ "scope": tenant, "stats": stats })
             }
             _ => {
+                if !(1..=1_000).contains(&top) {
+                    return Err(Failure::Usage("--top must be 1 to 1000".into()));
+                }
                 let store = target::runtime_store().await?;
                 let mut tx = store.dispatch_tx().await?;
                 let stats = outbox_stats_plane(&mut tx).await?;
+                let tenants = outbox_backlog_tenants(&mut tx, top).await?;
                 tx.commit().await?;
-                json!({ "scope": "plane", "stats": stats })
+                json!({ "scope": "plane", "stats": stats, "tenants": tenants })
             }
         },
         OutboxAction::Purge { delivered_before } => {

@@ -67,6 +67,19 @@ pub async fn run(args: ServeArgs, _out: Output) -> Result<ExitCode, Failure> {
     if args.metrics_per_tenant {
         pplane_server::metrics::per_tenant_enable();
     }
+    let rate = |per_s: f64, burst: u32, what: &str| {
+        if per_s.is_finite() && per_s > 0.0 && burst >= 1 {
+            Ok(pplane_server::limits::Rate { per_s, burst })
+        } else {
+            Err(Failure::Usage(format!(
+                "--{what}-rate must be more than 0 and --{what}-burst at least 1"
+            )))
+        }
+    };
+    let limits = pplane_server::limits::Limits {
+        key: rate(args.key_rate, args.key_burst, "key")?,
+        tenant: rate(args.tenant_rate, args.tenant_burst, "tenant")?,
+    };
     let (app, metrics) = match metrics_listener {
         Some(listener) => {
             let at = listener
@@ -75,12 +88,22 @@ pub async fn run(args: ServeArgs, _out: Output) -> Result<ExitCode, Failure> {
             eprintln!("serve: metrics on http://{at}/metrics");
             let app = pplane_server::metrics_router(store.clone());
             let served = pplane_server::serve_router(app, listener, until(&stopped));
+            let options = pplane_server::Options {
+                metrics: pplane_server::Metrics::Apart,
+                limits,
+            };
             (
-                pplane_server::router_with(store.clone(), pplane_server::Metrics::Apart),
+                pplane_server::router_with(store.clone(), options),
                 Some(tokio::spawn(served)),
             )
         }
-        None => (pplane_server::router(store.clone()), None),
+        None => {
+            let options = pplane_server::Options {
+                limits,
+                ..Default::default()
+            };
+            (pplane_server::router_with(store.clone(), options), None)
+        }
     };
     pplane_server::serve_router(app, listener, until(&stopped))
         .await

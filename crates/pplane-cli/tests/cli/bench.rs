@@ -118,6 +118,8 @@ async fn bench_outbox_drains_with_1_and_4_workers_and_holds_a_steady_load() {
         "0.5",
         "--tenants",
         "3",
+        "--noisy-backlog",
+        "300",
         "--json",
     ];
     let run = pplane(home.path(), Some(db.url()), &args);
@@ -133,7 +135,7 @@ async fn bench_outbox_drains_with_1_and_4_workers_and_holds_a_steady_load() {
             )
         })
         .collect();
-    assert_eq!(shape, [(1, 3), (4, 3), (4, 3)]);
+    assert_eq!(shape, [(1, 3), (4, 3), (4, 3), (4, 4)]);
     for row in rows {
         for field in [
             "p50_ms",
@@ -147,6 +149,21 @@ async fn bench_outbox_drains_with_1_and_4_workers_and_holds_a_steady_load() {
         }
     }
     assert!(rows[2]["scenario"].as_str().unwrap().contains("100/s"));
+    // The noisy neighbour: the quiet tenants' latencies, and the backlog's
+    // drain beside them over its drain alone.
+    let noisy = &rows[3];
+    assert!(
+        noisy["scenario"]
+            .as_str()
+            .unwrap()
+            .starts_with("outbox noisy neighbour: backlog 300 beside 3 tenants"),
+        "{noisy}"
+    );
+    let ratio = noisy["per_s"].as_f64().unwrap() / noisy["raw_per_s"].as_f64().unwrap();
+    assert!(
+        (ratio - noisy["ratio"].as_f64().unwrap()).abs() < 1e-9,
+        "{noisy}"
+    );
     let bad = pplane(
         home.path(),
         Some(db.url()),

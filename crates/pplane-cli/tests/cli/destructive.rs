@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use pplane_store::repositories::outbox::outbox_claim;
+use pplane_store::repositories::outbox::{outbox_claim, Rotation};
 use pplane_store::testing::TestDb;
 use pplane_worker::receiver::Receiver;
 
@@ -40,13 +40,25 @@ async fn a_rollback_that_drops_data_says_what_and_needs_yes() {
     let still = p.run(home.path(), url, &["run", "show", &p.run]);
     assert_eq!(still.code, 0, "nothing was dropped: {still:?}");
 
-    // The three newest migrations change (on Citus only) the member
-    // policies, a trigger function and (on Citus only) the tables'
-    // placement: no question asked. The next drops
-    // indexes only: no question either. The one before drops LangGraph's
+    // The newest drops the API keys' rate columns: asked even when no key
+    // has a rate. The next replaces an index and drops a function, and the
+    // three before it change (on Citus only) the member policies, a trigger
+    // function and (on Citus only) the tables' placement: no question
+    // asked. The next drops indexes only: no question either. The one before drops LangGraph's
     // tables, the one before that the API keys' table: each asked even when
     // empty; the one before those drops a function only: no question asked.
+    let rates = pplane(home.path(), url, &["migrate", "down"]);
+    assert_eq!(rates.code, 1, "{rates:?}");
+    assert!(
+        rates
+            .stderr
+            .contains("column api_keys.rate_per_s (of 0 rows)"),
+        "{rates:?}"
+    );
+    let rates = pplane(home.path(), url, &["migrate", "down", "--yes"]);
+    assert_eq!(rates.code, 0, "{rates:?}");
     for newest in [
+        "claim outbox by tenant turns",
         "check membership once per statement",
         "stamp deliveries in schedule",
         "distribute by tenant",
@@ -128,7 +140,7 @@ async fn an_idle_worker_names_leases_held_elsewhere_and_can_wait_for_them() {
     // Another worker holds the entry for three seconds.
     let store = db.store().await;
     let mut tx = store.dispatch_tx().await.unwrap();
-    let held = outbox_claim(tx.conn(), "elsewhere", 10, 3_000)
+    let held = outbox_claim(tx.conn(), &Rotation::default(), "elsewhere", 10, 3_000)
         .await
         .unwrap();
     assert_eq!(held.len(), 1);

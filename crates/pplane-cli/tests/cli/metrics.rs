@@ -95,7 +95,8 @@ async fn a_delivered_effect_shows_in_the_appends_claims_deliveries_latency_and_d
     );
     assert!(!text.contains(&started.tenant), "a tenant id in /metrics");
     assert!(
-        !text.contains("pplane_outbox_tenant_entries{"),
+        !text.contains("pplane_outbox_tenant_entries{")
+            && !text.contains("pplane_outbox_tenant_due{"),
         "per-tenant series by default"
     );
     deploy_files_name_only_what_is_exported(&text);
@@ -146,6 +147,14 @@ async fn with_the_flag_each_tenants_outbox_depth_is_a_series_of_its_own() {
             t.tenant
         );
         assert_eq!(sample(&text, &series), Some(effects), "{text}");
+        // Who waits, and how long: the tenants with the most open entries.
+        let due = format!(r#"pplane_outbox_tenant_due{{tenant="{}"}}"#, t.tenant);
+        assert_eq!(sample(&text, &due), Some(effects), "{text}");
+        let age = format!(
+            r#"pplane_outbox_tenant_oldest_due_age_seconds{{tenant="{}"}}"#,
+            t.tenant
+        );
+        assert!(sample(&text, &age).is_some_and(|s| s >= 0.0), "{text}");
     }
     assert_eq!(
         sample(&text, r#"pplane_outbox_entries{status="pending"}"#),

@@ -75,6 +75,17 @@ async fn an_operator_finds_a_dead_letter_requeues_it_and_purges_what_was_deliver
         "billing",
     ]);
     assert_eq!(effect.code, 0, "{effect:?}");
+    // The plane's operator sees who waits: this tenant, one entry due.
+    let waiting = run_cli(&["outbox", "stats", "--top", "5"]).json();
+    let tenants = waiting["tenants"].as_array().unwrap();
+    assert_eq!(tenants.len(), 1, "{waiting}");
+    assert_eq!(tenants[0]["tenant_id"], tenant.as_str());
+    assert_eq!(
+        (tenants[0]["pending"].as_i64(), tenants[0]["due"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert!(tenants[0]["oldest_due_age_s"].as_f64().unwrap() >= 0.0);
+    assert_eq!(run_cli(&["outbox", "stats", "--top", "0"]).code, 2);
 
     // 410 Gone is permanent: dead-lettered on the first attempt.
     let worked = run_cli(&["worker", "--until-idle", "--json"]);

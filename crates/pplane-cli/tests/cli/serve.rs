@@ -70,7 +70,18 @@ async fn sigterm_under_load_loses_no_acknowledged_request() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (mut server, base) = serve(db.url()).await;
+    // Load, not its rate limits: eight clients on one key.
+    let unlimited = [
+        "--key-rate",
+        "1000000",
+        "--key-burst",
+        "1000000",
+        "--tenant-rate",
+        "1000000",
+        "--tenant-burst",
+        "1000000",
+    ];
+    let (mut server, base) = serve_with(db.url(), &unlimited).await;
 
     let clients: Vec<_> = (0..8)
         .map(|w| {

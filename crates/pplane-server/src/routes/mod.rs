@@ -20,6 +20,7 @@ pub mod signals;
 pub mod steps;
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
@@ -29,6 +30,7 @@ use pplane_store::operations::Origin;
 use pplane_store::Store;
 use serde::Deserialize;
 
+use crate::limits::{Limiter, Limits};
 use crate::problem::{Kind, Problem};
 use crate::session::{AppState, Session};
 
@@ -42,23 +44,34 @@ pub const BODY_MAX: usize = 2 * 1024 * 1024;
 /// the largest fit.
 pub const LANGGRAPH_BODY_MAX: usize = 48 * 1024 * 1024;
 
-/// Every route: the API, the console, the probes and `/metrics`.
+/// Every route: the API, the console, the probes and `/metrics`, with the
+/// default rate limits.
 pub fn router(store: Store) -> Router {
-    router_with(store, Metrics::Here)
+    router_with(store, Options::default())
+}
+
+/// How a server is set up beyond its store.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub metrics: Metrics,
+    /// Every key's default rate and every tenant's (`crate::limits`).
+    pub limits: Limits,
 }
 
 /// Where `GET /metrics` is served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Metrics {
     /// On the API's listener, beside everything else.
+    #[default]
     Here,
     /// On a listener of its own ([`metrics_router`]): the API's listener
     /// answers 404 for it.
     Apart,
 }
 
-/// The API, the console and the probes; `/metrics` as `metrics` says.
-pub fn router_with(store: Store, metrics: Metrics) -> Router {
+/// The API, the console and the probes; `/metrics` as `options` says.
+pub fn router_with(store: Store, options: Options) -> Router {
+    let limiter = Arc::new(Limiter::new(options.limits));
     let v1 = Router::new()
         .route("/signals", post(signals::ingest))
         .route("/runs/{run}", get(runs::show))
@@ -96,8 +109,12 @@ pub fn router_with(store: Store, metrics: Metrics) -> Router {
         .route("/outbox/{entry}/requeue", post(effects::requeue))
         .route("/events", get(events::page))
         .route("/trace/{id}", get(events::trace))
-        .nest("/langgraph", langgraph_routes());
-    let probes = match metrics {
+        .nest("/langgraph", langgraph_routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            limiter.clone(),
+            crate::limits::enforce,
+        ));
+    let probes = match options.metrics {
         Metrics::Here => probes().route("/metrics", get(crate::metrics::scrape)),
         Metrics::Apart => probes(),
     };
@@ -107,7 +124,7 @@ pub fn router_with(store: Store, metrics: Metrics) -> Router {
         .nest("/v1", v1)
         .merge(crate::console::router())
         .layer(DefaultBodyLimit::max(BODY_MAX));
-    served(app, store)
+    served(app, store, limiter)
 }
 
 /// `GET /metrics` alone (and the probes), for a listener only Prometheus
@@ -116,6 +133,7 @@ pub fn metrics_router(store: Store) -> Router {
     served(
         probes().route("/metrics", get(crate::metrics::scrape)),
         store,
+        Arc::new(Limiter::new(Limits::default())),
     )
 }
 
@@ -128,13 +146,14 @@ fn probes() -> Router<AppState> {
 
 /// What every listener's routes share: 404 problems for unknown routes, the
 /// request metrics, the state.
-fn served(app: Router<AppState>, store: Store) -> Router {
+fn served(app: Router<AppState>, store: Store, limits: Arc<Limiter>) -> Router {
     crate::metrics::handle();
     app.fallback(|| async { Problem::new(Kind::NotFound, "no such route") })
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .with_state(AppState {
             store,
             console: Default::default(),
+            limits,
         })
 }
 

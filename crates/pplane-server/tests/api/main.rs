@@ -6,6 +6,7 @@ mod console;
 mod effects;
 mod errors;
 mod langgraph;
+mod limits;
 mod metrics;
 mod openapi;
 mod probes;

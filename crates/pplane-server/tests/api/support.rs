@@ -2,9 +2,10 @@
 
 use pplane_domain::delivery::{http_attempt, Backoff};
 use pplane_domain::{Actor, ApiScope, TenantId, UserId};
+use pplane_server::Options;
 use pplane_store::operations::api_keys::api_key_create;
 use pplane_store::operations::delivery::{delivery_settle, effect_dispatch};
-use pplane_store::repositories::outbox::outbox_claim;
+use pplane_store::repositories::outbox::{outbox_claim, Rotation};
 use pplane_store::testing::TestDb;
 use pplane_store::Store;
 use reqwest::{Method, StatusCode};
@@ -21,12 +22,17 @@ pub struct Served {
 
 impl Served {
     pub async fn start() -> Served {
+        Served::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Served {
         let db = TestDb::migrated().await;
         let store = db.store().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(pplane_server::serve(store.clone(), listener, async {
+        let app = pplane_server::router_with(store.clone(), options);
+        let task = tokio::spawn(pplane_server::serve_router(app, listener, async {
             let _ = stopped.await;
         }));
         Served {
@@ -95,7 +101,9 @@ impl Served {
         let worker: Actor = "system:outbox-worker".parse().unwrap();
         let principal = self.store.delivery_principal().await.unwrap();
         let mut tx = self.store.dispatch_tx().await.unwrap();
-        let claimed = outbox_claim(tx.conn(), "test", 100, 30_000).await.unwrap();
+        let claimed = outbox_claim(tx.conn(), &Rotation::default(), "test", 100, 30_000)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         for entry in &claimed {
             let mut tx = self
@@ -141,6 +149,7 @@ pub struct Client {
 pub struct Answer {
     pub status: StatusCode,
     pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
     pub body: Value,
 }
 
@@ -244,6 +253,7 @@ pub async fn answer(response: reqwest::Response) -> Answer {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let headers = response.headers().clone();
     let text = response.text().await.unwrap();
     let body = if text.is_empty() {
         Value::Null
@@ -253,6 +263,7 @@ pub async fn answer(response: reqwest::Response) -> Answer {
     Answer {
         status,
         content_type,
+        headers,
         body,
     }
 }

@@ -5,7 +5,7 @@
 //! for it.
 
 use chrono::{DateTime, Utc};
-use pplane_domain::api_key::ApiKeyText;
+use pplane_domain::api_key::{digests_equal, ApiKeyText};
 use pplane_domain::{ApiKeyId, ApiScope};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -78,6 +78,35 @@ pub async fn api_key_revoke(tx: &mut TenantTx, id: ApiKeyId) -> Result<ApiKey> {
         .ok_or_else(|| not_found("API key", id))
 }
 
+/// A key's own request rate: `per_s` requests a second on average, up to
+/// `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeyRate {
+    pub per_s: f32,
+    pub burst: i32,
+}
+
+/// Gives a key of the tenant its own rate (`pplane serve` charges its
+/// requests to a bucket of that size and refill), or with None the
+/// server's default again.
+pub async fn api_key_rate_set(
+    tx: &mut TenantTx,
+    id: ApiKeyId,
+    rate: Option<KeyRate>,
+) -> Result<ApiKey> {
+    if let Some(r) = rate {
+        if !(r.per_s.is_finite() && r.per_s > 0.0) || r.burst < 1 {
+            return Err(StoreError::InvalidInput(
+                "a key's rate must be more than 0 requests a second, its burst at least 1".into(),
+            ));
+        }
+    }
+    let tenant = tx.tenant();
+    api_keys::api_key_rate_set(tx.conn(), tenant, id, rate.map(|r| (r.per_s, r.burst)))
+        .await?
+        .ok_or_else(|| not_found("API key", id))
+}
+
 /// The key a caller presented, if it opens this tenant for this principal
 /// now: the transaction must run in the key's tenant as the key's principal
 /// (which the key text names). The digests are compared in constant time.
@@ -122,9 +151,4 @@ fn still_open(key: ApiKey) -> Result<ApiKey> {
         return Err(refused("expired"));
     }
     Ok(key)
-}
-
-/// Equal digests, in time that does not depend on where they differ.
-fn digests_equal(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

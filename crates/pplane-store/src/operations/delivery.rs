@@ -25,11 +25,11 @@ use crate::repositories::effects::{
     effect_fetch, effects_fetch_many, effects_update_status, Effect, EffectMove,
 };
 use crate::repositories::events::{event_append, NewEvent};
-pub use crate::repositories::outbox::Claimed;
 use crate::repositories::outbox::{
     outbox_fetch, outbox_purge_chunk, outbox_purge_tenant_chunk, outbox_requeue, outbox_settle,
     OutboxEntry, Settlement,
 };
+pub use crate::repositories::outbox::{Claimed, Rotation};
 use crate::{DispatchTx, Result, StoreError, TenantTx};
 
 /// Failed attempts an entry remembers in `error_details.history`.
@@ -54,29 +54,38 @@ pub enum Dispatch {
     Refused(EffectStatus),
 }
 
-/// Claims up to `limit` due entries of one tenant for `owner`, for
-/// `lease_ms`: IN_FLIGHT, attempt + 1, exclusive until the lease ends
-/// (`FOR UPDATE SKIP LOCKED`, so concurrent claims never share an entry).
+/// Claims up to `limit` due entries for `owner`, for `lease_ms`:
+/// IN_FLIGHT, attempt + 1, exclusive until the lease ends (`FOR UPDATE SKIP
+/// LOCKED`, so concurrent claims never share an entry). Tenants take turns
+/// from `rotation`, up to `limit` entries each; advance it past the tenants
+/// served ([`Rotation::advance`]) before the next claim.
 /// One server only; on Citus see [`outbox_due_tenants`].
 pub async fn outbox_claim(
     dispatch: &mut DispatchTx,
+    rotation: &Rotation,
     owner: &str,
     limit: i64,
     lease_ms: i64,
 ) -> Result<Vec<Claimed>> {
-    crate::repositories::outbox::outbox_claim(dispatch.conn(), owner, limit, lease_ms).await
+    crate::repositories::outbox::outbox_claim(dispatch.conn(), rotation, owner, limit, lease_ms)
+        .await
 }
 
-/// On Citus, the first step of a claim: the tenants with the oldest due
-/// entries (a read on every shard, one task each, locking nothing).
+/// On Citus, the first step of a claim: the tenants with due entries in
+/// turn order from `rotation` (a read on every shard, one task each,
+/// locking nothing).
 ///
 /// Citus cannot lock rows in a statement that spans shards, nor let one
 /// transaction touch a shard as the dispatcher and then as `pplane_app`
 /// (it reaches each worker over one connection per role). So a claim there
 /// is this read, then [`outbox_claim_in`] in a tenant transaction of the
 /// delivery principal, which records the dispatch in the same commit.
-pub async fn outbox_due_tenants(dispatch: &mut DispatchTx, limit: i64) -> Result<Vec<TenantId>> {
-    crate::repositories::outbox::outbox_due_tenants(dispatch.conn(), limit).await
+pub async fn outbox_due_tenants(
+    dispatch: &mut DispatchTx,
+    rotation: &Rotation,
+    limit: i64,
+) -> Result<Vec<TenantId>> {
+    crate::repositories::outbox::outbox_due_tenants(dispatch.conn(), rotation, limit).await
 }
 
 /// On Citus, the claim itself: up to `limit` due entries of the

@@ -5,10 +5,10 @@ use pplane_domain::OutboxStatus;
 
 pub use crate::repositories::effects::Effect;
 use crate::repositories::outbox::{
-    outbox_deliveries_since, outbox_depth_by_tenant as depth_by_tenant, outbox_fetch,
-    outbox_leases_held as leases_held, outbox_list, outbox_stats as stats,
+    outbox_backlogs, outbox_deliveries_since, outbox_depth_by_tenant as depth_by_tenant,
+    outbox_fetch, outbox_leases_held as leases_held, outbox_list, outbox_stats as stats,
 };
-pub use crate::repositories::outbox::{OutboxEntry, OutboxStats};
+pub use crate::repositories::outbox::{OutboxEntry, OutboxStats, TenantBacklog};
 use crate::{DispatchTx, Result, TenantTx};
 
 /// The tenant's entries, newest first, optionally of one status; at most
@@ -40,6 +40,16 @@ pub async fn outbox_stats(tx: &mut TenantTx) -> Result<OutboxStats> {
 /// The same across every tenant, as the dispatcher.
 pub async fn outbox_stats_plane(dispatch: &mut DispatchTx) -> Result<OutboxStats> {
     stats(dispatch.conn(), None).await
+}
+
+/// The `top` tenants with the most open entries, each with its due entries
+/// and how long its oldest has waited, as the dispatcher: who is waiting,
+/// and on whom.
+pub async fn outbox_backlog_tenants(
+    dispatch: &mut DispatchTx,
+    top: i64,
+) -> Result<Vec<TenantBacklog>> {
+    outbox_backlogs(dispatch.conn(), top).await
 }
 
 /// Entries by tenant and status (the status as stored, `PENDING`, ...), for

@@ -24,6 +24,9 @@ pub struct ApiKey {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The key's own request rate and bucket size; None: the server's.
+    pub rate_per_s: Option<f32>,
+    pub burst: Option<i32>,
     /// Only for the constant-time comparison: neither serialized nor public.
     #[serde(skip)]
     pub(crate) secret_hash: Vec<u8>,
@@ -36,7 +39,8 @@ impl ApiKey {
     }
 }
 
-const COLUMNS: &str = "id, user_id, name, scope, expires_at, revoked_at, created_at, secret_hash";
+const COLUMNS: &str =
+    "id, user_id, name, scope, expires_at, revoked_at, created_at, rate_per_s, burst, secret_hash";
 
 pub struct NewApiKey<'a> {
     pub id: ApiKeyId,
@@ -105,6 +109,27 @@ pub async fn api_key_revoke(
     ))
     .bind(tenant.as_uuid())
     .bind(id.as_uuid())
+    .fetch_optional(conn)
+    .await?;
+    Ok(key.map(ApiKey::with_prefix))
+}
+
+/// Sets a key's own rate and bucket size, or with None gives it the
+/// server's again.
+pub async fn api_key_rate_set(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: ApiKeyId,
+    rate: Option<(f32, i32)>,
+) -> Result<Option<ApiKey>> {
+    let key: Option<ApiKey> = sqlx::query_as(&format!(
+        "UPDATE api_keys SET rate_per_s = $3, burst = $4
+         WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(id.as_uuid())
+    .bind(rate.map(|r| r.0))
+    .bind(rate.map(|r| r.1))
     .fetch_optional(conn)
     .await?;
     Ok(key.map(ApiKey::with_prefix))

@@ -70,60 +70,132 @@ pub struct Claimed {
     pub destination_secret: Option<String>,
 }
 
+/// Where a worker is in its round of the tenants that have due entries.
+///
+/// Claims take tenants in turns: in tenant-id order, starting after the
+/// last tenant the previous claim served and wrapping round to the first.
+/// A tenant with a backlog gets a batch per turn like any other, so the
+/// others' entries wait for at most one turn of each tenant with due work,
+/// never for a backlog to drain (docs/outbox.md, "Taking turns").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rotation {
+    last: Option<TenantId>,
+}
+
+impl Rotation {
+    /// The tenant the round last served, if any.
+    pub fn last(&self) -> Option<TenantId> {
+        self.last
+    }
+
+    /// Moves past the tenants a claim served: the next claim starts after
+    /// the last of them in turn order. An empty claim leaves it in place.
+    pub fn advance<'a>(&mut self, served: impl IntoIterator<Item = &'a TenantId>) {
+        let mut served = served.into_iter().copied().peekable();
+        if served.peek().is_none() {
+            return;
+        }
+        let key = self.order();
+        self.last = served.max_by_key(key);
+    }
+
+    /// A tenant's place in the round from here: those after the last one
+    /// served come first, then those up to it, each in id order.
+    pub fn order(&self) -> impl Fn(&TenantId) -> (bool, Uuid) {
+        let after = self.after();
+        move |t| (t.as_uuid() <= after, t.as_uuid())
+    }
+
+    /// The bound the walk starts after: no tenant id is nil.
+    fn after(&self) -> Uuid {
+        self.last.map_or(Uuid::nil(), |t| t.as_uuid())
+    }
+}
+
 /// Claims up to `limit` due entries: new ones, retries whose time has come,
 /// and in-flight ones whose lease ran out. Skips entries another worker
-/// holds. One claim takes entries of one tenant only, the tenant of the
-/// oldest due entry nobody holds: recording them appends that tenant's
-/// events under its head row, and workers that each hold a different
-/// tenant's head run side by side instead of queueing on all of them.
-/// Needs a dispatcher transaction; commit it before delivering.
+/// holds. Takes tenants in turns from `rotation` ([`Rotation`]), up to
+/// `limit` entries from each, oldest due first within a tenant, until the
+/// batch is full; the caller then advances the rotation past the tenants
+/// served. One statement (`outbox_claim_turns`, migration 17): the walk
+/// stops at the tenants the batch needs and reads no tenant's backlog
+/// beyond what it claims. Needs a dispatcher transaction; commit it before
+/// delivering.
 pub async fn outbox_claim(
     conn: &mut PgConnection,
+    rotation: &Rotation,
     owner: &str,
     limit: i64,
     lease_ms: i64,
 ) -> Result<Vec<Claimed>> {
-    // MATERIALIZED: the planner may not fold the LIMIT into a nested loop
-    // that would claim more rows than asked for.
-    Ok(sqlx::query_as(&format!(
-        "WITH oldest AS MATERIALIZED (
-             SELECT tenant_id FROM outbox_events
-             WHERE status IN ('PENDING', 'IN_FLIGHT') AND available_at <= now()
-             ORDER BY available_at
-             LIMIT 1
-             FOR UPDATE SKIP LOCKED),
-         due AS MATERIALIZED (
-             SELECT tenant_id, id, destination_id FROM outbox_events
-             WHERE tenant_id = (SELECT tenant_id FROM oldest)
-               AND status IN ('PENDING', 'IN_FLIGHT') AND available_at <= now()
-             ORDER BY available_at
-             LIMIT $1
-             FOR UPDATE SKIP LOCKED)
-         UPDATE outbox_events o
-         {CLAIM}
-         FROM due LEFT JOIN effect_destinations d
-             ON d.tenant_id = due.tenant_id AND d.id = due.destination_id
-         WHERE o.tenant_id = due.tenant_id AND o.id = due.id
-         RETURNING {CLAIMED}"
+    Ok(
+        sqlx::query_as("SELECT * FROM outbox_claim_turns($1, $2, $3, $4)")
+            .bind(i32::try_from(limit).unwrap_or(i32::MAX))
+            .bind(owner)
+            .bind(lease_ms)
+            .bind(rotation.after())
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
+/// [`outbox_claim`]'s statement under `EXPLAIN (ANALYZE, BUFFERS)`, with
+/// the planner settings its function pins: it claims, and returns the plan
+/// with what each node read.
+#[cfg(feature = "testing")]
+pub async fn outbox_claim_explained(
+    conn: &mut PgConnection,
+    rotation: &Rotation,
+    owner: &str,
+    limit: i64,
+    lease_ms: i64,
+) -> Result<Vec<String>> {
+    let (body, settings): (String, Vec<String>) = sqlx::query_as(
+        "SELECT prosrc, proconfig FROM pg_proc WHERE proname = 'outbox_claim_turns'",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    for setting in settings {
+        let (name, value) = setting.split_once('=').unwrap_or((&setting, ""));
+        sqlx::query("SELECT set_config($1, $2, true)")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *conn)
+            .await?;
+    }
+    // The function's one statement: after RETURN QUERY, up to its `;`.
+    let statement = body
+        .split_once("RETURN QUERY")
+        .and_then(|(_, rest)| rest.rsplit_once(';'))
+        .map(|(statement, _)| statement)
+        .ok_or_else(|| crate::StoreError::Internal("outbox_claim_turns has no query".into()))?;
+    Ok(sqlx::query_scalar(&format!(
+        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) {statement}"
     ))
-    .bind(limit)
+    .bind(i32::try_from(limit).unwrap_or(i32::MAX))
     .bind(owner)
     .bind(lease_ms)
+    .bind(rotation.after())
     .fetch_all(conn)
     .await?)
 }
 
-/// The tenants with due entries, oldest due first: on Citus, the first
-/// step of a claim (a read on every shard; it locks nothing).
-pub async fn outbox_due_tenants(conn: &mut PgConnection, limit: i64) -> Result<Vec<TenantId>> {
+/// The tenants with due entries, in turn order from `rotation`: on Citus,
+/// the first step of a claim (a read on every shard; it locks nothing).
+pub async fn outbox_due_tenants(
+    conn: &mut PgConnection,
+    rotation: &Rotation,
+    limit: i64,
+) -> Result<Vec<TenantId>> {
     let tenants: Vec<Uuid> = sqlx::query_scalar(
         "SELECT tenant_id FROM outbox_events
          WHERE status IN ('PENDING', 'IN_FLIGHT') AND available_at <= now()
          GROUP BY tenant_id
-         ORDER BY min(available_at)
+         ORDER BY tenant_id <= $2, tenant_id
          LIMIT $1",
     )
     .bind(limit)
+    .bind(rotation.after())
     .fetch_all(conn)
     .await?;
     Ok(tenants.into_iter().map(TenantId::from_uuid).collect())
@@ -352,6 +424,41 @@ pub async fn outbox_stats(
         due: row.4,
         oldest_due_age_s: row.5,
     })
+}
+
+/// One tenant's open entries, as an operator compares tenants.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct TenantBacklog {
+    #[sqlx(try_from = "Uuid")]
+    pub tenant_id: TenantId,
+    pub pending: i64,
+    pub in_flight: i64,
+    /// Entries whose time has come but that no worker has taken yet.
+    pub due: i64,
+    /// How long the tenant's oldest due entry has waited, in seconds.
+    pub oldest_due_age_s: Option<f64>,
+}
+
+/// The `top` tenants with the most open entries (then the longest
+/// waiting), read through the index of open entries only: delivered
+/// history is never scanned. Needs a dispatcher transaction.
+pub async fn outbox_backlogs(conn: &mut PgConnection, top: i64) -> Result<Vec<TenantBacklog>> {
+    Ok(sqlx::query_as(
+        "SELECT tenant_id,
+                count(*) FILTER (WHERE status = 'PENDING') AS pending,
+                count(*) FILTER (WHERE status = 'IN_FLIGHT') AS in_flight,
+                count(*) FILTER (WHERE available_at <= now()) AS due,
+                extract(epoch FROM now() - min(available_at)
+                        FILTER (WHERE available_at <= now()))::float8 AS oldest_due_age_s
+         FROM outbox_events
+         WHERE status IN ('PENDING', 'IN_FLIGHT')
+         GROUP BY tenant_id
+         ORDER BY count(*) DESC, oldest_due_age_s DESC NULLS LAST, tenant_id
+         LIMIT $1",
+    )
+    .bind(top)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Deliveries of the last hour in 5-minute buckets, oldest first, each

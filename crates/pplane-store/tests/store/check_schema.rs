@@ -234,7 +234,8 @@ async fn a_dispatcher_that_bypasses_rls_fails() {
 #[tokio::test]
 async fn a_missing_outbox_claim_index_fails() {
     let report =
-        check_after("SET ROLE pplane_owner; DROP INDEX outbox_events_due_idx; RESET ROLE").await;
+        check_after("SET ROLE pplane_owner; DROP INDEX outbox_events_tenant_due_idx; RESET ROLE")
+            .await;
     assert_fails_naming(&report, "outbox worker's claim", "available_at");
 }
 

@@ -19,6 +19,7 @@ mod layering;
 mod lifecycles;
 mod migrations;
 mod outbox;
+mod outbox_turns;
 mod projections;
 mod returned_events;
 mod runtime_guard;

@@ -13,7 +13,7 @@ use pplane_store::operations::ingest::SignalInput;
 use pplane_store::operations::runs::run_start;
 use pplane_store::operations::Origin;
 use pplane_store::repositories::events::events_by_correlation;
-use pplane_store::repositories::outbox::{outbox_claim, Claimed};
+use pplane_store::repositories::outbox::{outbox_claim, Claimed, Rotation};
 use pplane_store::testing::signal_ingest_alone;
 use pplane_store::testing::TestDb;
 use pplane_store::Store;
@@ -24,7 +24,7 @@ fn worker() -> Actor {
 }
 
 /// A tenant with a webhook destination and `n` requested effects.
-async fn requested(store: &Store, tenant: TenantId, user: UserId, n: usize) {
+pub(crate) async fn requested(store: &Store, tenant: TenantId, user: UserId, n: usize) {
     let by = Origin::by("agent:planner".parse().unwrap());
     let got = signal_ingest_alone(
         store,
@@ -69,7 +69,7 @@ async fn requested(store: &Store, tenant: TenantId, user: UserId, n: usize) {
 
 async fn claim(store: &Store, owner: &str, limit: i64, lease_ms: i64) -> Vec<Claimed> {
     let mut tx = store.dispatch_tx().await.unwrap();
-    let claimed = outbox_claim(tx.conn(), owner, limit, lease_ms)
+    let claimed = outbox_claim(tx.conn(), &Rotation::default(), owner, limit, lease_ms)
         .await
         .unwrap();
     tx.commit().await.unwrap();

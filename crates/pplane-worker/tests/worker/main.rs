@@ -3,6 +3,7 @@
 //! database per test.
 
 mod citus;
+mod fairness;
 mod jetstream;
 mod leases;
 mod retries;

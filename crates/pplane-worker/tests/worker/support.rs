@@ -68,12 +68,37 @@ impl<D: Scratch> Plane<D> {
 
     /// Requests effects `keys` to `destination`, in one transaction.
     pub async fn request(&self, destination: &str, keys: &[String]) {
-        let mut tx = self.store.tenant_tx(self.tenant, self.user).await.unwrap();
+        let own = Neighbour {
+            tenant: self.tenant,
+            user: self.user,
+            run: self.run,
+        };
+        self.request_in(&own, destination, keys).await;
+    }
+
+    /// Another tenant of the same plane, with a run and a webhook
+    /// destination `destination` to `url`.
+    pub async fn neighbour(&self, destination: &str, url: String) -> Neighbour {
+        let user = UserId::new();
+        let tenant = self.store.tenant_create("neighbour", user).await.unwrap();
+        let run = run_started(&self.store, tenant, user, &uuid::Uuid::now_v7().to_string()).await;
+        let mut tx = self.store.tenant_tx(tenant, user).await.unwrap();
+        destination_create(&mut tx, destination, &Target::Webhook(url))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        Neighbour { tenant, user, run }
+    }
+
+    /// Requests effects `keys` to `destination` in `who`'s tenant, in one
+    /// transaction.
+    pub async fn request_in(&self, who: &Neighbour, destination: &str, keys: &[String]) {
+        let mut tx = self.store.tenant_tx(who.tenant, who.user).await.unwrap();
         for key in keys {
             effect_request(
                 &mut tx,
                 &EffectInput {
-                    run: self.run,
+                    run: who.run,
                     step: None,
                     effect_type: "ORDER_SHIPPED".into(),
                     idempotency_key: key.clone(),
@@ -128,6 +153,13 @@ impl<D: Scratch> Plane<D> {
         let handle = tokio::spawn(async move { worker.run(shutdown).await.unwrap() });
         (stop, handle)
     }
+}
+
+/// A tenant beside the plane's own, ready to request effects.
+pub struct Neighbour {
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub run: RunId,
 }
 
 pub fn origin() -> Origin {

@@ -200,25 +200,31 @@ pub(super) fn is_timestamp_version(version: i64) -> bool {
         && part(12, 14) < 60
 }
 
-/// The worker's claim reads open entries by due time: a partial index on
-/// `available_at` over open entries keeps it from scanning delivered history.
+/// The worker's claim walks the tenants with open entries and reads each
+/// one's open entries by due time: a partial index on `(tenant_id,
+/// available_at)` over open entries keeps it from scanning delivered
+/// history or a tenant's whole backlog.
 pub(super) fn outbox_claim_index(cat: &Catalog) -> CheckResult {
     let served = cat.indexes.iter().any(|i| {
         i.table_name == "outbox_events"
             && i.valid
             && i.partial
-            && i.columns.first().map(String::as_str) == Some("available_at")
+            && i.columns.len() >= 2
+            && i.columns[..2] == ["tenant_id", "available_at"]
     });
     let failures = if served {
         Vec::new()
     } else {
-        vec!["outbox_events: no partial index on (available_at) for open entries".to_owned()]
+        vec![
+            "outbox_events: no partial index on (tenant_id, available_at) for open entries"
+                .to_owned(),
+        ]
     };
     CheckResult::from_failures(
         Area::Performance,
         "a partial index serves the outbox worker's claim",
         failures,
-        "outbox_events_due_idx",
+        "outbox_events_tenant_due_idx",
     )
 }
 
