@@ -25,7 +25,9 @@ async function startedRun(plane: Plane) {
 
 test("no key, a made-up key and a revoked key are UnauthorizedError (401)", async () => {
   const plane = served();
-  for (const key of [undefined, "ppk_not-a-key", `${plane.own.keys.read.slice(0, -4)}0000`]) {
+  const readKey = plane.own.keys.read;
+  const forged = `${readKey.slice(0, -1)}${readKey.endsWith("0") ? "1" : "0"}`;
+  for (const key of [undefined, "ppk_not-a-key", forged]) {
     const error = await plane.client({ key }).events.page().catch((e: unknown) => e);
     assert.ok(error instanceof UnauthorizedError, `${key}: ${String(error)}`);
     assert.equal(error.status, 401);

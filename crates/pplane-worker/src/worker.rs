@@ -2,11 +2,11 @@
 //! any transaction, record every outcome.
 //!
 //! One round, for each of `concurrency` loops:
-//! 1. In one transaction: claim up to `batch` due entries as
-//!    `pplane_dispatcher` (SKIP LOCKED, attempt + 1, lease), tenants taking
-//!    turns from where the worker's round of them stands, then, as the
-//!    delivery principal in each entry's tenant, move its effect to RUNNING
-//!    with EFFECT_DISPATCHED. Commit: the claim and its record are one.
+//! 1. In one transaction: claim up to `batch` due entries of one tenant as
+//!    `pplane_dispatcher` (SKIP LOCKED, attempt + 1, lease), the tenant next
+//!    in turn from where the worker's round of them stands, then, as the
+//!    delivery principal in that tenant, move each effect to RUNNING with
+//!    EFFECT_DISPATCHED. Commit: the claim and its record are one.
 //! 2. Deliver the batch's entries concurrently, with no transaction open.
 //! 3. In one transaction: settle each entry for the attempt it was claimed
 //!    as (a stale attempt matches nothing) with the effect's move and its
@@ -250,8 +250,8 @@ impl Worker {
         )
         .await?;
         self.rotation_advance(rotation, claimed.iter().map(|c| &c.tenant_id));
-        // Recorded tenant by tenant, each under its head row, always in
-        // the same order, so that two claims never wait on each other's.
+        // Grouped by tenant for recording (a claim takes one tenant; the
+        // recording does not rely on it).
         claimed.sort_by_key(|c| c.tenant_id);
         let Some(first) = claimed.first().map(|c| c.tenant_id) else {
             dispatch.commit().await?;

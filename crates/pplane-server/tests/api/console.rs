@@ -9,7 +9,7 @@ use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{Client, Served};
+use crate::support::{forged, Client, Served};
 
 /// A browser-like client that does not follow redirects, so that each
 /// answer's status and Location can be read.
@@ -135,7 +135,7 @@ async fn a_wrong_key_gets_no_session_and_next_never_leaves_the_console() {
     let served = Served::start().await;
     let c = served.tenant(ApiScope::Operator).await;
     let key = c.key.clone().unwrap();
-    let forged = format!("{}0", &key[..key.len() - 1]);
+    let forged = forged(&key);
     for wrong in [forged.as_str(), "ppk_nonsense", ""] {
         let answer = sign_in(&c.base, wrong, &[]).await;
         assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{wrong}");

@@ -10,7 +10,7 @@ use pplane_server::limits::{Limits, Rate};
 use pplane_server::Options;
 use pplane_store::operations::api_keys::{api_key_rate_set, KeyRate};
 
-use crate::support::{Answer, Client, Served};
+use crate::support::{forged, Answer, Client, Served};
 
 fn limits(key: (f64, u32), tenant: (f64, u32)) -> Options {
     Options {
@@ -128,14 +128,15 @@ async fn a_key_flooding_at_ten_times_its_rate_is_refused_while_another_tenant_ke
 
 #[tokio::test]
 async fn a_refusal_needs_no_database_and_every_answer_says_where_the_key_stands() {
-    let served = Served::start_with(limits((1.0, 3), (100.0, 100))).await;
+    // Slow refills (a token every 5 s): nothing comes back while it runs.
+    let served = Served::start_with(limits((0.2, 3), (100.0, 100))).await;
     let client = served.tenant(ApiScope::Read).await;
     let first = read(&client).await;
     assert_eq!(first.status, 200);
     // Charged after the fact: the key's first request verified it.
     assert_eq!(
         header(&first, "ratelimit"),
-        "\"key\";r=2;t=1, \"tenant\";r=99;t=1"
+        "\"key\";r=2;t=5, \"tenant\";r=99;t=1"
     );
     for _ in 0..2 {
         assert_eq!(read(&client).await.status, 200);
@@ -149,7 +150,7 @@ async fn a_refusal_needs_no_database_and_every_answer_says_where_the_key_stands(
 
 #[tokio::test]
 async fn a_tenants_keys_share_its_bucket_and_a_key_may_have_its_own_rate() {
-    let served = Served::start_with(limits((100.0, 100), (1.0, 6))).await;
+    let served = Served::start_with(limits((100.0, 100), (0.2, 6))).await;
     let a = served.tenant(ApiScope::Read).await;
     let b = served.client(a.tenant, a.user, ApiScope::Read).await;
     for c in [&a, &b, &a, &b, &a, &b] {
@@ -171,7 +172,7 @@ async fn a_tenants_keys_share_its_bucket_and_a_key_may_have_its_own_rate() {
         &mut tx,
         c.key_id,
         Some(KeyRate {
-            per_s: 0.5,
+            per_s: 0.1,
             burst: 2,
         }),
     )
@@ -186,7 +187,7 @@ async fn a_tenants_keys_share_its_bucket_and_a_key_may_have_its_own_rate() {
     let policy = read(&c).await;
     assert_eq!(
         header(&policy, "ratelimit-policy"),
-        "\"key\";q=2;w=4, \"tenant\";q=6;w=6"
+        "\"key\";q=2;w=20, \"tenant\";q=6;w=30"
     );
     // Refusing a bad rate writes nothing.
     let mut tx = served.store.tenant_tx(c.tenant, c.user).await.unwrap();
@@ -205,11 +206,9 @@ async fn a_tenants_keys_share_its_bucket_and_a_key_may_have_its_own_rate() {
 
 #[tokio::test]
 async fn forged_keys_naming_a_tenant_never_drain_its_bucket() {
-    let served = Served::start_with(limits((100.0, 100), (100.0, 3))).await;
+    let served = Served::start_with(limits((100.0, 100), (0.2, 3))).await;
     let victim = served.tenant(ApiScope::Read).await;
-    let mut forged = victim.key.clone().unwrap();
-    forged.replace_range(forged.len() - 4.., "0000");
-    let forger = victim.with_key(&forged);
+    let forger = victim.with_key(&forged(victim.key.as_deref().unwrap()));
     for _ in 0..20 {
         forger
             .get("/v1/events?limit=1")

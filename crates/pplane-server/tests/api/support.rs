@@ -245,6 +245,13 @@ impl Client {
     }
 }
 
+/// `key` with its last hex digit changed: the same key's form, another
+/// secret (a fixed digit would be the key itself one time in sixteen).
+pub fn forged(key: &str) -> String {
+    let other = if key.ends_with('0') { '1' } else { '0' };
+    format!("{}{other}", &key[..key.len() - 1])
+}
+
 pub async fn answer(response: reqwest::Response) -> Answer {
     let status = response.status();
     let content_type = response

@@ -54,10 +54,10 @@ pub enum Dispatch {
     Refused(EffectStatus),
 }
 
-/// Claims up to `limit` due entries for `owner`, for `lease_ms`:
-/// IN_FLIGHT, attempt + 1, exclusive until the lease ends (`FOR UPDATE SKIP
-/// LOCKED`, so concurrent claims never share an entry). Tenants take turns
-/// from `rotation`, up to `limit` entries each; advance it past the tenants
+/// Claims up to `limit` due entries of one tenant for `owner`, for
+/// `lease_ms`: IN_FLIGHT, attempt + 1, exclusive until the lease ends (`FOR
+/// UPDATE SKIP LOCKED`, so concurrent claims never share an entry). The
+/// tenant is the next in turn from `rotation`; advance it past the tenant
 /// served ([`Rotation::advance`]) before the next claim.
 /// One server only; on Citus see [`outbox_due_tenants`].
 pub async fn outbox_claim(

@@ -112,15 +112,13 @@ impl Rotation {
     }
 }
 
-/// Claims up to `limit` due entries: new ones, retries whose time has come,
-/// and in-flight ones whose lease ran out. Skips entries another worker
-/// holds. Takes tenants in turns from `rotation` ([`Rotation`]), up to
-/// `limit` entries from each, oldest due first within a tenant, until the
-/// batch is full; the caller then advances the rotation past the tenants
-/// served. One statement (`outbox_claim_turns`, migration 17): the walk
-/// stops at the tenants the batch needs and reads no tenant's backlog
-/// beyond what it claims. Needs a dispatcher transaction; commit it before
-/// delivering.
+/// Claims up to `limit` due entries of one tenant: new ones, retries whose
+/// time has come, and in-flight ones whose lease ran out, oldest due first.
+/// The tenant is the next in turn from `rotation` ([`Rotation`]) whose
+/// oldest due entry no other claim holds; the caller then advances the
+/// rotation past it. One statement (`outbox_claim_turns`, migration 17):
+/// the walk stops at that tenant and reads no backlog beyond what it
+/// claims. Needs a dispatcher transaction; commit it before delivering.
 pub async fn outbox_claim(
     conn: &mut PgConnection,
     rotation: &Rotation,
