@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use axum::http::header::{HeaderValue, RETRY_AFTER};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -34,6 +34,7 @@ use pplane_store::operations::api_keys::ApiKey;
 use sha2::{Digest, Sha256};
 
 use crate::problem::{Kind, Problem};
+use crate::session::bearer_key;
 
 /// A bucket's refill rate and size.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -171,10 +172,6 @@ impl Limiter {
         }
     }
 
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
     /// Charges a request of `presented` to its key's and its tenant's
     /// buckets, both or neither.
     pub fn admit(&self, presented: &ApiKeyText) -> Admission {
@@ -182,7 +179,7 @@ impl Limiter {
     }
 
     fn admit_at(&self, presented: &ApiKeyText, now: Instant) -> Admission {
-        let digest: [u8; 32] = Sha256::digest(presented.secret).into();
+        let digest = digest(presented);
         let mut buckets = self.lock();
         let Buckets { keys, tenants } = &mut *buckets;
         let Some(known) = keys.get_mut(&presented.id) else {
@@ -210,11 +207,10 @@ impl Limiter {
     /// if it has one; a key known already takes a changed rate.
     pub fn learn(&self, key: &ApiKey, presented: &ApiKeyText) {
         let rate = key_rate(key, self.limits.key);
-        let digest: [u8; 32] = Sha256::digest(presented.secret).into();
         let now = Instant::now();
         let mut buckets = self.lock();
         let known = buckets.keys.entry(key.id).or_insert_with(|| KnownKey {
-            digest,
+            digest: digest(presented),
             tenant: presented.tenant,
             bucket: Bucket::full(rate, now),
         });
@@ -225,9 +221,19 @@ impl Limiter {
         }
     }
 
-    /// Forgets a key the database refused (revoked, expired).
-    pub fn forget(&self, id: ApiKeyId) {
-        self.lock().keys.remove(&id);
+    /// Forgets a key the database refused (revoked, expired), if the
+    /// refused request presented its secret: a forgery naming the key's id
+    /// must not reset its bucket.
+    pub fn forget(&self, presented: &ApiKeyText) {
+        let digest = digest(presented);
+        let mut buckets = self.lock();
+        if buckets
+            .keys
+            .get(&presented.id)
+            .is_some_and(|k| digests_equal(&k.digest, &digest))
+        {
+            buckets.keys.remove(&presented.id);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Buckets> {
@@ -235,6 +241,11 @@ impl Limiter {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// What the limiter keeps of a key's secret: its SHA-256, as the store does.
+fn digest(presented: &ApiKeyText) -> [u8; 32] {
+    Sha256::digest(presented.secret).into()
 }
 
 /// A key's own rate, or the server's default for keys.
@@ -248,18 +259,6 @@ fn key_rate(key: &ApiKey, default: Rate) -> Rate {
     }
 }
 
-/// The key a request presents, if it presents one of the right form.
-fn presented(headers: &HeaderMap) -> Option<ApiKeyText> {
-    headers
-        .get(AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?
-        .trim()
-        .parse()
-        .ok()
-}
-
 /// The layer on `/v1`: refuses a request over its key's or its tenant's
 /// limit before anything else runs, and tells every answer where the
 /// caller stands.
@@ -268,7 +267,7 @@ pub async fn enforce(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(key) = presented(request.headers()) else {
+    let Ok(key) = bearer_key(request.headers()) else {
         // No key of the right form: the session answers 401.
         return next.run(request).await;
     };
@@ -353,7 +352,7 @@ mod tests {
         limiter.lock().keys.insert(
             k.id,
             KnownKey {
-                digest: Sha256::digest(k.secret).into(),
+                digest: digest(k),
                 tenant: k.tenant,
                 bucket: Bucket::full(limiter.limits.key, now),
             },
@@ -410,6 +409,25 @@ mod tests {
         let later = t0 + Duration::from_millis(101);
         assert!(matches!(l.admit_at(&k, later), Admission::Admitted(_)));
         assert!(matches!(l.admit_at(&k, later), Admission::Refused(..)));
+    }
+
+    #[test]
+    fn a_forgery_naming_a_keys_id_does_not_reset_its_bucket() {
+        let l = limiter(TEN, WIDE);
+        let k = key();
+        known(&l, &k);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(matches!(l.admit_at(&k, t0), Admission::Admitted(_)));
+        }
+        l.forget(&ApiKeyText {
+            secret: [8; 32],
+            ..k.clone()
+        });
+        assert!(matches!(l.admit_at(&k, t0), Admission::Refused(..)));
+        // Its own refusal (revoked) does forget it.
+        l.forget(&k);
+        assert_eq!(l.admit_at(&k, t0), Admission::Unknown);
     }
 
     #[test]

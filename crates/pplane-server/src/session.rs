@@ -9,10 +9,11 @@ use std::sync::Arc;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use pplane_domain::api_key::ApiKeyText;
 use pplane_domain::{ApiScope, UserId};
 use pplane_store::operations::api_keys::{api_key_verify, ApiKey};
-use pplane_store::{Store, TenantTx};
+use pplane_store::{Store, StoreError, TenantTx};
 
 use crate::limits::Limiter;
 use crate::problem::{Kind, Problem};
@@ -79,17 +80,8 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Session, Problem> {
-        let unauthorized = |detail: &str| Problem::new(Kind::Unauthorized, detail);
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| unauthorized("send the API key as Authorization: Bearer <key>"))?;
-        let presented: ApiKeyText = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .and_then(|k| k.trim().parse().ok())
-            .ok_or_else(|| unauthorized("the Authorization header is not Bearer <API key>"))?;
+        let presented = bearer_key(&parts.headers)
+            .map_err(|detail| Problem::new(Kind::Unauthorized, detail))?;
         let store = Store::from_ref(state);
         let limits = Arc::<Limiter>::from_ref(state);
         let mut tx = store.tenant_tx(presented.tenant, presented.user).await?;
@@ -101,9 +93,25 @@ where
                 Ok(Session { key, tx })
             }
             Err(refused) => {
-                limits.forget(presented.id);
+                if matches!(refused, StoreError::ApiKeyRefused { .. }) {
+                    limits.forget(&presented);
+                }
                 Err(refused.into())
             }
         }
     }
+}
+
+/// The API key a request presents as `Authorization: Bearer <key>`, or why
+/// it presents none: what the session verifies and the rate limiter
+/// charges.
+pub(crate) fn bearer_key(headers: &HeaderMap) -> Result<ApiKeyText, &'static str> {
+    headers
+        .get(AUTHORIZATION)
+        .ok_or("send the API key as Authorization: Bearer <key>")?
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .and_then(|k| k.trim().parse().ok())
+        .ok_or("the Authorization header is not Bearer <API key>")
 }

@@ -416,12 +416,7 @@ async fn noisy_neighbour(
 
 /// A backlog's arrivals from `started`, over the time its last one took.
 fn drained(receiver: &Receiver, prefix: &str, started: Instant) -> Samples {
-    let since: Vec<Duration> = receiver
-        .received()
-        .iter()
-        .filter(|r| r.idempotency_key.starts_with(prefix) && r.earlier_with_key == 0)
-        .map(|r| r.at.saturating_duration_since(started))
-        .collect();
+    let since = latencies(receiver, prefix, |_| Some(started));
     let wall = since.iter().max().copied().unwrap_or_default();
     Samples::concurrent(since, wall)
 }
@@ -471,11 +466,20 @@ fn arrivals(
     since: impl Fn(&str) -> Option<Instant>,
     wall: Duration,
 ) -> Samples {
-    let latencies = receiver
+    Samples::concurrent(latencies(receiver, prefix, since), wall)
+}
+
+/// How long after `since(key)` the first arrival of each key with `prefix`
+/// came.
+fn latencies(
+    receiver: &Receiver,
+    prefix: &str,
+    since: impl Fn(&str) -> Option<Instant>,
+) -> Vec<Duration> {
+    receiver
         .received()
         .iter()
         .filter(|r| r.idempotency_key.starts_with(prefix) && r.earlier_with_key == 0)
         .filter_map(|r| since(&r.idempotency_key).map(|t| r.at.saturating_duration_since(t)))
-        .collect();
-    Samples::concurrent(latencies, wall)
+        .collect()
 }

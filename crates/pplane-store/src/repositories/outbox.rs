@@ -83,11 +83,6 @@ pub struct Rotation {
 }
 
 impl Rotation {
-    /// The tenant the round last served, if any.
-    pub fn last(&self) -> Option<TenantId> {
-        self.last
-    }
-
     /// Moves past the tenants a claim served: the next claim starts after
     /// the last of them in turn order. An empty claim leaves it in place.
     pub fn advance<'a>(&mut self, served: impl IntoIterator<Item = &'a TenantId>) {
