@@ -15,6 +15,7 @@ from pplane_client import (
     NotFoundError,
     PayloadTooLargeError,
     PplaneError,
+    QuotaExceededError,
     Run,
     TooManyRequestsError,
     UnauthorizedError,
@@ -55,6 +56,19 @@ def test_a_key_over_its_own_rate_is_told_to_slow_down(plane: Plane) -> None:
         client.events.page()
     assert (refused.value.status, refused.value.kind) == (429, "too-many-requests")
     plane.client("read").events.page()  # the tenant's other keys go on
+
+
+def test_an_effect_past_the_tenants_quota_is_quota_exceeded_with_nothing_written(plane: Plane) -> None:
+    plane.cli(["tenant", "quota", plane.own.tenant, "--pending-effects", "1"])
+    operator = plane.client("operator")
+    operator.destinations.add("mail", webhook="http://127.0.0.1:9/h")
+    run = started_run(plane)
+    run.effect("notify", idempotency_key="one", destination="mail", spec={})
+    with pytest.raises(QuotaExceededError) as refused:
+        run.effect("notify", idempotency_key="two", destination="mail", spec={})
+    assert (refused.value.status, refused.value.kind) == (429, "quota-exceeded")
+    assert "over its quota of 1" in str(refused.value)
+    assert operator.outbox.stats().pending == 1
 
 
 def test_a_read_key_cannot_write(plane: Plane) -> None:

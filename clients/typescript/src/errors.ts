@@ -50,6 +50,11 @@ export class InvalidInputError extends PplaneError {}
 export class PayloadTooLargeError extends PplaneError {}
 /** 429: over the key's or the tenant's request rate; retry after the answer's `Retry-After`. */
 export class TooManyRequestsError extends PplaneError {}
+/**
+ * 429 or 413: the tenant is at a quota on what waits in its outbox (pending effects, or their
+ * payload bytes); nothing was written. Retrying helps only once deliveries have drained some.
+ */
+export class QuotaExceededError extends PplaneError {}
 /** 5xx: the plane could not complete the request; nothing of it is half-written. */
 export class ServerError extends PplaneError {}
 
@@ -62,6 +67,7 @@ const BY_KIND: Record<string, new (problem: Problem) => PplaneError> = {
   "invalid-input": InvalidInputError,
   "payload-too-large": PayloadTooLargeError,
   "too-many-requests": TooManyRequestsError,
+  "quota-exceeded": QuotaExceededError,
   internal: ServerError,
 };
 

@@ -18,6 +18,7 @@ export {
   InvalidTransitionError,
   InvalidInputError,
   PayloadTooLargeError,
+  QuotaExceededError,
   TooManyRequestsError,
   ServerError,
   type Problem,

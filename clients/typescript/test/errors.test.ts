@@ -10,6 +10,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   PplaneError,
+  QuotaExceededError,
   TooManyRequestsError,
   UnauthorizedError,
 } from "../src/index.js";
@@ -53,6 +54,23 @@ test("a key over its own rate is TooManyRequestsError (429)", async () => {
   assert.equal(error.status, 429);
   assert.equal(error.kind, "too-many-requests");
   await plane.client("read").events.page(); // the tenant's other keys go on
+});
+
+test("an effect past the tenant's quota is QuotaExceededError (429), with nothing written", async () => {
+  const plane = served();
+  await plane.cli(["tenant", "quota", plane.own.tenant, "--pending-effects", "1"]);
+  const operator = plane.client("operator");
+  await operator.destinations.add({ name: "mail", webhook: "http://127.0.0.1:9/h" });
+  const run = await startedRun(plane);
+  await run.effect({ type: "notify", idempotencyKey: "one", destination: "mail", spec: {} });
+  const error = await run
+    .effect({ type: "notify", idempotencyKey: "two", destination: "mail", spec: {} })
+    .catch((e: unknown) => e);
+  assert.ok(error instanceof QuotaExceededError, String(error));
+  assert.equal(error.status, 429);
+  assert.equal(error.kind, "quota-exceeded");
+  assert.match(error.message, /over its quota of 1/);
+  assert.equal((await operator.outbox.stats()).pending, 1);
 });
 
 test("a read key cannot write: ForbiddenError (403)", async () => {

@@ -105,14 +105,19 @@ impl Modify for Problems {
                     (
                         "429",
                         "Over the key's or the tenant's request rate: retry after Retry-After \
-                         seconds",
+                         seconds; or (quota-exceeded) an effect past the tenant's quota of \
+                         pending effects",
                     ),
                 ];
                 if method == HttpMethod::Post {
                     errors.extend([
                         ("400", "The body is not JSON"),
                         ("409", "A version conflict, a reused idempotency key, or a refused state change"),
-                        ("413", "The body or a field is over its limit"),
+                        (
+                            "413",
+                            "The body or a field is over its limit; or (quota-exceeded) an \
+                             effect's payload past the tenant's quota of pending bytes",
+                        ),
                         ("415", "The body is not application/json"),
                     ]);
                 }

@@ -5,7 +5,7 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use pplane_store::StoreError;
+use pplane_store::{Quota, StoreError};
 use serde::Serialize;
 
 /// A problem document, ready to send.
@@ -32,6 +32,10 @@ pub enum Kind {
     InvalidInput,
     PayloadTooLarge,
     TooManyRequests,
+    /// A quota on what the tenant has waiting: pending effects.
+    QuotaExceeded,
+    /// A quota on what the tenant has waiting: their payload bytes.
+    QuotaBytesExceeded,
     Internal,
 }
 
@@ -62,6 +66,16 @@ impl Kind {
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-requests",
                 "Too many requests",
+            ),
+            QuotaExceeded => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota-exceeded",
+                "Quota exceeded",
+            ),
+            QuotaBytesExceeded => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "quota-exceeded",
+                "Quota exceeded",
             ),
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -136,6 +150,10 @@ impl From<StoreError> for Problem {
             | CauseElsewhere { .. }
             | Invalid { .. } => Kind::InvalidInput,
             PayloadTooLarge { .. } => Kind::PayloadTooLarge,
+            QuotaExceeded { quota, .. } => match quota {
+                Quota::PendingEffects => Kind::QuotaExceeded,
+                Quota::PendingBytes => Kind::QuotaBytesExceeded,
+            },
             // A key that names a non-member is as good as no key.
             NotMember(_) | ApiKeyRefused { .. } => Kind::Unauthorized,
             _ => Kind::Internal,

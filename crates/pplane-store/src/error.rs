@@ -74,6 +74,26 @@ impl std::fmt::Display for Constraint {
     }
 }
 
+/// What a tenant's quota counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quota {
+    /// Effects requested and not yet delivered or dead-lettered.
+    PendingEffects,
+    /// The payload bytes of those effects, as stored.
+    PendingBytes,
+}
+
+fn quota_detail(quota: Quota, limit: i64, would_be: i64) -> String {
+    let what = match quota {
+        Quota::PendingEffects => "pending effects",
+        Quota::PendingBytes => "bytes of pending effect payloads",
+    };
+    format!(
+        "this request would take the tenant to {would_be} {what}, over its quota of {limit}: \
+         wait for deliveries, or ask an operator to raise it (pplane tenant quota)"
+    )
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique or exclusion constraint refused the write.
@@ -188,6 +208,16 @@ pub enum StoreError {
         field: &'static str,
         limit: usize,
         actual: usize,
+    },
+
+    /// The tenant is at one of its quotas (migration 20); nothing was
+    /// written.
+    #[error("{}", quota_detail(*.quota, *.limit, *.would_be))]
+    QuotaExceeded {
+        quota: Quota,
+        limit: i64,
+        /// What the count would be with the request.
+        would_be: i64,
     },
 
     /// Input the store refuses before it reaches the database.

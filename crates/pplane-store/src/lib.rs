@@ -78,7 +78,7 @@ pub mod testing;
 
 pub use admin::Admin;
 pub use context::Profile;
-pub use error::{Constraint, Result, StoreError};
+pub use error::{Constraint, Quota, Result, StoreError};
 pub use migrations::MigrationSet;
 pub use store::{Login, Store, StoreOptions};
 pub use unit_of_work::{DispatchTx, OwnerTx, TenantTx};

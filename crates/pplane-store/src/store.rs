@@ -366,4 +366,37 @@ impl Store {
         tx.commit().await?;
         Ok(tenant)
     }
+
+    /// Sets a tenant's quotas on its pending effects (None leaves one as it
+    /// is) and returns them with what counts against them now. An
+    /// operator's act: the owner's login, never a tenant's key.
+    pub async fn tenant_quota_set(
+        &self,
+        tenant: TenantId,
+        max_pending_effects: Option<i64>,
+        max_pending_bytes: Option<i64>,
+    ) -> Result<()> {
+        use crate::repositories::tenants;
+        if [max_pending_effects, max_pending_bytes]
+            .iter()
+            .flatten()
+            .any(|n| *n < 1)
+        {
+            return Err(StoreError::InvalidInput(
+                "a quota must be at least 1 (pending effects, or bytes)".into(),
+            ));
+        }
+        let mut tx = self.owner_tx(tenant).await?;
+        let found =
+            tenants::tenant_quota_set(tx.conn(), tenant, max_pending_effects, max_pending_bytes)
+                .await?;
+        if !found {
+            return Err(StoreError::NotFound {
+                entity: "tenant",
+                id: tenant.to_string(),
+            });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }

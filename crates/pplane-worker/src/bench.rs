@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pplane_domain::{RunId, TenantId, UserId};
-use pplane_store::bench::outbox::RawQueue;
+use pplane_store::bench::outbox::{outbox_vacuum, RawQueue};
 use pplane_store::bench::{BenchRow, Samples, ScratchDb};
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
@@ -124,7 +124,7 @@ async fn measure(
     );
     progress(&name);
     raw.fill(0).await?;
-    let ours = steady(&store, &receiver, &requesters, cfg).await?;
+    let ours = steady(&store, &receiver, &requesters, cfg, progress).await?;
     let duration = Duration::from_secs_f64(cfg.seconds);
     let until = Instant::now() + duration + Duration::from_millis(500);
     let draining = {
@@ -151,6 +151,7 @@ async fn measure(
     let noisy = requester(&store, &receiver, cfg.tenants).await?;
     rows.push(
         noisy_neighbour(
+            url,
             &store,
             &receiver,
             noisy,
@@ -266,6 +267,7 @@ async fn steady(
     receiver: &Receiver,
     requesters: &[Requester],
     cfg: &OutboxBench,
+    progress: &impl Fn(&str),
 ) -> Result<Samples, WorkerError> {
     let (stop, shutdown) = watch::channel(false);
     let mut runs = Vec::new();
@@ -296,12 +298,20 @@ async fn steady(
         }
     })
     .await?;
+    let offering = started.elapsed();
     let offered = committed.lock().expect("commit times").len();
     let deadline = Instant::now() + Duration::from_secs(30);
     while count(receiver, "steady-") < offered && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let wall = started.elapsed();
+    // Whether delivery kept up with what was offered: the offer's own rate
+    // (its requests commit on the same two cores) against the delivered.
+    progress(&format!(
+        "steady: {offered} requests committed at {:.0}/s, delivered at {:.0}/s",
+        offered as f64 / offering.as_secs_f64(),
+        count(receiver, "steady-") as f64 / wall.as_secs_f64()
+    ));
     stop.send(true).ok();
     for r in runs {
         r.await.expect("a bench worker")?;
@@ -321,6 +331,7 @@ async fn steady(
 /// delivery; its rate is the backlog's drain beside them, its raw rate the
 /// drain alone, and its ratio the one over the other.
 async fn noisy_neighbour(
+    url: &str,
     store: &Store,
     receiver: &Receiver,
     noisy: Requester,
@@ -334,12 +345,14 @@ async fn noisy_neighbour(
         ..config(id.into())
     };
     enqueue(store, &[noisy], "alone", n).await?;
+    outbox_vacuum(url).await?;
     let worker = Worker::new(store.clone(), loops("bench-alone", true)).await?;
     let started = Instant::now();
     worker.run(watch::channel(false).1).await?;
     let alone = drained(receiver, "alone-", started);
 
     enqueue(store, &[noisy], "noisy", n).await?;
+    outbox_vacuum(url).await?;
     let worker = Worker::new(store.clone(), loops("bench-noisy", false)).await?;
     let (stop, shutdown) = watch::channel(false);
     let running = tokio::spawn(async move { worker.run(shutdown).await });
@@ -452,11 +465,7 @@ where
 }
 
 fn count(receiver: &Receiver, prefix: &str) -> usize {
-    receiver
-        .received()
-        .iter()
-        .filter(|r| r.idempotency_key.starts_with(prefix))
-        .count()
+    receiver.count_keyed(prefix)
 }
 
 /// First arrival of each key with `prefix`, measured from `since(key)`.

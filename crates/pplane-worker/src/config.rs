@@ -10,8 +10,11 @@ pub struct WorkerConfig {
     pub id: String,
     /// Delivery loops in this process; each claims and delivers its own batches.
     pub concurrency: usize,
-    /// Entries one claim takes.
-    pub batch: i64,
+    /// Entries one claim takes from one tenant.
+    pub batch: u32,
+    /// Tenants one claim serves, a batch each, in turn (docs/outbox.md,
+    /// "Taking turns"). On Citus a claim serves one.
+    pub claim_tenants: u32,
     /// How long a claim is exclusive. A worker that dies loses its entries
     /// to others once it runs out.
     pub lease: Duration,
@@ -37,6 +40,7 @@ impl Default for WorkerConfig {
             id: default_id(),
             concurrency: 1,
             batch: 32,
+            claim_tenants: 8,
             lease: Duration::from_secs(60),
             poll: Duration::from_secs(1),
             backoff: Backoff::default(),
@@ -53,8 +57,8 @@ impl WorkerConfig {
     /// Refuses settings under which one delivery could outlive its lease:
     /// another worker would then deliver the same entry at the same time.
     pub fn validate(&self) -> Result<(), String> {
-        if self.concurrency == 0 || self.batch <= 0 {
-            return Err("concurrency and batch must be at least 1".into());
+        if self.concurrency == 0 || self.batch == 0 || self.claim_tenants == 0 {
+            return Err("concurrency, batch and claim tenants must be at least 1".into());
         }
         if self.lease < self.timeout * 2 {
             return Err(format!(

@@ -92,6 +92,18 @@ impl Receiver {
         self.inner.received.lock().expect("receiver state").clone()
     }
 
+    /// Requests whose idempotency key starts with `prefix`, counted in
+    /// place: a poll that copied every request (bodies included) would
+    /// hold the lock every delivery needs and take a core from the worker
+    /// it is measuring.
+    pub fn count_keyed(&self, prefix: &str) -> usize {
+        let received = self.inner.received.lock().expect("receiver state");
+        received
+            .iter()
+            .filter(|r| r.idempotency_key.starts_with(prefix))
+            .count()
+    }
+
     /// Distinct idempotency keys seen.
     pub fn keys(&self) -> usize {
         self.inner.per_key.lock().expect("receiver state").len()

@@ -1,20 +1,28 @@
-//! The delivery loop: claim a batch, record its dispatch, deliver outside
-//! any transaction, record every outcome.
+//! The delivery loop: claim, record the dispatch, deliver outside any
+//! transaction, record every outcome.
 //!
 //! One round, for each of `concurrency` loops:
-//! 1. In one transaction: claim up to `batch` due entries of one tenant as
-//!    `pplane_dispatcher` (SKIP LOCKED, attempt + 1, lease), the tenant next
-//!    in turn from where the worker's round of them stands, then, as the
-//!    delivery principal in that tenant, move each effect to RUNNING with
-//!    EFFECT_DISPATCHED. Commit: the claim and its record are one.
-//! 2. Deliver the batch's entries concurrently, with no transaction open.
-//! 3. In one transaction: settle each entry for the attempt it was claimed
-//!    as (a stale attempt matches nothing) with the effect's move and its
-//!    event. If that transaction fails, each entry is settled on its own.
+//! 1. In one transaction: claim as `pplane_dispatcher` up to `batch` due
+//!    entries from each of up to `claim_tenants` tenants, the next in turn
+//!    from where the worker's round of them stands (SKIP LOCKED, attempt +
+//!    1, lease); then, as the delivery principal in the tenant the claim
+//!    took most from, move each of its effects to RUNNING with
+//!    EFFECT_DISPATCHED. Commit: that claim and its record are one.
+//! 2. Per other tenant, in parallel, in a transaction of its own: the same
+//!    record of its dispatch. One tenant's event-log head per transaction.
+//! 3. Per tenant, concurrently: deliver its entries with no transaction
+//!    open, then settle each for the attempt it was claimed as (a stale
+//!    attempt matches nothing) with the effect's move and its event, in one
+//!    transaction of that tenant. If that fails, each entry is settled on
+//!    its own.
 //!
-//! A worker that dies between 1 and 3 leaves its entries IN_FLIGHT until
-//! the lease runs out; then any worker claims them again as the next
-//! attempt. Receivers deduplicate by idempotency key.
+//! On Citus a claim serves one tenant (`claim_tenant_by_tenant`).
+//!
+//! A worker that dies after 1 leaves its entries IN_FLIGHT until the lease
+//! runs out (an entry whose record in 2 had not committed has its effect
+//! still PENDING); then any worker claims them again as the next attempt,
+//! and that record moves the effect on from wherever it stands. Receivers
+//! deduplicate by idempotency key.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,7 +33,7 @@ use pplane_domain::delivery::Attempt;
 use pplane_domain::{Actor, OutboxStatus, TenantId, UserId};
 use pplane_store::operations::delivery::{
     deliveries_settle, effects_dispatch, outbox_claim, outbox_claim_in, outbox_due_tenants,
-    Claimed, Dispatch, Rotation,
+    ClaimSize, Claimed, Dispatch, Rotation,
 };
 use pplane_store::queries::outbox::outbox_leases_held;
 use pplane_store::{Profile, Store, StoreError, TenantTx};
@@ -35,8 +43,8 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::WorkerConfig;
 
-/// A claimed batch, and for each entry the attempt already decided (an
-/// effect that may not run any more) or None.
+/// One tenant's claimed entries, and for each the attempt already decided
+/// (an effect that may not run any more) or None.
 type ClaimedBatch = (Vec<Claimed>, Vec<Option<Attempt>>);
 
 /// Tenants a Citus claim tries, in turn order: the first may be held whole
@@ -185,11 +193,88 @@ impl Worker {
         Ok(())
     }
 
-    /// One claim, delivery and settlement; returns how many entries it took.
+    /// One claim, its deliveries and their settlement; returns how many
+    /// entries it took.
     pub async fn round(&self) -> Result<usize, StoreError> {
-        let (claimed, refused) = self.claim().await?;
-        if claimed.is_empty() {
+        let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX);
+        match self.store.profile() {
+            Profile::SingleNode => self.round_across_tenants(lease_ms).await,
+            Profile::Citus => {
+                let (claimed, refused) = self.claim_tenant_by_tenant(lease_ms).await?;
+                self.claimed(claimed.len());
+                self.deliver(&claimed, refused).await;
+                Ok(claimed.len())
+            }
+        }
+    }
+
+    /// One server: the dispatcher claims across tenants, and the same
+    /// transaction records the dispatch of the tenant it took most from;
+    /// each other tenant's is recorded in a transaction of its own, in
+    /// parallel, once the claim has committed. No transaction holds two
+    /// tenants' event-log heads, so a quiet tenant's record never waits on
+    /// a backlog's, and the backlog's head is held no longer than alone.
+    /// Each tenant's entries are then delivered and settled on their own,
+    /// so that one tenant's slow receiver never holds back another's.
+    async fn round_across_tenants(&self, lease_ms: i64) -> Result<usize, StoreError> {
+        let mut dispatch = self.store.dispatch_tx().await?;
+        let rotation = self.rotation();
+        let size = ClaimSize {
+            per_tenant: self.config.batch,
+            tenants: self.config.claim_tenants,
+        };
+        let claimed =
+            outbox_claim(&mut dispatch, &rotation, &self.config.id, size, lease_ms).await?;
+        let mut groups = by_tenant(claimed);
+        // The largest first: recorded in the claim's own transaction.
+        groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
+        let Some(first) = groups.first() else {
+            dispatch.commit().await?;
             return Ok(0);
+        };
+        let mut tx = dispatch
+            .into_tenant(first[0].tenant_id, self.principal)
+            .await?;
+        let refused = self.dispatch(&mut tx, first).await?;
+        tx.commit().await?;
+        self.rotation_advance(rotation, groups.iter().map(|g| &g[0].tenant_id));
+        let taken = groups.iter().map(Vec::len).sum();
+        self.claimed(taken);
+        let rest = groups[1..].iter().map(|group| self.serve_tenant(group));
+        tokio::join!(self.deliver(first, refused), join_all(rest));
+        Ok(taken)
+    }
+
+    /// One tenant's share of a claim that served several: records its
+    /// dispatch in its own transaction, delivers, settles. If the record
+    /// fails, nothing is delivered: the entries are claimed again when
+    /// their leases end.
+    async fn serve_tenant(&self, group: &[Claimed]) {
+        let recorded = async {
+            let mut tx = self
+                .store
+                .tenant_tx(group[0].tenant_id, self.principal)
+                .await?;
+            let refused = self.dispatch(&mut tx, group).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(refused)
+        };
+        match recorded.await {
+            Ok(refused) => self.deliver(group, refused).await,
+            Err(e) => {
+                metrics::gauge!("pplane_outbox_leases_held").decrement(group.len() as f64);
+                tracing::warn!(
+                    error = %e, tenant = %group[0].tenant_id, entries = group.len(),
+                    "could not record the dispatch; the entries are retried when their leases end"
+                );
+            }
+        }
+    }
+
+    /// Delivers one tenant's claimed entries concurrently, then settles them.
+    async fn deliver(&self, claimed: &[Claimed], refused: Vec<Option<Attempt>>) {
+        if claimed.is_empty() {
+            return;
         }
         let deliveries: Vec<_> = claimed
             .iter()
@@ -197,8 +282,7 @@ impl Worker {
             .map(|(entry, refused)| self.attempt(entry, refused))
             .collect();
         let attempts = join_all(deliveries).await;
-        self.settle(&claimed, &attempts).await;
-        Ok(claimed.len())
+        self.settle(claimed, &attempts).await;
     }
 
     async fn attempt(&self, entry: &Claimed, refused: Option<Attempt>) -> Attempt {
@@ -216,55 +300,17 @@ impl Worker {
         Ok(held)
     }
 
-    /// Claims a batch and records its dispatch, in one transaction. For an
-    /// effect that may not run any more, the attempt is decided here.
-    async fn claim(&self) -> Result<(Vec<Claimed>, Vec<Option<Attempt>>), StoreError> {
-        let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX);
-        let (claimed, refused) = match self.store.profile() {
-            Profile::SingleNode => self.claim_as_dispatcher(lease_ms).await?,
-            Profile::Citus => self.claim_tenant_by_tenant(lease_ms).await?,
-        };
-        if !claimed.is_empty() {
-            self.counters
-                .claimed
-                .fetch_add(claimed.len() as u64, Ordering::Relaxed);
-            metrics::counter!("pplane_outbox_claims_total").increment(1);
-            metrics::counter!("pplane_outbox_claimed_entries_total")
-                .increment(claimed.len() as u64);
-            metrics::gauge!("pplane_outbox_leases_held").increment(claimed.len() as f64);
+    /// Counts a claim of `taken` entries (none: not a claim).
+    fn claimed(&self, taken: usize) {
+        if taken == 0 {
+            return;
         }
-        Ok((claimed, refused))
-    }
-
-    /// One server: the dispatcher claims across tenants, and the same
-    /// transaction continues as the delivery principal to record.
-    async fn claim_as_dispatcher(&self, lease_ms: i64) -> Result<ClaimedBatch, StoreError> {
-        let mut dispatch = self.store.dispatch_tx().await?;
-        let rotation = self.rotation();
-        let mut claimed = outbox_claim(
-            &mut dispatch,
-            &rotation,
-            &self.config.id,
-            self.config.batch,
-            lease_ms,
-        )
-        .await?;
-        self.rotation_advance(rotation, claimed.iter().map(|c| &c.tenant_id));
-        // Grouped by tenant for recording (a claim takes one tenant; the
-        // recording does not rely on it).
-        claimed.sort_by_key(|c| c.tenant_id);
-        let Some(first) = claimed.first().map(|c| c.tenant_id) else {
-            dispatch.commit().await?;
-            return Ok((claimed, Vec::new()));
-        };
-        let mut tx = dispatch.into_tenant(first, self.principal).await?;
-        let mut refused = Vec::with_capacity(claimed.len());
-        for group in claimed.chunk_by(|a, b| a.tenant_id == b.tenant_id) {
-            tx.switch_tenant(group[0].tenant_id).await?;
-            refused.extend(self.dispatch(&mut tx, group).await?);
-        }
-        tx.commit().await?;
-        Ok((claimed, refused))
+        self.counters
+            .claimed
+            .fetch_add(taken as u64, Ordering::Relaxed);
+        metrics::counter!("pplane_outbox_claims_total").increment(1);
+        metrics::counter!("pplane_outbox_claimed_entries_total").increment(taken as u64);
+        metrics::gauge!("pplane_outbox_leases_held").increment(taken as f64);
     }
 
     /// Citus: the dispatcher reads which tenants have due entries; the
@@ -280,8 +326,8 @@ impl Worker {
             // Past it whether it still has entries for us or not.
             self.rotation_advance(rotation, [&tenant]);
             let mut tx = self.store.tenant_tx(tenant, self.principal).await?;
-            let claimed =
-                outbox_claim_in(&mut tx, &self.config.id, self.config.batch, lease_ms).await?;
+            let limit = i64::from(self.config.batch);
+            let claimed = outbox_claim_in(&mut tx, &self.config.id, limit, lease_ms).await?;
             if claimed.is_empty() {
                 tx.rollback().await?;
                 continue;
@@ -348,13 +394,16 @@ impl Worker {
         }
     }
 
+    /// Settles entries of one tenant in one transaction.
     async fn settle_together(
         &self,
         claimed: &[Claimed],
         attempts: &[Attempt],
     ) -> Result<(), StoreError> {
-        let first = claimed[0].tenant_id;
-        let mut tx = self.store.tenant_tx(first, self.principal).await?;
+        let mut tx = self
+            .store
+            .tenant_tx(claimed[0].tenant_id, self.principal)
+            .await?;
         let mut outcomes = Vec::with_capacity(claimed.len());
         let mut start = 0;
         for group in claimed.chunk_by(|a, b| a.tenant_id == b.tenant_id) {
@@ -393,6 +442,21 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// A claim's entries by tenant, in the order the claim returned them.
+fn by_tenant(claimed: Vec<Claimed>) -> Vec<Vec<Claimed>> {
+    let mut groups: Vec<Vec<Claimed>> = Vec::new();
+    for entry in claimed {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].tenant_id == entry.tenant_id)
+        {
+            Some(group) => group.push(entry),
+            None => groups.push(vec![entry]),
+        }
+    }
+    groups
 }
 
 /// Turns notifications into wake-ups, reconnecting when the listening

@@ -62,6 +62,12 @@ class TooManyRequestsError(PplaneError):
     """429: over the key's or the tenant's request rate; retry after ``Retry-After``."""
 
 
+class QuotaExceededError(PplaneError):
+    """429 or 413: the tenant is at a quota on what waits in its outbox (pending
+    effects, or their payload bytes); nothing was written. Retrying helps only
+    once deliveries have drained some."""
+
+
 class ServerError(PplaneError):
     """5xx: the plane could not complete the request; nothing is half-written."""
 
@@ -75,6 +81,7 @@ _BY_KIND: dict[str, type[PplaneError]] = {
     "invalid-input": InvalidInputError,
     "payload-too-large": PayloadTooLargeError,
     "too-many-requests": TooManyRequestsError,
+    "quota-exceeded": QuotaExceededError,
     "internal": ServerError,
 }
 

@@ -1509,7 +1509,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1587,7 +1587,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1614,7 +1614,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1682,7 +1682,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1758,7 +1758,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1836,7 +1836,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1863,7 +1863,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1941,7 +1941,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1968,7 +1968,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2046,7 +2046,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2073,7 +2073,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2169,7 +2169,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2250,7 +2250,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2277,7 +2277,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2358,7 +2358,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2385,7 +2385,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2466,7 +2466,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2493,7 +2493,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2561,7 +2561,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2639,7 +2639,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2666,7 +2666,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2731,7 +2731,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2812,7 +2812,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2839,7 +2839,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2907,7 +2907,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2988,7 +2988,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3015,7 +3015,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3091,7 +3091,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3172,7 +3172,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3199,7 +3199,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3267,7 +3267,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3348,7 +3348,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3375,7 +3375,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3443,7 +3443,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3524,7 +3524,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3551,7 +3551,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3632,7 +3632,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3659,7 +3659,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3740,7 +3740,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3767,7 +3767,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3848,7 +3848,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3875,7 +3875,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3965,7 +3965,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3992,7 +3992,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4073,7 +4073,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4100,7 +4100,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4181,7 +4181,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4208,7 +4208,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4289,7 +4289,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4316,7 +4316,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4397,7 +4397,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4424,7 +4424,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4505,7 +4505,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4532,7 +4532,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4613,7 +4613,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4640,7 +4640,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4721,7 +4721,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4748,7 +4748,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4829,7 +4829,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or a field is over its limit */
+            /** @description The body or a field is over its limit; or (quota-exceeded) an effect's payload past the tenant's quota of pending bytes */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4856,7 +4856,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4924,7 +4924,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds */
+            /** @description Over the key's or the tenant's request rate: retry after Retry-After seconds; or (quota-exceeded) an effect past the tenant's quota of pending effects */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -267,6 +267,19 @@ pub enum TenantAction {
         #[arg(long, value_name = "UUID")]
         user: Option<String>,
     },
+    /// Show a tenant's quotas on pending effects and what counts against
+    /// them; with a flag, set that quota first (an operator's act).
+    Quota {
+        /// The tenant's id.
+        tenant: String,
+        /// The most effects the tenant may have pending (requested, not yet
+        /// delivered or dead-lettered).
+        #[arg(long, value_name = "N")]
+        pending_effects: Option<i64>,
+        /// The most payload bytes its pending effects may hold, as stored.
+        #[arg(long, value_name = "BYTES")]
+        pending_bytes: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -375,9 +388,12 @@ pub struct WorkerArgs {
     /// Delivery loops in this process.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
-    /// Entries one claim takes.
+    /// Entries one claim takes from one tenant.
     #[arg(long, default_value_t = 32)]
-    pub batch: i64,
+    pub batch: u32,
+    /// Tenants one claim serves, a batch each, in turn.
+    #[arg(long, default_value_t = 8)]
+    pub claim_tenants: u32,
     /// How long a claim is exclusive, in milliseconds (at least twice --timeout-ms).
     #[arg(long, default_value_t = 60_000)]
     pub lease_ms: u64,

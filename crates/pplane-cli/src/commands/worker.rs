@@ -19,6 +19,7 @@ pub async fn run(args: WorkerArgs, out: Output) -> Result<ExitCode, Failure> {
         id: args.id.unwrap_or(defaults.id),
         concurrency: args.concurrency,
         batch: args.batch,
+        claim_tenants: args.claim_tenants,
         lease: Duration::from_millis(args.lease_ms),
         poll: Duration::from_millis(args.poll_ms),
         backoff: Backoff {

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use pplane_store::repositories::outbox::{outbox_claim, Rotation};
+use pplane_store::repositories::outbox::{outbox_claim, ClaimSize, Rotation};
 use pplane_store::testing::TestDb;
 use pplane_worker::receiver::Receiver;
 
@@ -40,7 +40,25 @@ async fn a_rollback_that_drops_data_says_what_and_needs_yes() {
     let still = p.run(home.path(), url, &["run", "show", &p.run]);
     assert_eq!(still.code, 0, "nothing was dropped: {still:?}");
 
-    // The newest drops the API keys' rate columns: asked even when no key
+    // The newest drops the tenants' quotas and their counts: asked. The
+    // next replaces the claim function: no question asked.
+    let quotas = pplane(home.path(), url, &["migrate", "down"]);
+    assert_eq!(quotas.code, 1, "{quotas:?}");
+    for part in [
+        "column tenants.max_pending_effects (of 1 row)",
+        "column tenant_event_heads.pending_effects (of 1 row)",
+    ] {
+        assert!(quotas.stderr.contains(part), "{part:?} in {quotas:?}");
+    }
+    let quotas = pplane(home.path(), url, &["migrate", "down", "--yes"]);
+    assert_eq!(quotas.code, 0, "{quotas:?}");
+    let claim = pplane(home.path(), url, &["migrate", "down"]);
+    assert_eq!(claim.code, 0, "{claim:?}");
+    assert!(
+        claim.stdout.contains("claim outbox tenants together"),
+        "{claim:?}"
+    );
+    // The next drops the API keys' rate columns: asked even when no key
     // has a rate. The next replaces an index and drops a function, and the
     // three before it change (on Citus only) the member policies, a trigger
     // function and (on Citus only) the tables' placement: no question
@@ -140,9 +158,15 @@ async fn an_idle_worker_names_leases_held_elsewhere_and_can_wait_for_them() {
     // Another worker holds the entry for three seconds.
     let store = db.store().await;
     let mut tx = store.dispatch_tx().await.unwrap();
-    let held = outbox_claim(tx.conn(), &Rotation::default(), "elsewhere", 10, 3_000)
-        .await
-        .unwrap();
+    let held = outbox_claim(
+        tx.conn(),
+        &Rotation::default(),
+        "elsewhere",
+        ClaimSize::one_tenant(10),
+        3_000,
+    )
+    .await
+    .unwrap();
     assert_eq!(held.len(), 1);
     tx.commit().await.unwrap();
 

@@ -1,5 +1,5 @@
 //! `pplane destination`, `pplane worker --until-idle` and `pplane outbox
-//! list|requeue|stats|purge`, as an operator uses them.
+//! list|requeue|stats|purge` and `pplane tenant quota`, as an operator uses them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -86,6 +86,46 @@ async fn an_operator_finds_a_dead_letter_requeues_it_and_purges_what_was_deliver
     );
     assert!(tenants[0]["oldest_due_age_s"].as_f64().unwrap() >= 0.0);
     assert_eq!(run_cli(&["outbox", "stats", "--top", "0"]).code, 2);
+
+    // The operator holds this tenant to one pending effect: a second is
+    // refused, with nothing written.
+    let quota = run_cli(&[
+        "tenant",
+        "quota",
+        &tenant,
+        "--pending-effects",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(quota.code, 0, "{quota:?}");
+    let q = &quota.json()["quota"];
+    assert_eq!(
+        (
+            q["pending_effects"].as_i64(),
+            q["max_pending_effects"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    let over = run_with(&[
+        "run",
+        "effect",
+        &run,
+        "--type",
+        "BILL",
+        "--key",
+        "k2",
+        "--destination",
+        "billing",
+    ]);
+    assert_eq!(over.code, 1, "{over:?}");
+    assert!(over.stderr.contains("over its quota of 1"), "{over:?}");
+    let zero = run_cli(&["tenant", "quota", &tenant, "--pending-effects", "0"]);
+    assert_eq!(zero.code, 2, "{zero:?}");
+    let shown = run_cli(&["tenant", "quota", &tenant, "--pending-effects", "100"]);
+    assert_contains_all(
+        &shown.stdout,
+        &["pending effects  1 of 100", "pending bytes"],
+    );
 
     // 410 Gone is permanent: dead-lettered on the first attempt.
     let worked = run_cli(&["worker", "--until-idle", "--json"]);

@@ -1,6 +1,9 @@
 //! `GET /dead-letters`: the tenant's dead letters with their last error,
 //! and `POST /dead-letters/{entry}/requeue` for operator keys; `GET /outbox`:
-//! depth by status, the oldest due entry's age, the last hour's deliveries.
+//! depth by status, the oldest due entry's age, the tenant's quotas and
+//! what counts against them, the last hour's deliveries. A session sees its
+//! own tenant only; the depth of every tenant (top N) is the operators', in
+//! `pplane outbox stats --top N` and the per-tenant metrics.
 
 use axum::extract::{Form, Path, Query};
 use axum::http::HeaderMap;
@@ -8,6 +11,7 @@ use axum::response::Response;
 use maud::{html, Markup};
 use pplane_domain::{Actor, ApiScope, OutboxId, OutboxStatus};
 use pplane_store::operations::delivery::delivery_requeue;
+use pplane_store::operations::effects::tenant_quota_fetch;
 use pplane_store::operations::Origin;
 use pplane_store::queries::outbox::{
     outbox_deliveries_recent, outbox_entries, outbox_entry, outbox_stats, OutboxEntry,
@@ -133,6 +137,7 @@ pub async fn requeue(
 pub async fn depth(Viewer { mut tx, who }: Viewer) -> Result<Response, Failure> {
     let stats = outbox_stats(&mut tx).await?;
     let hour = outbox_deliveries_recent(&mut tx).await?;
+    let quota = tenant_quota_fetch(&mut tx).await?;
     tx.commit().await?;
     let delivered_hour: i64 = hour.iter().map(|(_, n)| n).sum();
     let peak = hour.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
@@ -157,6 +162,12 @@ pub async fn depth(Viewer { mut tx, who }: Viewer) -> Result<Response, Failure> 
                 div { "oldest due entry's wait" }
             }
         }
+        h2 { "Quotas" }
+        p #quota {
+            (quota.pending_effects) " of " (quota.max_pending_effects) " pending effects; "
+            (quota.pending_bytes) " of " (quota.max_pending_bytes) " bytes of their payloads. "
+            "A request past either is refused, with nothing written, until deliveries drain some."
+        }
         @if stats.dead_letter > 0 {
             p { a href="/dead-letters" { (stats.dead_letter) " dead letters" } " wait for an operator." }
         }
@@ -176,7 +187,7 @@ pub async fn depth(Viewer { mut tx, who }: Viewer) -> Result<Response, Failure> 
                 }
             } }
         } }
-        p.note { "Depth and age for the whole plane are on " code { "/metrics" } " (" code { "pplane_outbox_entries" } ", " code { "pplane_outbox_oldest_due_age_seconds" } ")." }
+        p.note { "Depth and age for the whole plane, and per tenant, are the operators': " code { "pplane outbox stats --top N" } " and " code { "/metrics" } " (" code { "pplane_outbox_tenant_due" } ", " code { "pplane_outbox_tenant_oldest_due_age_seconds" } ")." }
     };
     Ok(who.shell("Outbox", "/outbox").render(body))
 }

@@ -363,10 +363,19 @@ async fn the_outbox_page_counts_its_own_tenant_only() {
         .await
         .expect(201);
     }
+    served
+        .store
+        .tenant_quota_set(mine.tenant, Some(50), None)
+        .await
+        .unwrap();
+    let (_, html) = page(&mine.base, &session(&mine).await, "/outbox").await;
+    assert!(html.contains("2 of 50 pending effects"), "{html}");
     assert_eq!(served.deliver_all().await, 2);
     let (_, html) = page(&mine.base, &session(&mine).await, "/outbox").await;
     assert!(html.contains("2 delivered in the last hour"), "{html}");
+    assert!(html.contains("0 of 50 pending effects"), "{html}");
     let (_, html) = page(&theirs.base, &session(&theirs).await, "/outbox").await;
     assert!(html.contains("0 delivered in the last hour"), "{html}");
+    assert!(html.contains("0 of 100000 pending effects"), "{html}");
     served.stop().await;
 }

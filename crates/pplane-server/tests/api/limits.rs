@@ -1,7 +1,8 @@
 //! Rate limits: a key over its rate gets 429 with `Retry-After` and the
 //! `RateLimit` fields, without a database round trip, while another
 //! tenant's requests keep their latency; a tenant's keys share its bucket;
-//! a forged key never drains anyone's.
+//! a forged key never drains anyone's. Quotas: a tenant past its pending
+//! effects (429) or their bytes (413) is refused with nothing written.
 
 use std::time::{Duration, Instant};
 
@@ -219,4 +220,88 @@ async fn forged_keys_naming_a_tenant_never_drain_its_bucket() {
         assert_eq!(read(&victim).await.status, 200);
     }
     served.stop().await;
+}
+
+/// Quotas over HTTP: past its pending effects a tenant's request is 429,
+/// past their bytes 413, both `quota-exceeded`, with nothing written; the
+/// other tenants' requests pass.
+#[tokio::test]
+async fn a_tenant_over_its_quotas_is_refused_with_nothing_written() {
+    let served = Served::start().await;
+    let op = served.tenant(ApiScope::Operator).await;
+    let other = served.tenant(ApiScope::Operator).await;
+    let run = op.started_run_with_destination().await;
+    let other_run = other.started_run_with_destination().await;
+    served
+        .store
+        .tenant_quota_set(op.tenant, Some(2), Some(2_000))
+        .await
+        .unwrap();
+    let effect = |key: &str, to: String| {
+        serde_json::json!({ "effect_type": "E", "idempotency_key": key,
+                            "destination": "d", "spec": { "to": to } })
+    };
+    let path = format!("/v1/runs/{run}/effects");
+    op.post(&path, effect("a", "x".into())).await.expect(201);
+    // Random text does not compress: stored at about its length.
+    let big: String = (0..3_000)
+        .map(|i| char::from(b'a' + ((i * 7919) % 26) as u8))
+        .collect();
+    let before = written(&served, &op).await;
+    let refused = op
+        .post(&path, effect("big", big))
+        .await
+        .problem(413, "quota-exceeded");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("bytes of pending effect payloads"),
+        "{refused}"
+    );
+    op.post(&path, effect("b", "y".into())).await.expect(201);
+    let refused = op
+        .post(&path, effect("c", "z".into()))
+        .await
+        .problem(429, "quota-exceeded");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("3 pending effects, over its quota of 2"),
+        "{refused}"
+    );
+    let after = written(&served, &op).await;
+    assert_eq!(
+        after,
+        before.map(|n| n + 1),
+        "only b's request wrote its event, effect and entry"
+    );
+    let pending = op.get("/v1/outbox/stats").await.expect(200);
+    assert_eq!(pending["pending"], 2);
+    // Another tenant is not held to this one's quota.
+    other
+        .post(
+            &format!("/v1/runs/{other_run}/effects"),
+            effect("c", "z".into()),
+        )
+        .await
+        .expect(201);
+    assert_eq!(written(&served, &other).await[1], 1);
+}
+
+/// How many events, effects and outbox entries the client's tenant has.
+async fn written(served: &Served, client: &Client) -> [i64; 3] {
+    let mut counts = [0; 3];
+    for (n, table) in counts
+        .iter_mut()
+        .zip(["orchestration_events", "effects", "outbox_events"])
+    {
+        let sql = format!(
+            "SELECT count(*) FROM {table} WHERE tenant_id = '{}'",
+            client.tenant
+        );
+        *n = served.db.scalar(&sql).await;
+    }
+    counts
 }

@@ -5,7 +5,7 @@ use pplane_domain::{Actor, ApiScope, TenantId, UserId};
 use pplane_server::Options;
 use pplane_store::operations::api_keys::api_key_create;
 use pplane_store::operations::delivery::{delivery_settle, effect_dispatch};
-use pplane_store::repositories::outbox::{outbox_claim, Rotation};
+use pplane_store::repositories::outbox::{outbox_claim, ClaimSize, Rotation};
 use pplane_store::testing::TestDb;
 use pplane_store::Store;
 use reqwest::{Method, StatusCode};
@@ -101,9 +101,15 @@ impl Served {
         let worker: Actor = "system:outbox-worker".parse().unwrap();
         let principal = self.store.delivery_principal().await.unwrap();
         let mut tx = self.store.dispatch_tx().await.unwrap();
-        let claimed = outbox_claim(tx.conn(), &Rotation::default(), "test", 100, 30_000)
-            .await
-            .unwrap();
+        let claimed = outbox_claim(
+            tx.conn(),
+            &Rotation::default(),
+            "test",
+            ClaimSize::one_tenant(100),
+            30_000,
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
         for entry in &claimed {
             let mut tx = self

@@ -29,7 +29,7 @@ use crate::repositories::outbox::{
     outbox_fetch, outbox_purge_chunk, outbox_purge_tenant_chunk, outbox_requeue, outbox_settle,
     OutboxEntry, Settlement,
 };
-pub use crate::repositories::outbox::{Claimed, Rotation};
+pub use crate::repositories::outbox::{ClaimSize, Claimed, Rotation};
 use crate::{DispatchTx, Result, StoreError, TenantTx};
 
 /// Failed attempts an entry remembers in `error_details.history`.
@@ -54,20 +54,21 @@ pub enum Dispatch {
     Refused(EffectStatus),
 }
 
-/// Claims up to `limit` due entries of one tenant for `owner`, for
-/// `lease_ms`: IN_FLIGHT, attempt + 1, exclusive until the lease ends (`FOR
-/// UPDATE SKIP LOCKED`, so concurrent claims never share an entry). The
-/// tenant is the next in turn from `rotation`; advance it past the tenant
-/// served ([`Rotation::advance`]) before the next claim.
+/// Claims up to `size.per_tenant` due entries from each of up to
+/// `size.tenants` tenants for `owner`, for `lease_ms`: IN_FLIGHT, attempt +
+/// 1, exclusive until the lease ends (`FOR UPDATE SKIP LOCKED`, so
+/// concurrent claims never share an entry). The tenants are the next in
+/// turn from `rotation`; advance it past those served
+/// ([`Rotation::advance`]) before the next claim.
 /// One server only; on Citus see [`outbox_due_tenants`].
 pub async fn outbox_claim(
     dispatch: &mut DispatchTx,
     rotation: &Rotation,
     owner: &str,
-    limit: i64,
+    size: ClaimSize,
     lease_ms: i64,
 ) -> Result<Vec<Claimed>> {
-    crate::repositories::outbox::outbox_claim(dispatch.conn(), rotation, owner, limit, lease_ms)
+    crate::repositories::outbox::outbox_claim(dispatch.conn(), rotation, owner, size, lease_ms)
         .await
 }
 

@@ -3,7 +3,8 @@
 //! the outbox worker delivers it later, to the destination the spec names.
 //! The idempotency key is unique per tenant: asking again with the same key
 //! and spec returns the existing effect and adds nothing; the same key with
-//! another spec is a conflict.
+//! another spec is a conflict. A request that would take its tenant over a
+//! quota on pending effects is refused before anything is written.
 
 use pplane_domain::text::preview;
 use pplane_domain::{EffectId, EventType, OutboxId, RunId, StepId};
@@ -20,7 +21,9 @@ use crate::repositories::effects::{
 use crate::repositories::idempotency_lock;
 use crate::repositories::runs::RunLock;
 use crate::repositories::steps::step_fetch;
-use crate::{Result, StoreError, TenantTx};
+use crate::repositories::tenants;
+pub use crate::repositories::tenants::TenantQuota;
+use crate::{Quota, Result, StoreError, TenantTx};
 
 #[derive(Debug, Clone)]
 pub struct EffectInput {
@@ -80,6 +83,7 @@ pub async fn effect_request(
         return Ok(Changed::new(requested, Vec::new()));
     }
 
+    quota_check(tx, &spec).await?;
     let destination = match spec.get("destination") {
         Some(Value::String(name)) => destination_find_by_name(tx.conn(), tenant, name)
             .await?
@@ -167,4 +171,38 @@ fn spec_with_key(spec: &Value, key: &str) -> Result<Value> {
             Ok(Value::Object(map))
         }
     }
+}
+
+/// The tenant's quotas on pending effects, and what counts against them.
+pub async fn tenant_quota_fetch(tx: &mut TenantTx) -> Result<TenantQuota> {
+    let tenant = tx.tenant();
+    tenants::tenant_quota_fetch(tx.conn(), tenant)
+        .await?
+        .ok_or_else(|| not_found("tenant", tenant))
+}
+
+/// Refuses a new effect that would take its tenant over a quota, before
+/// anything is written. The counts are read without a lock: requests of one
+/// tenant committing at the same moment may pass the quota by as many as
+/// run at once, never by more.
+async fn quota_check(tx: &mut TenantTx, spec: &Value) -> Result<()> {
+    let tenant = tx.tenant();
+    let (quota, bytes) = tenants::tenant_quota_with(tx.conn(), tenant, spec).await?;
+    let effects = quota.pending_effects + 1;
+    if effects > quota.max_pending_effects {
+        return Err(StoreError::QuotaExceeded {
+            quota: Quota::PendingEffects,
+            limit: quota.max_pending_effects,
+            would_be: effects,
+        });
+    }
+    let bytes = quota.pending_bytes + bytes;
+    if bytes > quota.max_pending_bytes {
+        return Err(StoreError::QuotaExceeded {
+            quota: Quota::PendingBytes,
+            limit: quota.max_pending_bytes,
+            would_be: bytes,
+        });
+    }
+    Ok(())
 }

@@ -107,26 +107,55 @@ impl Rotation {
     }
 }
 
-/// Claims up to `limit` due entries of one tenant: new ones, retries whose
-/// time has come, and in-flight ones whose lease ran out, oldest due first.
-/// The tenant is the next in turn from `rotation` ([`Rotation`]) whose
-/// oldest due entry no other claim holds; the caller then advances the
-/// rotation past it. One statement (`outbox_claim_turns`, migration 17):
-/// the walk stops at that tenant and reads no backlog beyond what it
-/// claims. Needs a dispatcher transaction; commit it before delivering.
+/// How much one claim takes: up to `per_tenant` entries from each of up to
+/// `tenants` tenants, so that a backlog gets a whole batch per claim and
+/// the quiet tenants' entries ride along with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimSize {
+    pub per_tenant: u32,
+    pub tenants: u32,
+}
+
+impl ClaimSize {
+    /// Up to `limit` entries of the one tenant next in turn.
+    pub fn one_tenant(limit: u32) -> ClaimSize {
+        ClaimSize {
+            per_tenant: limit,
+            tenants: 1,
+        }
+    }
+
+    fn per_tenant(self) -> i32 {
+        i32::try_from(self.per_tenant).unwrap_or(i32::MAX)
+    }
+
+    fn tenants(self) -> i32 {
+        i32::try_from(self.tenants).unwrap_or(i32::MAX)
+    }
+}
+
+/// Claims up to `size.per_tenant` due entries from each of up to
+/// `size.tenants` tenants: new ones, retries whose time has come, and
+/// in-flight ones whose lease ran out, each tenant's oldest due first. The tenants are the next in
+/// turn from `rotation` ([`Rotation`]) whose oldest due entry no other
+/// claim holds; the caller then advances the rotation past them. One
+/// statement (`outbox_claim_turns`, migration 19): the walk stops at the
+/// last tenant served and reads no backlog beyond what it claims. Needs a
+/// dispatcher transaction; commit it before delivering.
 pub async fn outbox_claim(
     conn: &mut PgConnection,
     rotation: &Rotation,
     owner: &str,
-    limit: i64,
+    size: ClaimSize,
     lease_ms: i64,
 ) -> Result<Vec<Claimed>> {
     Ok(
-        sqlx::query_as("SELECT * FROM outbox_claim_turns($1, $2, $3, $4)")
-            .bind(i32::try_from(limit).unwrap_or(i32::MAX))
+        sqlx::query_as("SELECT * FROM outbox_claim_turns($1, $2, $3, $4, $5)")
+            .bind(size.per_tenant())
             .bind(owner)
             .bind(lease_ms)
             .bind(rotation.after())
+            .bind(size.tenants())
             .fetch_all(conn)
             .await?,
     )
@@ -140,7 +169,7 @@ pub async fn outbox_claim_explained(
     conn: &mut PgConnection,
     rotation: &Rotation,
     owner: &str,
-    limit: i64,
+    size: ClaimSize,
     lease_ms: i64,
 ) -> Result<Vec<String>> {
     let (body, settings): (String, Vec<String>) = sqlx::query_as(
@@ -165,10 +194,11 @@ pub async fn outbox_claim_explained(
     Ok(sqlx::query_scalar(&format!(
         "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) {statement}"
     ))
-    .bind(i32::try_from(limit).unwrap_or(i32::MAX))
+    .bind(size.per_tenant())
     .bind(owner)
     .bind(lease_ms)
     .bind(rotation.after())
+    .bind(size.tenants())
     .fetch_all(conn)
     .await?)
 }

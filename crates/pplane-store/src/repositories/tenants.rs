@@ -87,3 +87,74 @@ pub async fn tenants_all(conn: &mut PgConnection) -> Result<Vec<TenantId>> {
             .await?;
     Ok(ids.into_iter().map(TenantId::from_uuid).collect())
 }
+
+/// A tenant's quotas on what waits in its outbox, and what counts against
+/// them now (migration 20: the counts are kept on the tenant's event-log
+/// head row; on Citus they stay 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct TenantQuota {
+    pub max_pending_effects: i64,
+    pub max_pending_bytes: i64,
+    pub pending_effects: i64,
+    pub pending_bytes: i64,
+}
+
+/// A tenant's quotas and counts, from `tenants t` and its head row `h`.
+const QUOTA: &str = "t.max_pending_effects, t.max_pending_bytes,
+                     coalesce(h.pending_effects, 0) AS pending_effects,
+                     coalesce(h.pending_bytes, 0) AS pending_bytes";
+const QUOTA_FROM: &str = "tenants t LEFT JOIN tenant_event_heads h ON h.tenant_id = t.tenant_id";
+
+/// The tenant's quotas and counts; None if the tenant is not visible.
+pub async fn tenant_quota_fetch(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+) -> Result<Option<TenantQuota>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {QUOTA} FROM {QUOTA_FROM} WHERE t.tenant_id = $1"
+    ))
+    .bind(tenant.as_uuid())
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The tenant's quotas and counts, with the bytes `payload` would take as
+/// stored: what an effect request checks before it writes.
+pub async fn tenant_quota_with(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    payload: &serde_json::Value,
+) -> Result<(TenantQuota, i64)> {
+    let row = sqlx::query(&format!(
+        "SELECT {QUOTA}, pg_column_size($2::jsonb)::int8 AS bytes
+         FROM {QUOTA_FROM} WHERE t.tenant_id = $1"
+    ))
+    .bind(tenant.as_uuid())
+    .bind(payload)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| StoreError::NotMember(format!("tenant {tenant} is not visible here")))?;
+    use sqlx::{FromRow, Row};
+    Ok((TenantQuota::from_row(&row)?, row.try_get("bytes")?))
+}
+
+/// Sets the tenant's quotas (None leaves one as it is). Needs an owner
+/// transaction in `tenant`; false if there is no such tenant.
+pub async fn tenant_quota_set(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    max_pending_effects: Option<i64>,
+    max_pending_bytes: Option<i64>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE tenants SET max_pending_effects = coalesce($2, max_pending_effects),
+                            max_pending_bytes = coalesce($3, max_pending_bytes)
+         WHERE tenant_id = $1",
+    )
+    .bind(tenant.as_uuid())
+    .bind(max_pending_effects)
+    .bind(max_pending_bytes)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -134,7 +134,7 @@ async fn rows_written_by_the_operations_pass() {
     let report = check(&p.db).await;
     let failures: Vec<_> = report.failures().map(|r| (&r.check, &r.evidence)).collect();
     assert!(report.passed(), "{failures:#?}");
-    assert_eq!(report.results.len(), 9);
+    assert_eq!(report.results.len(), 10);
 }
 
 #[tokio::test]
@@ -312,5 +312,21 @@ async fn a_projection_that_disagrees_with_fresh_rows_fails() {
         &check(&p.db).await,
         "projected step totals",
         &format!("run {}: projected 9 steps", p.first.run_id),
+    );
+}
+
+#[tokio::test]
+async fn a_pending_count_moved_behind_the_outbox_fails_naming_the_tenant() {
+    let p = plane().await;
+    p.db.exec(&format!(
+        "UPDATE tenant_event_heads SET pending_effects = pending_effects + 5 \
+         WHERE tenant_id = '{}'",
+        p.tenant
+    ))
+    .await;
+    assert_fails(
+        &check(&p.db).await,
+        "pending-effect counts",
+        &format!("tenant {}: counted 6 pending effects", p.tenant),
     );
 }

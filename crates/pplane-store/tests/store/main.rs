@@ -21,6 +21,7 @@ mod migrations;
 mod outbox;
 mod outbox_turns;
 mod projections;
+mod quotas;
 mod returned_events;
 mod runtime_guard;
 mod support;

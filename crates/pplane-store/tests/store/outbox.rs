@@ -7,16 +7,13 @@ use std::time::Duration;
 use pplane_domain::delivery::{http_attempt, Backoff};
 use pplane_domain::{Actor, TenantId, UserId};
 use pplane_store::operations::delivery::{delivery_settle, effect_dispatch, Dispatch};
-use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
-use pplane_store::operations::ingest::SignalInput;
-use pplane_store::operations::runs::run_start;
-use pplane_store::operations::Origin;
 use pplane_store::repositories::events::events_by_correlation;
-use pplane_store::repositories::outbox::{outbox_claim, Claimed, Rotation};
-use pplane_store::testing::signal_ingest_alone;
+use pplane_store::repositories::outbox::{outbox_claim, ClaimSize, Claimed, Rotation};
 use pplane_store::testing::TestDb;
 use pplane_store::Store;
+
+use crate::support::{agent, hooked_run};
 use serde_json::json;
 
 fn worker() -> Actor {
@@ -25,41 +22,19 @@ fn worker() -> Actor {
 
 /// A tenant with a webhook destination and `n` requested effects.
 pub(crate) async fn requested(store: &Store, tenant: TenantId, user: UserId, n: usize) {
-    let by = Origin::by("agent:planner".parse().unwrap());
-    let got = signal_ingest_alone(
-        store,
-        tenant,
-        user,
-        &SignalInput {
-            channel: "chat".into(),
-            source_id: uuid::Uuid::now_v7().to_string(),
-            payload: json!({}),
-            domain_refs: json!({}),
-            actor: "user:alice".parse().unwrap(),
-        },
-    )
-    .await
-    .unwrap();
+    let run = hooked_run(store, tenant, user).await;
     let mut tx = store.tenant_tx(tenant, user).await.unwrap();
-    destination_create(
-        &mut tx,
-        "hook",
-        &Target::Webhook("http://127.0.0.1:9/h".into()),
-    )
-    .await
-    .unwrap();
-    run_start(&mut tx, got.run_id, &by).await.unwrap();
     for i in 0..n {
         effect_request(
             &mut tx,
             &EffectInput {
-                run: got.run_id,
+                run,
                 step: None,
                 effect_type: "NOTIFY".into(),
-                idempotency_key: format!("k-{i}-{}", got.run_id),
+                idempotency_key: format!("k-{i}-{run}"),
                 spec: json!({ "destination": "hook", "n": i }),
             },
-            &by,
+            &agent(),
         )
         .await
         .unwrap();
@@ -67,11 +42,17 @@ pub(crate) async fn requested(store: &Store, tenant: TenantId, user: UserId, n: 
     tx.commit().await.unwrap();
 }
 
-async fn claim(store: &Store, owner: &str, limit: i64, lease_ms: i64) -> Vec<Claimed> {
+async fn claim(store: &Store, owner: &str, limit: u32, lease_ms: i64) -> Vec<Claimed> {
     let mut tx = store.dispatch_tx().await.unwrap();
-    let claimed = outbox_claim(tx.conn(), &Rotation::default(), owner, limit, lease_ms)
-        .await
-        .unwrap();
+    let claimed = outbox_claim(
+        tx.conn(),
+        &Rotation::default(),
+        owner,
+        ClaimSize::one_tenant(limit),
+        lease_ms,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     claimed
 }

@@ -1,7 +1,9 @@
 //! Helpers shared by the feature modules.
 
-use pplane_domain::{Actor, TenantId, UserId};
+use pplane_domain::{Actor, RunId, TenantId, UserId};
+use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::ingest::{Ingested, SignalInput};
+use pplane_store::operations::runs::run_start;
 use pplane_store::operations::steps::StepInput;
 use pplane_store::operations::Origin;
 use pplane_store::testing::signal_ingest_alone;
@@ -121,6 +123,19 @@ pub async fn ingest(store: &Store, tenant: TenantId, user: UserId, source: &str)
         .await
         .unwrap()
         .into_value()
+}
+
+/// A started run of a new signal in a tenant with a webhook destination
+/// named `hook` (to a port nothing listens on): where effects can be asked.
+pub async fn hooked_run(store: &Store, tenant: TenantId, user: UserId) -> RunId {
+    let source = uuid::Uuid::now_v7().to_string();
+    let run = ingest(store, tenant, user, &source).await.run_id;
+    let mut tx = store.tenant_tx(tenant, user).await.unwrap();
+    let hook = Target::Webhook("http://127.0.0.1:9/h".into());
+    destination_create(&mut tx, "hook", &hook).await.unwrap();
+    run_start(&mut tx, run, &agent()).await.unwrap();
+    tx.commit().await.unwrap();
+    run
 }
 
 /// A step of `step_type` after the run's last one.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use pplane_store::operations::destinations::Target;
-use pplane_store::repositories::outbox::{outbox_claim, Rotation};
+use pplane_store::repositories::outbox::{outbox_claim, ClaimSize, Rotation};
 use pplane_worker::receiver::Receiver;
 use pplane_worker::WorkerConfig;
 
@@ -21,9 +21,15 @@ async fn an_expired_lease_is_reclaimed_as_the_next_attempt() {
 
     // A worker claims the entry for 300 ms and dies.
     let mut tx = plane.store.dispatch_tx().await.unwrap();
-    let taken = outbox_claim(tx.conn(), &Rotation::default(), "worker:dead", 10, 300)
-        .await
-        .unwrap();
+    let taken = outbox_claim(
+        tx.conn(),
+        &Rotation::default(),
+        "worker:dead",
+        ClaimSize::one_tenant(10),
+        300,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(taken.len(), 1);
     let tally = plane.drain(quick(3)).await;
