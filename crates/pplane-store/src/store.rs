@@ -368,8 +368,8 @@ impl Store {
     }
 
     /// Sets a tenant's quotas on its pending effects (None leaves one as it
-    /// is) and returns them with what counts against them now. An
-    /// operator's act: the owner's login, never a tenant's key.
+    /// is). An operator's act: the owner's login, never a tenant's key
+    /// (`pplane_app` may not write `tenants`).
     pub async fn tenant_quota_set(
         &self,
         tenant: TenantId,

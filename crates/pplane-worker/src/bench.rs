@@ -301,7 +301,7 @@ async fn steady(
     let offering = started.elapsed();
     let offered = committed.lock().expect("commit times").len();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while count(receiver, "steady-") < offered && Instant::now() < deadline {
+    while receiver.count_keyed("steady-") < offered && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let wall = started.elapsed();
@@ -310,7 +310,7 @@ async fn steady(
     progress(&format!(
         "steady: {offered} requests committed at {:.0}/s, delivered at {:.0}/s",
         offered as f64 / offering.as_secs_f64(),
-        count(receiver, "steady-") as f64 / wall.as_secs_f64()
+        receiver.count_keyed("steady-") as f64 / wall.as_secs_f64()
     ));
     stop.send(true).ok();
     for r in runs {
@@ -390,7 +390,7 @@ async fn noisy_neighbour(
         }
     });
     let watching = async {
-        while count(receiver, "noisy-") < n {
+        while receiver.count_keyed("noisy-") < n {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         done.send(true).ok();
@@ -402,7 +402,7 @@ async fn noisy_neighbour(
     let beside = drained(receiver, "noisy-", started);
     let offered = committed.lock().expect("commit times").len();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while count(receiver, "quiet-") < offered && Instant::now() < deadline {
+    while receiver.count_keyed("quiet-") < offered && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop.send(true).ok();
@@ -462,10 +462,6 @@ where
         result?;
     }
     Ok(())
-}
-
-fn count(receiver: &Receiver, prefix: &str) -> usize {
-    receiver.count_keyed(prefix)
 }
 
 /// First arrival of each key with `prefix`, measured from `since(key)`.

@@ -404,24 +404,21 @@ impl Worker {
             .store
             .tenant_tx(claimed[0].tenant_id, self.principal)
             .await?;
-        let mut outcomes = Vec::with_capacity(claimed.len());
-        let mut start = 0;
-        for group in claimed.chunk_by(|a, b| a.tenant_id == b.tenant_id) {
-            tx.switch_tenant(group[0].tenant_id).await?;
-            let decided: Vec<_> = group
-                .iter()
-                .zip(&attempts[start..start + group.len()])
-                .map(|(entry, attempt)| {
-                    let jitter = rand::thread_rng().gen::<f64>();
-                    let n = u32::try_from(entry.attempt).unwrap_or(u32::MAX);
-                    let verdict = attempt.verdict(n, &self.config.backoff, jitter);
-                    (entry.clone(), attempt.clone(), verdict)
-                })
-                .collect();
-            start += group.len();
-            let settled = deliveries_settle(&mut tx, &decided, &self.actor).await?;
-            outcomes.extend(settled.into_iter().map(|s| s.map(|s| s.entry.status)));
-        }
+        let decided: Vec<_> = claimed
+            .iter()
+            .zip(attempts)
+            .map(|(entry, attempt)| {
+                let jitter = rand::thread_rng().gen::<f64>();
+                let n = u32::try_from(entry.attempt).unwrap_or(u32::MAX);
+                let verdict = attempt.verdict(n, &self.config.backoff, jitter);
+                (entry.clone(), attempt.clone(), verdict)
+            })
+            .collect();
+        let outcomes: Vec<_> = deliveries_settle(&mut tx, &decided, &self.actor)
+            .await?
+            .into_iter()
+            .map(|s| s.map(|s| s.entry.status))
+            .collect();
         tx.commit().await?;
         let now = chrono::Utc::now();
         for (entry, status) in claimed.iter().zip(outcomes) {

@@ -175,8 +175,13 @@ fn spec_with_key(spec: &Value, key: &str) -> Result<Value> {
 
 /// The tenant's quotas on pending effects, and what counts against them.
 pub async fn tenant_quota_fetch(tx: &mut TenantTx) -> Result<TenantQuota> {
+    Ok(quota_with(tx, None).await?.0)
+}
+
+/// The tenant's quotas and counts, and the bytes `adding` would take.
+async fn quota_with(tx: &mut TenantTx, adding: Option<&Value>) -> Result<(TenantQuota, i64)> {
     let tenant = tx.tenant();
-    tenants::tenant_quota_fetch(tx.conn(), tenant)
+    tenants::tenant_quota_fetch(tx.conn(), tenant, adding)
         .await?
         .ok_or_else(|| not_found("tenant", tenant))
 }
@@ -186,8 +191,7 @@ pub async fn tenant_quota_fetch(tx: &mut TenantTx) -> Result<TenantQuota> {
 /// tenant committing at the same moment may pass the quota by as many as
 /// run at once, never by more.
 async fn quota_check(tx: &mut TenantTx, spec: &Value) -> Result<()> {
-    let tenant = tx.tenant();
-    let (quota, bytes) = tenants::tenant_quota_with(tx.conn(), tenant, spec).await?;
+    let (quota, bytes) = quota_with(tx, Some(spec)).await?;
     let effects = quota.pending_effects + 1;
     if effects > quota.max_pending_effects {
         return Err(StoreError::QuotaExceeded {

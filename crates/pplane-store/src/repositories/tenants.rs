@@ -99,43 +99,29 @@ pub struct TenantQuota {
     pub pending_bytes: i64,
 }
 
-/// A tenant's quotas and counts, from `tenants t` and its head row `h`.
-const QUOTA: &str = "t.max_pending_effects, t.max_pending_bytes,
-                     coalesce(h.pending_effects, 0) AS pending_effects,
-                     coalesce(h.pending_bytes, 0) AS pending_bytes";
-const QUOTA_FROM: &str = "tenants t LEFT JOIN tenant_event_heads h ON h.tenant_id = t.tenant_id";
-
-/// The tenant's quotas and counts; None if the tenant is not visible.
+/// The tenant's quotas and counts, with the bytes `adding` would take as
+/// stored (0 without it): what an effect request checks before it writes.
+/// None if the tenant is not visible.
 pub async fn tenant_quota_fetch(
     conn: &mut PgConnection,
     tenant: TenantId,
-) -> Result<Option<TenantQuota>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {QUOTA} FROM {QUOTA_FROM} WHERE t.tenant_id = $1"
-    ))
-    .bind(tenant.as_uuid())
-    .fetch_optional(conn)
-    .await?)
-}
-
-/// The tenant's quotas and counts, with the bytes `payload` would take as
-/// stored: what an effect request checks before it writes.
-pub async fn tenant_quota_with(
-    conn: &mut PgConnection,
-    tenant: TenantId,
-    payload: &serde_json::Value,
-) -> Result<(TenantQuota, i64)> {
-    let row = sqlx::query(&format!(
-        "SELECT {QUOTA}, pg_column_size($2::jsonb)::int8 AS bytes
-         FROM {QUOTA_FROM} WHERE t.tenant_id = $1"
-    ))
-    .bind(tenant.as_uuid())
-    .bind(payload)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| StoreError::NotMember(format!("tenant {tenant} is not visible here")))?;
+    adding: Option<&serde_json::Value>,
+) -> Result<Option<(TenantQuota, i64)>> {
     use sqlx::{FromRow, Row};
-    Ok((TenantQuota::from_row(&row)?, row.try_get("bytes")?))
+    let row = sqlx::query(
+        "SELECT t.max_pending_effects, t.max_pending_bytes,
+                coalesce(h.pending_effects, 0) AS pending_effects,
+                coalesce(h.pending_bytes, 0) AS pending_bytes,
+                coalesce(pg_column_size($2::jsonb), 0)::int8 AS adding
+         FROM tenants t LEFT JOIN tenant_event_heads h ON h.tenant_id = t.tenant_id
+         WHERE t.tenant_id = $1",
+    )
+    .bind(tenant.as_uuid())
+    .bind(adding)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| Ok((TenantQuota::from_row(&row)?, row.try_get("adding")?)))
+        .transpose()
 }
 
 /// Sets the tenant's quotas (None leaves one as it is). Needs an owner
