@@ -8,13 +8,15 @@
 //!    1, lease); then, as the delivery principal in the tenant the claim
 //!    took most from, move each of its effects to RUNNING with
 //!    EFFECT_DISPATCHED. Commit: that claim and its record are one.
-//! 2. Per other tenant, in parallel, in a transaction of its own: the same
-//!    record of its dispatch. One tenant's event-log head per transaction.
-//! 3. Per tenant, concurrently: deliver its entries with no transaction
-//!    open, then settle each for the attempt it was claimed as (a stale
-//!    attempt matches nothing) with the effect's move and its event, in one
-//!    transaction of that tenant. If that fails, each entry is settled on
-//!    its own.
+//! 2. Per other tenant, in a task of its own: the same record of its
+//!    dispatch in a transaction of its own (one tenant's event-log head per
+//!    transaction), then 3 for its entries. The loop does not wait for these
+//!    tasks before its next claim (at most `claim_tenants` of them run per
+//!    loop), so a backlog's pace never waits for the quiet tenants beside it.
+//! 3. Deliver the tenant's entries with no transaction open, then settle
+//!    each for the attempt it was claimed as (a stale attempt matches
+//!    nothing) with the effect's move and its event, in one transaction of
+//!    that tenant. If that fails, each entry is settled on its own.
 //!
 //! On Citus a claim serves one tenant (`claim_tenant_by_tenant`).
 //!
@@ -40,6 +42,7 @@ use pplane_store::{Profile, Store, StoreError, TenantTx};
 use rand::Rng;
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
 
 use crate::config::WorkerConfig;
 
@@ -156,9 +159,36 @@ impl Worker {
         wake: Arc<Notify>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), WorkerError> {
+        // Other tenants' shares of this loop's claims, still being served.
+        let mut beside = JoinSet::new();
+        let finished = self
+            .clone()
+            .claims_loop(wake, &mut shutdown, &mut beside)
+            .await;
+        while let Some(served) = beside.join_next().await {
+            resume_panic(served);
+        }
+        finished
+    }
+
+    async fn claims_loop(
+        self: Arc<Self>,
+        wake: Arc<Notify>,
+        shutdown: &mut watch::Receiver<bool>,
+        beside: &mut JoinSet<()>,
+    ) -> Result<(), WorkerError> {
+        let most_beside = self.config.claim_tenants as usize;
         while !*shutdown.borrow() {
+            while let Some(served) = beside.try_join_next() {
+                resume_panic(served);
+            }
+            while beside.len() >= most_beside {
+                if let Some(served) = beside.join_next().await {
+                    resume_panic(served);
+                }
+            }
             let notified = wake.notified();
-            match self.round().await {
+            match self.round(beside).await {
                 Ok(0) if self.config.until_idle => {
                     let held = self.leased_elsewhere().await?;
                     self.counters
@@ -193,12 +223,12 @@ impl Worker {
         Ok(())
     }
 
-    /// One claim, its deliveries and their settlement; returns how many
-    /// entries it took.
-    pub async fn round(&self) -> Result<usize, StoreError> {
+    /// One claim, its deliveries and their settlement (other tenants' shares
+    /// of it go on in `beside`); returns how many entries it took.
+    async fn round(self: &Arc<Self>, beside: &mut JoinSet<()>) -> Result<usize, StoreError> {
         let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX);
         match self.store.profile() {
-            Profile::SingleNode => self.round_across_tenants(lease_ms).await,
+            Profile::SingleNode => self.round_across_tenants(lease_ms, beside).await,
             Profile::Citus => {
                 let (claimed, refused) = self.claim_tenant_by_tenant(lease_ms).await?;
                 self.claimed(claimed.len());
@@ -211,12 +241,18 @@ impl Worker {
     /// One server: the dispatcher claims across tenants, and the same
     /// transaction records the dispatch of the tenant it took most from;
     /// each other tenant's is recorded in a transaction of its own, in
-    /// parallel, once the claim has committed. No transaction holds two
-    /// tenants' event-log heads, so a quiet tenant's record never waits on
-    /// a backlog's, and the backlog's head is held no longer than alone.
+    /// tasks of `beside`, once the claim has committed. No transaction holds
+    /// two tenants' event-log heads, so a quiet tenant's record never waits
+    /// on a backlog's, and the backlog's head is held no longer than alone.
     /// Each tenant's entries are then delivered and settled on their own,
-    /// so that one tenant's slow receiver never holds back another's.
-    async fn round_across_tenants(&self, lease_ms: i64) -> Result<usize, StoreError> {
+    /// so that one tenant's slow receiver never holds back another's; the
+    /// round ends with the first tenant's, so a backlog is claimed again at
+    /// its own pace, whatever the quiet tenants' records and receivers cost.
+    async fn round_across_tenants(
+        self: &Arc<Self>,
+        lease_ms: i64,
+        beside: &mut JoinSet<()>,
+    ) -> Result<usize, StoreError> {
         let mut dispatch = self.store.dispatch_tx().await?;
         let rotation = self.rotation();
         let size = ClaimSize {
@@ -240,8 +276,13 @@ impl Worker {
         self.rotation_advance(rotation, groups.iter().map(|g| &g[0].tenant_id));
         let taken = groups.iter().map(Vec::len).sum();
         self.claimed(taken);
-        let rest = groups[1..].iter().map(|group| self.serve_tenant(group));
-        tokio::join!(self.deliver(first, refused), join_all(rest));
+        let mut groups = groups.into_iter();
+        let first = groups.next().expect("the first group");
+        for group in groups {
+            let worker = self.clone();
+            beside.spawn(async move { worker.serve_tenant(&group).await });
+        }
+        self.deliver(&first, refused).await;
         Ok(taken)
     }
 
@@ -438,6 +479,15 @@ impl Worker {
             }
         }
         Ok(())
+    }
+}
+
+/// A served share's end: a panic in it is the loop's.
+fn resume_panic(served: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = served {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
     }
 }
 

@@ -22,9 +22,10 @@ use serde_json::{json, Value};
 use super::{not_found, record_move, Changed, Move, Origin, Recorded};
 use crate::error::Constraint;
 use crate::repositories::effects::{
-    effect_fetch, effects_fetch_many, effects_update_status, Effect, EffectMove,
+    effect_fetch, effects_fetch_many, effects_move_recorded, effects_update_status, Effect,
+    EffectMove,
 };
-use crate::repositories::events::{event_append, NewEvent};
+use crate::repositories::events::NewEvent;
 use crate::repositories::outbox::{
     outbox_fetch, outbox_purge_chunk, outbox_purge_tenant_chunk, outbox_requeue, outbox_settle,
     OutboxEntry, Settlement,
@@ -187,6 +188,10 @@ pub async fn deliveries_settle(
         ));
     }
     let tenant = tx.tenant();
+    // Read before the settlement, which takes the tenant's head row when
+    // it closes entries (their pending count): held from there to commit.
+    // An effect that moves in between is a version conflict below.
+    let effects = effects_of(tx, outcomes.iter().map(|o| &o.0)).await?;
     let mut settled: HashMap<OutboxId, OutboxEntry> =
         outbox_settle(tx.conn(), tenant, owner, &items)
             .await?
@@ -194,17 +199,13 @@ pub async fn deliveries_settle(
             .map(|e| (e.id, e))
             .collect();
 
-    let current = outcomes
-        .iter()
-        .map(|o| &o.0)
-        .filter(|e| settled.contains_key(&e.id));
-    let effects = effects_of(tx, current).await?;
     let mut changes = Vec::new();
     let mut unchanged = Vec::new();
     for ((entry, attempt, verdict), (_, _, s)) in outcomes.iter().zip(&items) {
-        let Some(effect) = effects.get(&entry.effect_id) else {
+        if !settled.contains_key(&entry.id) {
             continue;
-        };
+        }
+        let effect = &effects[&entry.effect_id];
         let from = effect.status;
         if from.is_terminal() {
             // The effect ended some other way (cancelled, or completed by an
@@ -290,8 +291,9 @@ struct Change<'a> {
     next_retry_at: Option<DateTime<Utc>>,
 }
 
-/// Appends the changes' events in one append, then moves the effects in one
-/// UPDATE; a version that moved meanwhile is a conflict for the whole batch.
+/// Appends the changes' events and moves the effects in one statement
+/// (the tenant's head is held for it and the commit only); a version that
+/// moved meanwhile is a conflict for the whole batch.
 /// Returns each moved effect with the event that recorded its move.
 async fn apply(
     tx: &mut TenantTx,
@@ -334,7 +336,7 @@ async fn apply(
         expected,
         current: None,
     };
-    let sequence_numbers = match event_append(tx.conn(), tenant, &events).await {
+    let moved = match effects_move_recorded(tx.conn(), tenant, &moves, &events, actor).await {
         Err(StoreError::Conflict {
             constraint: Constraint::EventAggregateVersion,
         }) => {
@@ -343,30 +345,22 @@ async fn apply(
         }
         other => other?,
     };
-    let moved = effects_update_status(tx.conn(), tenant, &moves, actor).await?;
     if moved.len() != moves.len() {
         let missing = moves
             .iter()
-            .find(|m| !moved.iter().any(|e| e.id == m.id))
+            .find(|m| !moved.iter().any(|(e, _)| e.id == m.id))
             .expect("a move that did not apply");
         return Err(conflict(missing.id, missing.expected_version));
     }
-    let recorded: HashMap<EffectId, Recorded> = changes
-        .iter()
-        .zip(events.iter().zip(sequence_numbers))
-        .map(|(c, (event, sequence_number))| {
-            let recorded = Recorded {
-                event_id: event.id,
-                sequence_number,
-            };
-            (c.effect.id, recorded)
-        })
-        .collect();
+    let events: HashMap<EffectId, EventId> = moves.iter().map(|m| (m.id, m.causation)).collect();
     Ok(moved
         .into_iter()
-        .map(|e| {
-            let recorded = recorded[&e.id];
-            (e.id, (e, recorded))
+        .map(|(effect, sequence_number)| {
+            let recorded = Recorded {
+                event_id: events[&effect.id],
+                sequence_number,
+            };
+            (effect.id, (effect, recorded))
         })
         .collect())
 }

@@ -6,9 +6,12 @@ use pplane_domain::{
     TenantId,
 };
 use serde::Serialize;
-use sqlx::PgConnection;
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
+use sqlx::{PgConnection, Postgres};
 use uuid::Uuid;
 
+use super::events::{append_bind, NewEvent, APPEND};
 use super::outbox::WAKE_WORKERS;
 use super::MaybeId;
 use crate::Result;
@@ -192,33 +195,101 @@ pub async fn effects_update_status(
     moves: &[EffectMove],
     actor: &Actor,
 ) -> Result<Vec<Effect>> {
-    let ids: Vec<Uuid> = moves.iter().map(|m| m.id.as_uuid()).collect();
-    let versions: Vec<i32> = moves.iter().map(|m| m.expected_version).collect();
-    let statuses: Vec<&str> = moves.iter().map(|m| m.status).collect();
-    let results: Vec<Option<serde_json::Value>> = moves.iter().map(|m| m.result.clone()).collect();
-    let retries: Vec<Option<DateTime<Utc>>> = moves.iter().map(|m| m.next_retry_at).collect();
-    let causes: Vec<Uuid> = moves.iter().map(|m| m.causation.as_uuid()).collect();
-    Ok(sqlx::query_as(
+    let sql = format!("{} RETURNING {}", moves_update(2, ""), returning("e"));
+    let query = sqlx::query_as(&sql).bind(tenant.as_uuid());
+    Ok(moves_bind(query, moves, actor).fetch_all(conn).await?)
+}
+
+/// Moves effects as [`effects_update_status`] does and appends `events`, the
+/// events that record the moves (each move's `causation`), in one
+/// statement. Each move joins its event, so the tenant's head row is locked
+/// before any effect's, as when the two are written one after the other,
+/// and it is held for this one statement and the commit. Returns each moved
+/// effect with its event's position; an effect missing from the answer was
+/// at another version (its event is appended all the same: roll back).
+pub async fn effects_move_recorded(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    moves: &[EffectMove],
+    events: &[NewEvent],
+    actor: &Actor,
+) -> Result<Vec<(Effect, i64)>> {
+    if moves.is_empty() && events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let update = moves_update(13, "JOIN appended a ON a.id = m.causation");
+    let sql = format!(
+        "WITH {APPEND}, moved AS ({update} RETURNING {}, a.sequence_number)
+         SELECT * FROM moved",
+        returning("e")
+    );
+    let query = append_bind(sqlx::query_as(&sql), tenant, events)?;
+    let started = std::time::Instant::now();
+    let moved: Vec<MovedRow> = moves_bind(query, moves, actor).fetch_all(conn).await?;
+    crate::metrics::appended("statement", events.len(), started.elapsed());
+    Ok(moved
+        .into_iter()
+        .map(|r| (r.effect, r.sequence_number))
+        .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct MovedRow {
+    #[sqlx(flatten)]
+    effect: Effect,
+    sequence_number: i64,
+}
+
+/// The UPDATE that moves effects from the arrays `$first` to `$first + 5`
+/// (`$first + 6` the actor, $1 the tenant), each row of them joined to `join`.
+fn moves_update(first: usize, join: &str) -> String {
+    let p = |k: usize| format!("${}", first + k);
+    format!(
         "UPDATE effects e SET status = m.status, version = e.version + 1,
                 execution_result = coalesce(m.result, e.execution_result),
                 retry_count = CASE WHEN m.status = 'FAILED' THEN e.retry_count + 1
                                    WHEN m.status = 'PENDING' THEN 0 ELSE e.retry_count END,
-                next_retry_at = m.next_retry_at, causation_id = m.causation, actor = $8
-         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::jsonb[], $6::timestamptz[], $7::uuid[])
-              AS m (id, expected, status, result, next_retry_at, causation)
-         WHERE e.tenant_id = $1 AND e.id = m.id AND e.version = m.expected
-         RETURNING e.id, e.run_id, e.step_id, e.effect_type, e.effect_spec, e.idempotency_key,
-                   e.status, e.version, e.execution_result, e.retry_count, e.next_retry_at,
-                   e.correlation_id, e.causation_id, e.actor::text AS actor",
+                next_retry_at = m.next_retry_at, causation_id = m.causation, actor = {actor}
+         FROM unnest({}::uuid[], {}::int[], {}::text[], {}::jsonb[], {}::timestamptz[], {}::uuid[])
+              AS m (id, expected, status, result, next_retry_at, causation) {join}
+         WHERE e.tenant_id = $1 AND e.id = m.id AND e.version = m.expected",
+        p(0),
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        actor = p(6),
     )
-    .bind(tenant.as_uuid())
-    .bind(&ids)
-    .bind(&versions)
-    .bind(&statuses)
-    .bind(&results)
-    .bind(&retries)
-    .bind(&causes)
-    .bind(actor.to_string())
-    .fetch_all(conn)
-    .await?)
+}
+
+/// Binds [`moves_update`]'s parameters, after those bound already.
+fn moves_bind<'q, O>(
+    query: QueryAs<'q, Postgres, O, PgArguments>,
+    moves: &[EffectMove],
+    actor: &Actor,
+) -> QueryAs<'q, Postgres, O, PgArguments> {
+    let ids: Vec<Uuid> = moves.iter().map(|m| m.id.as_uuid()).collect();
+    let versions: Vec<i32> = moves.iter().map(|m| m.expected_version).collect();
+    let statuses: Vec<&'static str> = moves.iter().map(|m| m.status).collect();
+    let results: Vec<Option<serde_json::Value>> = moves.iter().map(|m| m.result.clone()).collect();
+    let retries: Vec<Option<DateTime<Utc>>> = moves.iter().map(|m| m.next_retry_at).collect();
+    let causes: Vec<Uuid> = moves.iter().map(|m| m.causation.as_uuid()).collect();
+    query
+        .bind(ids)
+        .bind(versions)
+        .bind(statuses)
+        .bind(results)
+        .bind(retries)
+        .bind(causes)
+        .bind(actor.to_string())
+}
+
+/// The effect's columns as returned by a statement on `alias`.
+fn returning(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -6,7 +6,9 @@ use pplane_domain::{
     Actor, AggregateType, CorrelationId, EventId, EventType, RunId, TenantId, EVENT_SCHEMA_VERSION,
 };
 use serde::Serialize;
-use sqlx::PgConnection;
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
+use sqlx::{PgConnection, Postgres};
 use uuid::Uuid;
 
 use super::MaybeId;
@@ -54,18 +56,37 @@ pub(crate) const EVENT_COLUMNS: &str =
     "id, sequence_number, event_type, aggregate_type, aggregate_id, aggregate_version, \
      schema_version, event_data, occurred_at, correlation_id, causation_id, actor::text AS actor";
 
-/// Appends `events` for `tenant` and returns their sequence numbers, which
-/// are consecutive. One statement: the tenant's head row is incremented by the
-/// batch size (its lock lasts until commit, which is what makes positions
-/// gap-free and commit-ordered), and the rows are inserted from arrays.
-pub async fn event_append(
-    conn: &mut PgConnection,
+/// The two parts of every statement that appends, for its `WITH`: `head`
+/// moves the tenant's head row on by the batch ($1 the tenant, $2 how many;
+/// its lock lasts until commit, which is what makes positions gap-free and
+/// commit-ordered) and `appended` inserts the rows from the arrays $3 to
+/// $12 ([`append_bind`]), returning each one's id and position.
+pub(super) const APPEND: &str =
+    "head AS (
+         INSERT INTO tenant_event_heads AS h (tenant_id, last_sequence) VALUES ($1, $2)
+         ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = h.last_sequence + EXCLUDED.last_sequence
+         RETURNING h.last_sequence - $2 AS base
+     ),
+     appended AS (
+         INSERT INTO orchestration_events (tenant_id, id, sequence_number, event_type, aggregate_type,
+                                           aggregate_id, aggregate_version, schema_version, event_data,
+                                           correlation_id, causation_id, actor)
+         SELECT $1, e.id, head.base + e.ord, e.event_type, e.aggregate_type, e.aggregate_id,
+                e.aggregate_version, $3, e.event_data, e.correlation_id, e.causation_id, e.actor
+         FROM head, unnest($4::uuid[], $5::text[], $6::text[], $7::uuid[], $8::int[], $9::jsonb[],
+                           $10::uuid[], $11::uuid[], $12::text[])
+              WITH ORDINALITY AS e(id, event_type, aggregate_type, aggregate_id, aggregate_version,
+                                   event_data, correlation_id, causation_id, actor, ord)
+         ORDER BY e.ord
+         RETURNING id, sequence_number
+     )";
+
+/// Binds [`APPEND`]'s parameters: refuses an event whose data is too large.
+pub(super) fn append_bind<'q, O>(
+    query: QueryAs<'q, Postgres, O, PgArguments>,
     tenant: TenantId,
     events: &[NewEvent],
-) -> Result<Vec<i64>> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
+) -> Result<QueryAs<'q, Postgres, O, PgArguments>> {
     let mut cols = EventColumns::default();
     for e in events {
         check_size("event_data", &e.data, EVENT_DATA_MAX)?;
@@ -80,41 +101,37 @@ pub async fn event_append(
         cols.causation.push(e.causation.map(|c| c.as_uuid()));
         cols.actor.push(e.actor.to_string());
     }
+    Ok(query
+        .bind(tenant.as_uuid())
+        .bind(events.len() as i64)
+        .bind(EVENT_SCHEMA_VERSION)
+        .bind(cols.id)
+        .bind(cols.event_type)
+        .bind(cols.aggregate_type)
+        .bind(cols.aggregate_id)
+        .bind(cols.aggregate_version)
+        .bind(cols.data)
+        .bind(cols.correlation)
+        .bind(cols.causation)
+        .bind(cols.actor))
+}
+
+/// Appends `events` for `tenant` and returns their sequence numbers, which
+/// are consecutive: one statement ([`APPEND`]).
+pub async fn event_append(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    events: &[NewEvent],
+) -> Result<Vec<i64>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("WITH {APPEND} SELECT sequence_number FROM appended");
+    let query = append_bind(sqlx::query_as(&sql), tenant, events)?;
     let started = std::time::Instant::now();
-    let sequences = sqlx::query_scalar(
-        "WITH head AS (
-             INSERT INTO tenant_event_heads AS h (tenant_id, last_sequence) VALUES ($1, $2)
-             ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = h.last_sequence + EXCLUDED.last_sequence
-             RETURNING h.last_sequence - $2 AS base
-         )
-         INSERT INTO orchestration_events (tenant_id, id, sequence_number, event_type, aggregate_type,
-                                           aggregate_id, aggregate_version, schema_version, event_data,
-                                           correlation_id, causation_id, actor)
-         SELECT $1, e.id, head.base + e.ord, e.event_type, e.aggregate_type, e.aggregate_id,
-                e.aggregate_version, $3, e.event_data, e.correlation_id, e.causation_id, e.actor
-         FROM head, unnest($4::uuid[], $5::text[], $6::text[], $7::uuid[], $8::int[], $9::jsonb[],
-                           $10::uuid[], $11::uuid[], $12::text[])
-              WITH ORDINALITY AS e(id, event_type, aggregate_type, aggregate_id, aggregate_version,
-                                   event_data, correlation_id, causation_id, actor, ord)
-         ORDER BY e.ord
-         RETURNING sequence_number",
-    )
-    .bind(tenant.as_uuid())
-    .bind(events.len() as i64)
-    .bind(EVENT_SCHEMA_VERSION)
-    .bind(&cols.id)
-    .bind(&cols.event_type)
-    .bind(&cols.aggregate_type)
-    .bind(&cols.aggregate_id)
-    .bind(&cols.aggregate_version)
-    .bind(&cols.data)
-    .bind(&cols.correlation)
-    .bind(&cols.causation)
-    .bind(&cols.actor)
-    .fetch_all(conn)
-    .await?;
+    let rows: Vec<(i64,)> = query.fetch_all(conn).await?;
     crate::metrics::appended("statement", events.len(), started.elapsed());
-    let mut sequences: Vec<i64> = sequences;
+    let mut sequences: Vec<i64> = rows.into_iter().map(|(s,)| s).collect();
     sequences.sort_unstable();
     Ok(sequences)
 }

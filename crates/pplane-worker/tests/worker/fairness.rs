@@ -55,3 +55,54 @@ async fn a_quiet_tenants_effect_overtakes_a_noisy_tenants_backlog() {
     assert_eq!(receiver.keys(), 1_001, "{tally:?}");
     plane.assert_data_gate_passes().await;
 }
+
+/// A quiet tenant whose receiver never answers holds only its own entry:
+/// the loop that claimed it with the backlog's batch claims the backlog
+/// again at once, instead of waiting out the delivery's timeout.
+#[tokio::test]
+async fn a_tenants_silent_receiver_does_not_hold_back_another_tenants_backlog() {
+    let plane = Plane::new().await;
+    let receiver = Receiver::start().await.unwrap();
+    // Accepts connections and never answers: each delivery to it lasts the
+    // whole timeout.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}/hook", silent.local_addr().unwrap());
+    let holding = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    plane
+        .destination("hooks", Target::Webhook(receiver.url("/noisy")))
+        .await;
+    let quiet = plane.neighbour("hooks", silent_url).await;
+    plane.request_in(&quiet, "hooks", &keys("quiet", 1)).await;
+    plane.request("hooks", &keys("noisy", 200)).await;
+    let timeout = Duration::from_secs(10);
+    let (stop, worker) = plane
+        .spawn(WorkerConfig {
+            concurrency: 1,
+            timeout,
+            lease: timeout * 3,
+            ..quick(3)
+        })
+        .await;
+    let started = Instant::now();
+    assert!(
+        eventually(timeout, async || receiver.count_keyed("noisy-") == 200).await,
+        "the backlog waited for the silent receiver: {} of 200 in {:?}",
+        receiver.count_keyed("noisy-"),
+        started.elapsed()
+    );
+    // Its entry is still being delivered: the backlog went on beside it.
+    assert_eq!(plane.count("IN_FLIGHT").await, 1);
+    assert!(started.elapsed() < timeout);
+    stop.send(true).unwrap();
+    let tally = worker.await.unwrap();
+    // Stopping waits for the silent delivery to time out and be settled.
+    assert_eq!(tally.delivered, 200, "{tally:?}");
+    assert_eq!(tally.retried, 1, "{tally:?}");
+    assert_eq!(plane.count("IN_FLIGHT").await, 0);
+    holding.abort();
+}
