@@ -242,6 +242,9 @@ struct MovedRow {
 
 /// The UPDATE that moves effects from the arrays `$first` to `$first + 5`
 /// (`$first + 6` the actor, $1 the tenant), each row of them joined to `join`.
+/// The ids are named to the index as well as joined: the statement's
+/// generic plan, guessing a few effects a tenant, would otherwise read the
+/// tenant's every effect into a hash join (a backlog's 20,000 for 32).
 fn moves_update(first: usize, join: &str) -> String {
     let p = |k: usize| format!("${}", first + k);
     format!(
@@ -252,7 +255,7 @@ fn moves_update(first: usize, join: &str) -> String {
                 next_retry_at = m.next_retry_at, causation_id = m.causation, actor = {actor}
          FROM unnest({}::uuid[], {}::int[], {}::text[], {}::jsonb[], {}::timestamptz[], {}::uuid[])
               AS m (id, expected, status, result, next_retry_at, causation) {join}
-         WHERE e.tenant_id = $1 AND e.id = m.id AND e.version = m.expected",
+         WHERE e.tenant_id = $1 AND e.id = ANY({ids}) AND e.id = m.id AND e.version = m.expected",
         p(0),
         p(1),
         p(2),
@@ -260,6 +263,7 @@ fn moves_update(first: usize, join: &str) -> String {
         p(4),
         p(5),
         actor = p(6),
+        ids = p(0),
     )
 }
 

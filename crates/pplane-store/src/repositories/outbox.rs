@@ -267,7 +267,9 @@ pub struct Settlement {
 }
 
 /// Settles entries, each for the attempt it names, if `owner` still holds
-/// that attempt; returns those it settled. An entry missing from the answer
+/// that attempt; returns those it settled (the ids named to the primary key
+/// as well as joined: left to its generic plan, the statement read the
+/// tenant's every open entry, a backlog, to settle 32). An entry missing from the answer
 /// is stale (its lease ran out and it was claimed again, or an operator
 /// acted): nothing was changed for it.
 pub async fn outbox_settle(
@@ -292,7 +294,7 @@ pub async fn outbox_settle(
              lease_owner = NULL, lease_expires_at = NULL
          FROM unnest($3::uuid[], $4::int[], $5::text[], $6::int[], $7::timestamptz[], $8::jsonb[])
               AS s (id, attempt, status, retry_count, next_retry_at, error_details)
-         WHERE o.tenant_id = $1 AND o.id = s.id AND o.status = 'IN_FLIGHT'
+         WHERE o.tenant_id = $1 AND o.id = ANY($3) AND o.id = s.id AND o.status = 'IN_FLIGHT'
            AND o.attempt = s.attempt AND o.lease_owner = $2
          RETURNING {COLUMNS}"
     ))
