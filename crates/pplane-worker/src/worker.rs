@@ -189,6 +189,14 @@ impl Worker {
             }
             let notified = wake.notified();
             match self.round(beside).await {
+                Ok(0) if self.config.until_idle && !beside.is_empty() => {
+                    // Idle means nothing due and nothing of ours in flight:
+                    // a share still being served may settle a retry that
+                    // is due at once.
+                    while let Some(served) = beside.join_next().await {
+                        resume_panic(served);
+                    }
+                }
                 Ok(0) if self.config.until_idle => {
                     let held = self.leased_elsewhere().await?;
                     self.counters
