@@ -63,17 +63,20 @@ async fn an_operator_finds_a_dead_letter_requeues_it_and_purges_what_was_deliver
         no_destination.stderr.contains("destination"),
         "{no_destination:?}"
     );
-    let effect = run_with(&[
-        "run",
-        "effect",
-        &run,
-        "--type",
-        "BILL",
-        "--key",
-        "k1",
-        "--destination",
-        "billing",
-    ]);
+    let billed = |key: &str| {
+        run_with(&[
+            "run",
+            "effect",
+            &run,
+            "--type",
+            "BILL",
+            "--key",
+            key,
+            "--destination",
+            "billing",
+        ])
+    };
+    let effect = billed("k1");
     assert_eq!(effect.code, 0, "{effect:?}");
     // The plane's operator sees who waits: this tenant, one entry due.
     let waiting = run_cli(&["outbox", "stats", "--top", "5"]).json();
@@ -106,17 +109,7 @@ async fn an_operator_finds_a_dead_letter_requeues_it_and_purges_what_was_deliver
         ),
         (Some(1), Some(1))
     );
-    let over = run_with(&[
-        "run",
-        "effect",
-        &run,
-        "--type",
-        "BILL",
-        "--key",
-        "k2",
-        "--destination",
-        "billing",
-    ]);
+    let over = billed("k2");
     assert_eq!(over.code, 1, "{over:?}");
     assert!(over.stderr.contains("over its quota of 1"), "{over:?}");
     let zero = run_cli(&["tenant", "quota", &tenant, "--pending-effects", "0"]);

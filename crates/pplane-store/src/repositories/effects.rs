@@ -1,5 +1,7 @@
 //! Effects and their outbox entries, always written together.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use pplane_domain::{
     Actor, CorrelationId, DestinationId, EffectId, EffectStatus, EventId, OutboxId, RunId, StepId,
@@ -195,8 +197,9 @@ pub async fn effects_update_status(
     moves: &[EffectMove],
     actor: &Actor,
 ) -> Result<Vec<Effect>> {
-    let sql = format!("{} RETURNING {}", moves_update(2, ""), returning("e"));
-    let query = sqlx::query_as(&sql).bind(tenant.as_uuid());
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("{} RETURNING {}", moves_update(2, ""), returning("e")));
+    let query = sqlx::query_as(SQL.as_str()).bind(tenant.as_uuid());
     Ok(moves_bind(query, moves, actor).fetch_all(conn).await?)
 }
 
@@ -214,16 +217,19 @@ pub async fn effects_move_recorded(
     events: &[NewEvent],
     actor: &Actor,
 ) -> Result<Vec<(Effect, i64)>> {
-    if moves.is_empty() && events.is_empty() {
+    if moves.is_empty() {
         return Ok(Vec::new());
     }
-    let update = moves_update(13, "JOIN appended a ON a.id = m.causation");
-    let sql = format!(
-        "WITH {APPEND}, moved AS ({update} RETURNING {}, a.sequence_number)
-         SELECT * FROM moved",
-        returning("e")
-    );
-    let query = append_bind(sqlx::query_as(&sql), tenant, events)?;
+    // The text never changes: built once, not on every record and settlement.
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let update = moves_update(13, "JOIN appended a ON a.id = m.causation");
+        format!(
+            "WITH {APPEND}, moved AS ({update} RETURNING {}, a.sequence_number)
+             SELECT * FROM moved",
+            returning("e")
+        )
+    });
+    let query = append_bind(sqlx::query_as(SQL.as_str()), tenant, events)?;
     let started = std::time::Instant::now();
     let moved: Vec<MovedRow> = moves_bind(query, moves, actor).fetch_all(conn).await?;
     crate::metrics::appended("statement", events.len(), started.elapsed());
