@@ -40,8 +40,16 @@ async fn a_rollback_that_drops_data_says_what_and_needs_yes() {
     let still = p.run(home.path(), url, &["run", "show", &p.run]);
     assert_eq!(still.code, 0, "nothing was dropped: {still:?}");
 
-    // The newest drops the tenants' quotas and their counts: asked. The
-    // next replaces the claim function: no question asked.
+    // The newest counts pending effects on Citus (nothing on one server,
+    // nothing to undo): no question asked. The next drops the tenants'
+    // quotas and their counts: asked. The next replaces the claim
+    // function: no question asked.
+    let citus = pplane(home.path(), url, &["migrate", "down"]);
+    assert_eq!(citus.code, 0, "{citus:?}");
+    assert!(
+        citus.stdout.contains("count pending effects on citus"),
+        "{citus:?}"
+    );
     let quotas = pplane(home.path(), url, &["migrate", "down"]);
     assert_eq!(quotas.code, 1, "{quotas:?}");
     for part in [

@@ -19,6 +19,7 @@ use pplane_domain::{
 };
 use serde_json::{json, Value};
 
+use super::effects::pending_count;
 use super::{not_found, record_move, Changed, Move, Origin, Recorded};
 use crate::error::Constraint;
 use crate::repositories::effects::{
@@ -198,6 +199,12 @@ pub async fn deliveries_settle(
             .into_iter()
             .map(|e| (e.id, e))
             .collect();
+    let closed: Vec<OutboxId> = settled
+        .values()
+        .filter(|e| matches!(e.status, OutboxStatus::Delivered | OutboxStatus::DeadLetter))
+        .map(|e| e.id)
+        .collect();
+    pending_count(tx, &[], &closed).await?;
 
     let mut changes = Vec::new();
     let mut unchanged = Vec::new();
@@ -508,6 +515,7 @@ pub async fn delivery_requeue(
             expected: entry.attempt,
             current: None,
         })?;
+    pending_count(tx, &[id], &[]).await?;
     Ok(Changed::new(Settled { entry, effect }, vec![recorded]))
 }
 

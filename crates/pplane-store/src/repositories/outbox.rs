@@ -21,7 +21,7 @@ use crate::Result;
 pub const OUTBOX_CHANNEL: &str = "pplane_outbox";
 
 /// The notification that wakes the workers, as a one-row subquery that the
-/// statements creating or requeuing work join: sent by the application's
+/// statements creating work join: sent by the application's
 /// own statement (on Citus a trigger's NOTIFY fires on a worker node, where
 /// no worker listens; this subquery reads no table, so Citus runs it on the
 /// coordinator as a subplan of its own, where the workers LISTEN),
@@ -376,24 +376,36 @@ pub async fn outbox_list(
 
 /// A dead letter back to PENDING, due now, with its attempts reset (the
 /// walkthrough's requeue). None unless the entry is a dead letter.
+///
+/// The wake-up is a statement of its own here, not [`WAKE_WORKERS`] joined:
+/// on Citus an UPDATE of one shard with that subquery beside it is routed
+/// whole to the tenant's worker node, whose NOTIFY no worker hears and
+/// which refuses to commit it in two phases ("cannot PREPARE a transaction
+/// that has executed NOTIFY"). A statement that reads no table runs on the
+/// coordinator, where the workers listen.
 pub async fn outbox_requeue(
     conn: &mut PgConnection,
     tenant: TenantId,
     id: OutboxId,
 ) -> Result<Option<OutboxEntry>> {
-    Ok(sqlx::query_as(&format!(
-        "WITH requeued AS (
-             UPDATE outbox_events o
-             SET status = 'PENDING', attempt = 0, retry_count = 0, next_retry_at = NULL,
-                 available_at = now()
-             WHERE tenant_id = $1 AND id = $2 AND status = 'DEAD_LETTER'
-             RETURNING {COLUMNS})
-         SELECT requeued.* FROM requeued, {WAKE_WORKERS}"
+    let requeued: Option<OutboxEntry> = sqlx::query_as(&format!(
+        "UPDATE outbox_events o
+         SET status = 'PENDING', attempt = 0, retry_count = 0, next_retry_at = NULL,
+             available_at = now()
+         WHERE tenant_id = $1 AND id = $2 AND status = 'DEAD_LETTER'
+         RETURNING {COLUMNS}"
     ))
     .bind(tenant.as_uuid())
     .bind(id.as_uuid())
-    .fetch_optional(conn)
-    .await?)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if requeued.is_some() {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(OUTBOX_CHANNEL)
+            .execute(conn)
+            .await?;
+    }
+    Ok(requeued)
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -124,6 +124,41 @@ pub async fn tenant_quota_fetch(
         .transpose()
 }
 
+/// Moves the tenant's pending counts by the entries `opened` and `closed`
+/// (ids of `tenant`'s outbox entries whose openness just changed), with
+/// their payloads' stored sizes. Migration 20's triggers do this on one
+/// server; on Citus, where a shard's trigger may not write the head row,
+/// the statements that open and close entries call this after them, in
+/// their transaction, which holds the head row already or is about to
+/// (every such transaction records an event of the tenant).
+pub async fn tenant_pending_move(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    opened: &[uuid::Uuid],
+    closed: &[uuid::Uuid],
+) -> Result<()> {
+    if opened.is_empty() && closed.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE tenant_event_heads h
+         SET pending_effects = h.pending_effects + d.n, pending_bytes = h.pending_bytes + d.bytes
+         FROM (SELECT count(*) FILTER (WHERE o.id = ANY($2))
+                      - count(*) FILTER (WHERE o.id = ANY($3)) AS n,
+                      coalesce(sum(CASE WHEN o.id = ANY($2) THEN 1 ELSE -1 END
+                                   * pg_column_size(o.payload)), 0) AS bytes
+               FROM outbox_events o
+               WHERE o.tenant_id = $1 AND (o.id = ANY($2) OR o.id = ANY($3))) d
+         WHERE h.tenant_id = $1",
+    )
+    .bind(tenant.as_uuid())
+    .bind(opened)
+    .bind(closed)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Sets the tenant's quotas (None leaves one as it is). Needs an owner
 /// transaction in `tenant`; false if there is no such tenant.
 pub async fn tenant_quota_set(

@@ -8,3 +8,4 @@ mod debugging;
 mod event_log;
 mod ingestion;
 mod migrations;
+mod quotas;
