@@ -327,9 +327,12 @@ async fn steady(
 
 /// Tenant `noisy`'s backlog of `n` drained by one worker of 4 loops alone,
 /// then again while every tenant of `quiet` requests an effect every
-/// [`QUIET_EVERY`]. The row's latencies are the quiet tenants', commit to
-/// delivery; its rate is the backlog's drain beside them, its raw rate the
-/// drain alone, and its ratio the one over the other.
+/// [`QUIET_EVERY`], then alone once more. The row's latencies are the quiet
+/// tenants', commit to delivery; its rate is the backlog's drain beside
+/// them, its raw rate the drain alone (both drains alone over their time
+/// together: on a machine whose speed drifts by the minute, one drain
+/// before would credit or charge the drift to the neighbours), and its
+/// ratio the one over the other.
 async fn noisy_neighbour(
     url: &str,
     store: &Store,
@@ -339,17 +342,7 @@ async fn noisy_neighbour(
     n: usize,
     name: String,
 ) -> Result<BenchRow, WorkerError> {
-    let loops = |id: &str, until_idle| WorkerConfig {
-        concurrency: 4,
-        until_idle,
-        ..config(id.into())
-    };
-    enqueue(store, &[noisy], "alone", n).await?;
-    outbox_vacuum(url).await?;
-    let worker = Worker::new(store.clone(), loops("bench-alone", true)).await?;
-    let started = Instant::now();
-    worker.run(watch::channel(false).1).await?;
-    let alone = drained(receiver, "alone-", started);
+    let alone = drain_alone(url, store, receiver, noisy, "alone", n).await?;
 
     enqueue(store, &[noisy], "noisy", n).await?;
     outbox_vacuum(url).await?;
@@ -412,6 +405,8 @@ async fn noisy_neighbour(
     stop.send(true).ok();
     running.await.expect("the bench worker")?;
     let committed = committed.lock().expect("commit times").clone();
+    let after = drain_alone(url, store, receiver, noisy, "after", n).await?;
+    let alone = alone.joined(after);
     let quiet_latency = arrivals(
         receiver,
         "quiet-",
@@ -429,6 +424,33 @@ async fn noisy_neighbour(
     row.raw_per_s = alone.per_second();
     row.ratio = row.per_s / row.raw_per_s;
     Ok(row)
+}
+
+/// The worker of the noisy-neighbour scenario: one, of 4 loops.
+fn loops(id: &str, until_idle: bool) -> WorkerConfig {
+    WorkerConfig {
+        concurrency: 4,
+        until_idle,
+        ..config(id.into())
+    }
+}
+
+/// Tenant `noisy`'s backlog of `n`, keyed `prefix-…`, drained by the
+/// scenario's worker with nothing beside it.
+async fn drain_alone(
+    url: &str,
+    store: &Store,
+    receiver: &Receiver,
+    noisy: Requester,
+    prefix: &str,
+    n: usize,
+) -> Result<Samples, WorkerError> {
+    enqueue(store, &[noisy], prefix, n).await?;
+    outbox_vacuum(url).await?;
+    let worker = Worker::new(store.clone(), loops(&format!("bench-{prefix}"), true)).await?;
+    let started = Instant::now();
+    worker.run(watch::channel(false).1).await?;
+    Ok(drained(receiver, &format!("{prefix}-"), started))
 }
 
 /// A backlog's arrivals from `started`, over the time its last one took.

@@ -82,6 +82,19 @@ impl Samples {
         }
     }
 
+    /// Two measurements of the same work, taken apart in time, as one: their
+    /// samples together over both walls (a rate measured before and after
+    /// something else, so that the machine's drift between them cancels).
+    pub fn joined(self, other: Samples) -> Samples {
+        let wall = match (self.wall, other.wall) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        let mut latencies = self.latencies;
+        latencies.extend(other.latencies);
+        Samples { latencies, wall }
+    }
+
     pub fn percentile_ms(&self, p: f64) -> f64 {
         if self.latencies.is_empty() {
             return 0.0;
