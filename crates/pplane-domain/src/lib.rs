@@ -13,7 +13,8 @@
 //! - [`api_key`]: the text of an API key: what it names, and its secret.
 //! - `openapi` (feature `openapi`): the JSON Schemas of ids, state sets and actors.
 //! - [`status`]: the lifecycle state sets of runs, steps, tool calls, effects and outbox
-//!   entries, and the aggregate types of the event log, as the database spells them.
+//!   entries, the aggregate types of the event log, and the scheduled jobs and their
+//!   results, as the database spells them.
 
 /// A value was not one of its enum's spellings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,5 +115,6 @@ pub use events::{EventType, EVENT_SCHEMA_VERSION};
 pub use ids::*;
 pub use lifecycle::{Lifecycle, RetryPolicy, TransitionError};
 pub use status::{
-    AggregateType, ApiScope, EffectStatus, OutboxStatus, RunStatus, StepStatus, ToolCallStatus,
+    AggregateType, ApiScope, EffectStatus, Job, JobResult, OutboxStatus, RunStatus, StepStatus,
+    ToolCallStatus,
 };

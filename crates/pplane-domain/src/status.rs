@@ -56,6 +56,21 @@ state_set! {
 }
 
 state_set! {
+    /// An operation the plane runs on a schedule (docs/jobs.md).
+    Job => "job" {
+        OutboxPurge = "outbox-purge", CheckpointPrune = "checkpoint-prune",
+        ProjectionRefresh = "projection-refresh", BackupVerify = "backup-verify",
+    }
+}
+
+state_set! {
+    /// How a job's run stands: RUNNING until its holder records the end.
+    JobResult => "job result" {
+        Running = "RUNNING", Ok = "OK", Failed = "FAILED",
+    }
+}
+
+state_set! {
     /// What an event (or an outbox entry) is about.
     AggregateType => "aggregate type" {
         Signal = "SIGNAL", Run = "RUN", Step = "STEP", ToolCall = "TOOL_CALL",

@@ -7,7 +7,10 @@
 //! depth is read from the database when Prometheus scrapes (plane-wide, as
 //! the dispatcher sees it; no tenant ids): `pplane_outbox_entries{status}`,
 //! `pplane_outbox_oldest_due_age_seconds`, and `pplane_outbox_stats_up`,
-//! 0 when this login cannot read them. With `--metrics-per-tenant` also
+//! 0 when this login cannot read them; and the scheduled jobs' health
+//! (`pplane_job_interval_seconds`, `pplane_job_enabled`,
+//! `pplane_job_last_success_timestamp_seconds`, `pplane_job_last_run_failed`,
+//! each by `name`: a label `job` would clash with Prometheus's own). With `--metrics-per-tenant` also
 //! `pplane_outbox_tenant_entries{tenant,status}`, and for the
 //! [`BACKLOG_TENANTS`] tenants with the most open entries
 //! `pplane_outbox_tenant_due{tenant}` and
@@ -33,6 +36,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use pplane_store::queries::jobs::job_health;
 use pplane_store::queries::outbox::{
     outbox_backlog_tenants, outbox_depth_tenants, outbox_stats_plane, TenantBacklog,
 };
@@ -158,6 +162,24 @@ fn describe() {
         "pplane_outbox_stats_up",
         "1 when the last scrape could read the outbox, 0 when this login cannot"
     );
+    metrics::describe_gauge!(
+        "pplane_job_interval_seconds",
+        Seconds,
+        "Each scheduled job's interval (docs/jobs.md)"
+    );
+    metrics::describe_gauge!(
+        "pplane_job_enabled",
+        "1 when a scheduled job runs on its schedule, 0 when it is disabled"
+    );
+    metrics::describe_gauge!(
+        "pplane_job_last_success_timestamp_seconds",
+        Seconds,
+        "When each job's newest successful run started, as a Unix time (0 if never)"
+    );
+    metrics::describe_gauge!(
+        "pplane_job_last_run_failed",
+        "1 when a job's newest finished run failed"
+    );
 }
 
 /// Counts and times every request by its route template.
@@ -187,6 +209,7 @@ pub async fn track(request: Request, next: Next) -> Response {
 pub async fn scrape(State(state): State<AppState>) -> Response {
     let handle = handle();
     outbox_gauges(&state.store).await;
+    job_gauges(&state.store).await;
     handle.run_upkeep();
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
@@ -231,6 +254,37 @@ async fn outbox_gauges(store: &Store) {
             tracing::debug!("outbox stats unreadable for /metrics: {err}");
             metrics::gauge!("pplane_outbox_stats_up").set(0.0);
         }
+    }
+}
+
+/// The scheduled jobs' health, read as the dispatcher like the outbox's
+/// depth; left as they were when this login cannot read it (the outbox's
+/// `pplane_outbox_stats_up` says so for both).
+async fn job_gauges(store: &Store) {
+    let read = async {
+        let mut tx = store.dispatch_tx().await?;
+        let health = job_health(&mut tx).await?;
+        tx.commit().await?;
+        Ok::<_, pplane_store::StoreError>(health)
+    };
+    let health = match read.await {
+        Ok(health) => health,
+        Err(err) => {
+            tracing::debug!("job health unreadable for /metrics: {err}");
+            return;
+        }
+    };
+    for h in health {
+        let job = h.job.as_str();
+        metrics::gauge!("pplane_job_interval_seconds", "name" => job).set(h.every_s);
+        metrics::gauge!("pplane_job_enabled", "name" => job).set(f64::from(u8::from(h.enabled)));
+        metrics::gauge!("pplane_job_last_success_timestamp_seconds", "name" => job).set(
+            h.last_success
+                .map_or(0.0, |t| t.timestamp_millis() as f64 / 1e3),
+        );
+        let failed = h.last_result == Some(pplane_domain::JobResult::Failed);
+        metrics::gauge!("pplane_job_last_run_failed", "name" => job)
+            .set(f64::from(u8::from(failed)));
     }
 }
 

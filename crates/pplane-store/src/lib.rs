@@ -30,6 +30,7 @@
 //! - `citus` (feature `operator`): a Citus cluster's workers, and a database made on every node.
 //! - [`migrations`]: the embedded, reversible, checksummed migration runner.
 //! - [`admin`]: work as the login role: creating databases, migrating them.
+//! - `jobs` (feature `operator`): the scheduled operations' policies, leases and run history.
 //! - `bench` (feature `operator`): benchmarks against a raw baseline, in a scratch database.
 //! - [`error`]: [`StoreError`], with constraint names mapped to meaningful variants.
 //! - `testing` (feature `testing`): an ephemeral cluster and a fresh database per test.
@@ -59,6 +60,8 @@ pub mod checks;
 pub mod citus;
 pub mod context;
 pub mod error;
+#[cfg(feature = "operator")]
+pub mod jobs;
 pub mod limits;
 pub mod listener;
 mod metrics;

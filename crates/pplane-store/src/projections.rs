@@ -113,9 +113,9 @@ pub async fn projections_refresh(admin: &mut Admin) -> Result<Refreshed> {
     sees_every_tenant(admin).await?;
     let conn = admin.conn();
     let mut tx = conn.begin().await?;
-    sqlx::raw_sql("SET LOCAL jit = off")
-        .execute(&mut *tx)
-        .await?;
+    // A prepared statement, not raw_sql: the scheduled jobs run this in a
+    // spawned task, and raw_sql's future is not provably Send there.
+    sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
     sqlx::query(&format!(
         "INSERT INTO run_summary ({COLUMNS}) {FROM_TABLES}
          ON CONFLICT (tenant_id, run_id) DO UPDATE SET

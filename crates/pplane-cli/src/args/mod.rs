@@ -1,9 +1,11 @@
 //! The command line, as the contract names it.
 
+mod jobs;
 mod service;
 
 use clap::{Parser, Subcommand};
 
+pub use jobs::{JobSetArgs, JobsAction};
 pub use service::{ApiKeyAction, KeyRateArgs, Scope, ServeArgs};
 
 #[derive(Debug, Parser)]
@@ -91,6 +93,11 @@ pub enum Command {
     Demo(DemoArgs),
     /// The whole story of a run: signal, run, steps, events, effects, outbox, causation.
     Trace(TraceArgs),
+    /// The scheduled operations (purge, prune, refresh, backup verification): list, run, set.
+    Jobs {
+        #[command(subcommand)]
+        action: JobsAction,
+    },
     /// Expendable read models: bring them up to date, or rebuild them from the event log.
     Projections {
         #[command(subcommand)]
@@ -254,6 +261,12 @@ pub enum CheckGate {
         /// Judge only the date of the last recorded backup verification.
         #[arg(long)]
         no_backup_verify: bool,
+        /// Hold the debugging queries to this p95, in ms (the walkthrough's 100).
+        #[arg(long, value_name = "MS", default_value_t = 100.0)]
+        query_p95_ms: f64,
+        /// Hold event appends to this p99, in ms (the walkthrough's 10).
+        #[arg(long, value_name = "MS", default_value_t = 10.0)]
+        append_p99_ms: f64,
     },
 }
 
@@ -420,6 +433,13 @@ pub struct WorkerArgs {
     /// The lease owner written on claimed entries (default host:pid:random).
     #[arg(long)]
     pub id: Option<String>,
+    /// Do not run the scheduled jobs here (a worker runs them unless
+    /// --until-idle or this; see `pplane jobs list`).
+    #[arg(long)]
+    pub no_jobs: bool,
+    /// How often to look for due jobs, in milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    pub jobs_tick_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]

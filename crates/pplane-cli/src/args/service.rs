@@ -10,9 +10,12 @@ pub struct ServeArgs {
     /// before exposing it).
     #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
     pub listen: String,
-    /// Also run the outbox worker in this process.
+    /// Also run the outbox worker in this process, and the scheduled jobs.
     #[arg(long)]
     pub worker: bool,
+    /// With --worker: leave the scheduled jobs to other processes.
+    #[arg(long, requires = "worker")]
+    pub no_jobs: bool,
     /// Also report each tenant's outbox depth on /metrics
     /// (`pplane_outbox_tenant_entries{tenant,status}`): a series per tenant,
     /// so only where tenants are few enough.

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use pplane_store::checks::data::data_check;
-use pplane_store::checks::gate::{production_gate, GateItem, GateOptions, Verdict};
+use pplane_store::checks::gate::{production_gate, GateItem, GateOptions, Targets, Verdict};
 use pplane_store::checks::schema_check;
 use pplane_store::{Admin, MigrationSet};
 
@@ -21,9 +21,20 @@ pub async fn run(gate: CheckGate, out: Output) -> Result<ExitCode, Failure> {
             "schema gate",
         ),
         CheckGate::Data => (data_check(&mut admin).await?, "data gate"),
-        CheckGate::All { no_backup_verify } => {
+        CheckGate::All {
+            no_backup_verify,
+            query_p95_ms,
+            append_p99_ms,
+        } => {
             admin.close().await?;
-            return all(&url, !no_backup_verify, out).await;
+            let opts = GateOptions {
+                targets: Targets {
+                    query_p95_ms,
+                    append_p99_ms,
+                },
+                ..GateOptions::here(!no_backup_verify)
+            };
+            return all(&url, &opts, out).await;
         }
     };
     admin.close().await?;
@@ -55,8 +66,8 @@ pub async fn run(gate: CheckGate, out: Output) -> Result<ExitCode, Failure> {
 }
 
 /// The production gate as a Markdown report, one table per section.
-async fn all(url: &str, verify_backup: bool, out: Output) -> Result<ExitCode, Failure> {
-    let items = production_gate(url, &GateOptions::here(verify_backup)).await?;
+async fn all(url: &str, opts: &GateOptions, out: Output) -> Result<ExitCode, Failure> {
+    let items = production_gate(url, opts).await?;
     let failed = items.iter().filter(|i| i.verdict == Verdict::Fail).count();
     if out.json {
         output::json(&items);

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use pplane_demo::{DemoOptions, DemoReport};
 use pplane_domain::ApiScope;
+use pplane_jobs::{Jobs, JobsConfig, Ran};
 use pplane_store::checks::gate::{production_gate, GateOptions, Verdict};
 use pplane_store::operations::api_keys::api_key_create;
 use pplane_store::queries::diagnose::{diagnose_effect, diagnose_run};
@@ -51,6 +52,35 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<ExitCode, Failure> {
     let report = pplane_demo::run(&url, &opts, progress)
         .await
         .map_err(|e| Failure::Operation(e.into()))?;
+    // The scheduled jobs, once, as a worker that hosts them would: the gate
+    // asks that each has run within two of its intervals.
+    let store = target::runtime_store().await?;
+    let holder = format!("pplane-demo:{}", std::process::id());
+    let jobs = Jobs::new(
+        store.clone(),
+        url.clone(),
+        JobsConfig {
+            holder,
+            ..JobsConfig::default()
+        },
+    );
+    for ran in jobs
+        .run_once(None, false)
+        .await
+        .map_err(|e| Failure::Operation(e.into()))?
+    {
+        progress(&match ran {
+            Ran::Ran { run } => format!(
+                "scheduled job {}: {} ({} rows)",
+                run.job,
+                run.result,
+                run.rows.unwrap_or(0)
+            ),
+            Ran::NotDue { job } => format!("scheduled job {job}: ran within its interval already"),
+            Ran::Held { job } => format!("scheduled job {job}: running in another process"),
+        });
+    }
+    store.close().await;
     progress("running the production gate");
     let gate = production_gate(&url, &GateOptions::here(true)).await?;
     let failed = gate.iter().any(|i| i.verdict == Verdict::Fail);

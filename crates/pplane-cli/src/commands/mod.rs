@@ -8,6 +8,7 @@ mod db;
 mod demo;
 mod destination;
 mod diagnose;
+pub(crate) mod jobs;
 mod migrate;
 mod outbox;
 mod projections;
@@ -42,6 +43,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Checkpoints { action } => checkpoints::run(action, output).await,
         Command::Demo(args) => demo::run(args, output).await,
         Command::Diagnose { what } => diagnose::run(what, output).await,
+        Command::Jobs { action } => jobs::run(action, output).await,
         Command::Projections { action } => projections::run(action, output).await,
     }
 }

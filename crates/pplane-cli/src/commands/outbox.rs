@@ -73,7 +73,7 @@ pub async fn run(action: OutboxAction, _out: Output) -> Result<ExitCode, Failure
                 })?
                 .with_timezone(&chrono::Utc);
             let store = target::runtime_store().await?;
-            let purged = outbox_purge(&store, before).await?;
+            let purged = outbox_purge(&store, before, &[]).await?;
             json!({ "purged": purged, "delivered_before": before })
         }
     };

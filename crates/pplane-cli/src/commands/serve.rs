@@ -1,7 +1,7 @@
 //! `pplane serve [--listen ADDR] [--worker] [--metrics-listen ADDR]`: the
 //! HTTP API, the console and the metrics. SIGTERM or SIGINT stops accepting;
 //! requests in flight finish (each is one transaction), and the worker, when
-//! it runs here, finishes its deliveries in flight.
+//! it runs here, finishes its deliveries in flight and its scheduled job.
 
 use std::process::ExitCode;
 
@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
+use super::jobs;
 use crate::args::{Output, ServeArgs};
 use crate::failure::Failure;
 use crate::target;
@@ -32,6 +33,20 @@ pub async fn run(args: ServeArgs, _out: Output) -> Result<ExitCode, Failure> {
                 .map_err(|e| Failure::Usage(format!("--metrics-listen {at}: {e}")))?,
         ),
         None => None,
+    };
+    let jobs = if args.worker && !args.no_jobs {
+        let holder = format!("pplane-serve:{}", std::process::id());
+        let tick = pplane_jobs::JobsConfig::default().tick;
+        let url = target::resolve().await?;
+        Some(jobs::host(
+            store.clone(),
+            url,
+            holder,
+            tick,
+            stopped.clone(),
+        ))
+    } else {
+        None
     };
     let worker = if args.worker {
         let worker = Worker::new(store.clone(), WorkerConfig::default())
@@ -121,6 +136,9 @@ pub async fn run(args: ServeArgs, _out: Output) -> Result<ExitCode, Failure> {
             Ok(Err(e)) => return Err(Failure::Operation(e.into())),
             Err(e) => return Err(Failure::Operation(e.into())),
         }
+    }
+    if let Some(jobs) = jobs {
+        jobs.await.map_err(|e| Failure::Operation(e.into()))?;
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)

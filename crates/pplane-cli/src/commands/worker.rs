@@ -1,5 +1,7 @@
-//! `pplane worker [--until-idle]`: the outbox delivery worker. SIGTERM or
-//! SIGINT stops claiming; deliveries in flight finish and are recorded.
+//! `pplane worker [--until-idle]`: the outbox delivery worker, and the host
+//! of the scheduled jobs (unless --until-idle or --no-jobs). SIGTERM or
+//! SIGINT stops claiming; deliveries in flight finish and are recorded, and
+//! so does a job that is running.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,6 +11,7 @@ use pplane_worker::{Worker, WorkerConfig};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
+use super::jobs;
 use crate::args::{Output, WorkerArgs};
 use crate::failure::Failure;
 use crate::{output, target};
@@ -39,6 +42,18 @@ pub async fn run(args: WorkerArgs, out: Output) -> Result<ExitCode, Failure> {
     let mut term = signal(SignalKind::terminate()).map_err(|e| Failure::Operation(e.into()))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Failure::Operation(e.into()))?;
     let store = target::runtime_store().await?;
+    // A drain (--until-idle) is a moment's work: it runs no schedule.
+    let jobs = if args.until_idle || args.no_jobs {
+        None
+    } else {
+        Some(jobs::host(
+            store.clone(),
+            target::resolve().await?,
+            config.id.clone(),
+            Duration::from_millis(args.jobs_tick_ms),
+            shutdown.clone(),
+        ))
+    };
     let worker = Worker::new(store, config)
         .await
         .map_err(|e| Failure::Operation(e.into()))?;
@@ -54,6 +69,9 @@ pub async fn run(args: WorkerArgs, out: Output) -> Result<ExitCode, Failure> {
         .run(shutdown)
         .await
         .map_err(|e| Failure::Operation(e.into()))?;
+    if let Some(jobs) = jobs {
+        jobs.await.map_err(|e| Failure::Operation(e.into()))?;
+    }
     if tally.leased_elsewhere > 0 {
         eprintln!(
             "worker: idle here, but other workers hold {} entries IN_FLIGHT under their \

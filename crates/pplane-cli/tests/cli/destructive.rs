@@ -40,10 +40,20 @@ async fn a_rollback_that_drops_data_says_what_and_needs_yes() {
     let still = p.run(home.path(), url, &["run", "show", &p.run]);
     assert_eq!(still.code, 0, "nothing was dropped: {still:?}");
 
-    // The newest counts pending effects on Citus (nothing on one server,
+    // The newest drops the scheduled jobs' policies and history: asked.
+    // The next counts pending effects on Citus (nothing on one server,
     // nothing to undo): no question asked. The next drops the tenants'
     // quotas and their counts: asked. The next replaces the claim
     // function: no question asked.
+    let jobs = pplane(home.path(), url, &["migrate", "down"]);
+    assert_eq!(jobs.code, 1, "{jobs:?}");
+    assert!(
+        jobs.stderr
+            .contains("table pplane_meta.job_policies (4 rows)"),
+        "{jobs:?}"
+    );
+    let jobs = pplane(home.path(), url, &["migrate", "down", "--yes"]);
+    assert_eq!(jobs.code, 0, "{jobs:?}");
     let citus = pplane(home.path(), url, &["migrate", "down"]);
     assert_eq!(citus.code, 0, "{citus:?}");
     assert!(

@@ -13,6 +13,7 @@ mod embedded;
 mod embedded_citus;
 mod external;
 mod gate;
+mod jobs;
 mod metrics;
 mod outbox;
 mod runs;

@@ -59,10 +59,15 @@ async fn a_delivered_effect_shows_in_the_appends_claims_deliveries_latency_and_d
     assert_eq!(requested.status(), 201);
 
     let delivered = r#"pplane_outbox_deliveries_total{outcome="delivered"}"#;
+    let in_outbox = r#"pplane_outbox_entries{status="delivered"}"#;
     let deadline = Instant::now() + Duration::from_secs(20);
+    // A scrape reads the outbox, then renders the counters: one that reads
+    // just before the worker's commit and renders just after shows the
+    // delivery counted but not yet in the outbox. The next one shows both.
     let text = loop {
         let text = scrape(&base).await;
-        if sample(&text, delivered) == Some(1.0) || Instant::now() > deadline {
+        let both = sample(&text, delivered) == Some(1.0) && sample(&text, in_outbox) == Some(1.0);
+        if both || Instant::now() > deadline {
             break text;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -306,7 +311,36 @@ async fn each_alert_names_a_runbook_that_exists_and_a_console_page_that_answers(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_metrics_and_evaluates_every_rule() {
     let db = TestDb::migrated().await;
+    // A healthy plane: its scheduled jobs have run.
+    let home = Home::new();
+    let jobs = crate::support::pplane(home.path(), Some(db.url()), &["jobs", "run"]);
+    assert_eq!(jobs.code, 0, "{jobs:?}");
     let (server, base) = serve_with(db.url(), &[]).await;
+    // Each job's health, by name (a label `job` would clash with the scrape's).
+    let text = scrape(&base).await;
+    for job in [
+        "outbox-purge",
+        "checkpoint-prune",
+        "projection-refresh",
+        "backup-verify",
+    ] {
+        let success = format!(r#"pplane_job_last_success_timestamp_seconds{{name="{job}"}}"#);
+        assert!(
+            sample(&text, &success).is_some_and(|t| t > 1.7e9),
+            "{job}: {text}"
+        );
+        let failed = format!(r#"pplane_job_last_run_failed{{name="{job}"}}"#);
+        assert_eq!(sample(&text, &failed), Some(0.0), "{job}");
+        let enabled = format!(r#"pplane_job_enabled{{name="{job}"}}"#);
+        assert_eq!(sample(&text, &enabled), Some(1.0), "{job}");
+    }
+    assert_eq!(
+        sample(
+            &text,
+            r#"pplane_job_interval_seconds{name="backup-verify"}"#
+        ),
+        Some(7.0 * 86_400.0)
+    );
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
@@ -365,7 +399,7 @@ async fn prometheus_scrapes_metrics_and_evaluates_every_rule() {
             .iter()
             .flat_map(|g| g["rules"].as_array().unwrap().clone())
             .collect();
-        assert_eq!(rules.len(), 6, "{rules:?}");
+        assert_eq!(rules.len(), 8, "{rules:?}");
         if rules.iter().all(|r| r["health"] == "ok") {
             // Nothing is wrong on an idle plane: no alert fires.
             assert!(rules.iter().all(|r| r["state"] == "inactive"), "{rules:?}");

@@ -10,12 +10,17 @@
 //!
 //! [`data`] is `pplane check data`: the same report shape over the rows
 //! themselves. [`gate`] is `pplane check all`: both, plus query plans, live
-//! migration reversal, the dependency graph and a verified backup.
+//! migration reversal, the dependency graph and a verified backup;
+//! `readiness` adds the latencies measured now, the scheduled jobs, the
+//! runbooks and the monitoring files, and `checklist` answers every item of
+//! the walkthrough's sections 6 and 9 from all of them.
 
 pub mod catalog;
+mod checklist;
 pub mod data;
 pub mod gate;
 pub mod probe;
+mod readiness;
 pub mod rules;
 
 use serde::Serialize;

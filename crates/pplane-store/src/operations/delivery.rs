@@ -534,13 +534,18 @@ pub async fn outbox_purge_tenant(tx: &mut TenantTx, before: DateTime<Utc>) -> Re
 }
 
 /// Retention: deletes delivered entries older than `before` across the
-/// plane, a chunk per transaction; returns how many went. Dead letters stay
-/// until an operator acts, and the event log keeps every EFFECT_* event.
-pub async fn outbox_purge(store: &crate::Store, before: DateTime<Utc>) -> Result<u64> {
+/// plane (but in the tenants of `except`), a chunk per transaction; returns
+/// how many went. Dead letters stay until an operator acts, and the event
+/// log keeps every EFFECT_* event.
+pub async fn outbox_purge(
+    store: &crate::Store,
+    before: DateTime<Utc>,
+    except: &[TenantId],
+) -> Result<u64> {
     let mut total = 0;
     loop {
         let mut tx = store.dispatch_tx().await?;
-        let done = outbox_purge_chunk(tx.conn(), before, PURGE_CHUNK).await?;
+        let done = outbox_purge_chunk(tx.conn(), before, PURGE_CHUNK, except).await?;
         tx.commit().await?;
         total += done;
         if done < PURGE_CHUNK as u64 {

@@ -6,6 +6,7 @@
 //! - [`debugging`]: the walkthrough's section 8, query by query, as written.
 //! - [`diagnose`]: why a run failed, where an effect stands.
 //! - [`events`]: the log after a position, a correlation's events, its causation tree.
+//! - [`jobs`]: the scheduled jobs' health, for the dispatcher (the metrics).
 //! - [`outbox`]: a tenant's entries and depth; the plane's, for the dispatcher.
 //! - [`runs`]: a run with its steps and latest checkpoint.
 //! - [`tenants`]: the tenant as its member sees it, a signal by id.
@@ -14,6 +15,7 @@
 pub mod debugging;
 pub mod diagnose;
 pub mod events;
+pub mod jobs;
 pub mod outbox;
 pub mod runs;
 pub mod tenants;

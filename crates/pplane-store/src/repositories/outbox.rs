@@ -539,22 +539,28 @@ pub async fn outbox_depth_by_tenant(
 }
 
 /// Deletes delivered entries older than `before`, a bounded chunk at a
-/// time so that no statement holds many locks; returns how many went.
+/// time so that no statement holds many locks, in every tenant but those
+/// of `except` (which keep theirs by a retention of their own); returns
+/// how many went.
 /// Needs a dispatcher connection (retention spans tenants). Dead letters
 /// and the event log are never purged.
 pub async fn outbox_purge_chunk(
     conn: &mut PgConnection,
     before: DateTime<Utc>,
     chunk: i64,
+    except: &[TenantId],
 ) -> Result<u64> {
+    let except: Vec<Uuid> = except.iter().map(|t| t.as_uuid()).collect();
     let done = sqlx::query(
         "DELETE FROM outbox_events o
          USING (SELECT tenant_id, id FROM outbox_events
-                WHERE status = 'DELIVERED' AND delivered_at < $1 LIMIT $2) old
+                WHERE status = 'DELIVERED' AND delivered_at < $1 AND tenant_id <> ALL($3)
+                LIMIT $2) old
          WHERE o.tenant_id = old.tenant_id AND o.id = old.id",
     )
     .bind(before)
     .bind(chunk)
+    .bind(except)
     .execute(conn)
     .await?;
     Ok(done.rows_affected())

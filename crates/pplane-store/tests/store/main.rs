@@ -12,6 +12,7 @@ mod event_log;
 mod example;
 mod finished_runs;
 mod gate_plans;
+mod gate_readiness;
 mod group_commit;
 mod ingestion;
 mod langgraph;

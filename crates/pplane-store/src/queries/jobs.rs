@@ -1,0 +1,55 @@
+//! The scheduled jobs' health, as the dispatcher reads it for /metrics:
+//! each job's interval, whether it runs on its schedule, when it last
+//! succeeded and how its last run ended. The plane's schedule, no tenant's
+//! data (migration 22 grants the dispatcher these two tables only).
+
+use chrono::{DateTime, Utc};
+use pplane_domain::{Job, JobResult};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::{DispatchTx, Result, StoreError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobHealth {
+    pub job: Job,
+    pub every_s: f64,
+    pub enabled: bool,
+    /// The start of its newest OK run.
+    pub last_success: Option<DateTime<Utc>>,
+    /// How its newest finished run ended.
+    pub last_result: Option<JobResult>,
+}
+
+pub async fn job_health(dispatch: &mut DispatchTx) -> Result<Vec<JobHealth>> {
+    let rows = sqlx::query(
+        "SELECT p.job, extract(epoch FROM p.every)::float8 AS every_s, p.enabled,
+                (SELECT max(r.started_at) FROM pplane_meta.job_runs r
+                 WHERE r.job = p.job AND r.result = 'OK') AS last_success,
+                (SELECT r.result FROM pplane_meta.job_runs r
+                 WHERE r.job = p.job AND r.result <> 'RUNNING'
+                 ORDER BY r.started_at DESC LIMIT 1) AS last_result
+         FROM pplane_meta.job_policies p ORDER BY p.job",
+    )
+    .fetch_all(dispatch.conn())
+    .await?;
+    let parse = |text: &str| -> Result<Job> {
+        text.parse()
+            .map_err(|e: pplane_domain::StatusParseError| StoreError::Internal(e.to_string()))
+    };
+    rows.iter()
+        .map(|row| {
+            let result: Option<String> = row.try_get("last_result")?;
+            Ok(JobHealth {
+                job: parse(row.try_get("job")?)?,
+                every_s: row.try_get("every_s")?,
+                enabled: row.try_get("enabled")?,
+                last_success: row.try_get("last_success")?,
+                last_result: result
+                    .map(|r| r.parse::<JobResult>())
+                    .transpose()
+                    .map_err(|e| StoreError::Internal(e.to_string()))?,
+            })
+        })
+        .collect()
+}
