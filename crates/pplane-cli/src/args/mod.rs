@@ -360,6 +360,18 @@ pub enum BenchScenario {
         #[arg(long, default_value_t = 300)]
         iterations: u32,
     },
+    /// Event appends while the scheduled purge and prune delete a million rows, against appends alone.
+    Jobs {
+        /// Delivered outbox entries the purge deletes.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u32,
+        /// Checkpoints of one thread, all but the newest 20 pruned.
+        #[arg(long, default_value_t = 5_000)]
+        checkpoints: u32,
+        /// How long the appends alone run.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use pplane_store::bench::{append, rls, trace, BenchRow};
+use pplane_store::bench::{append, cleanup, rls, trace, BenchRow};
 
 use crate::args::{BenchScenario, Output};
 use crate::failure::Failure;
@@ -102,6 +102,23 @@ pub async fn run(scenario: BenchScenario, out: Output) -> Result<ExitCode, Failu
                 iterations,
             };
             trace::run(&url, cfg, progress).await?
+        }
+        BenchScenario::Jobs {
+            rows,
+            checkpoints,
+            seconds,
+        } => {
+            if rows == 0 || rows > 50_000_000 || !(seconds > 0.0 && seconds <= 600.0) {
+                return Err(Failure::Usage(
+                    "--rows must be 1 to 50000000 and --seconds more than 0 and at most 600".into(),
+                ));
+            }
+            let cfg = cleanup::CleanupBench {
+                rows,
+                checkpoints,
+                seconds,
+            };
+            cleanup::run(&url, &cfg, progress).await?
         }
         BenchScenario::Rls {
             tenants,

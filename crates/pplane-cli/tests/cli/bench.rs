@@ -204,6 +204,53 @@ async fn bench_trace_reports_p95_against_a_plain_select() {
     assert!(row["p50_ms"].as_f64() <= row["p95_ms"].as_f64());
 }
 
+/// The cleanup benchmark purges every loaded entry and prunes the thread to
+/// its newest 20, appending beside it; the row says how many of each went.
+#[tokio::test]
+async fn bench_jobs_appends_beside_the_purge_and_the_prune() {
+    let db = TestDb::migrated().await;
+    let home = Home::new();
+    let args = [
+        "bench",
+        "jobs",
+        "--rows",
+        "12000",
+        "--checkpoints",
+        "50",
+        "--seconds",
+        "0.3",
+        "--json",
+    ];
+    let run = pplane(home.path(), Some(db.url()), &args);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains("bench: purged 12000 entries in "),
+        "{run:?}"
+    );
+    let rows = run.json();
+    let row = &rows[0];
+    assert_eq!(
+        row["scenario"],
+        "append beside the cleanup jobs: purge 12000 delivered entries, prune 30 checkpoints"
+    );
+    for field in [
+        "p50_ms",
+        "p99_ms",
+        "per_s",
+        "raw_p99_ms",
+        "raw_per_s",
+        "ratio",
+    ] {
+        assert!(row[field].as_f64().unwrap() > 0.0, "{field} in {row}");
+    }
+    let zero = pplane(
+        home.path(),
+        Some(db.url()),
+        &["bench", "jobs", "--rows", "0"],
+    );
+    assert_eq!(zero.code, 2, "{zero:?}");
+}
+
 /// With `--peer message-db` the append benchmark installs Message DB from
 /// its npm package in a scratch database on the same server, runs its
 /// `write_message` with the same writers, and prints a row whose ratio is

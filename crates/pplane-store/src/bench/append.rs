@@ -168,7 +168,12 @@ fn bench_event(i: usize) -> NewEvent {
     }
 }
 
-async fn append_one(store: &Store, tenant: TenantId, user: UserId, i: usize) -> Result<()> {
+pub(super) async fn append_one(
+    store: &Store,
+    tenant: TenantId,
+    user: UserId,
+    i: usize,
+) -> Result<()> {
     store
         .events_append(tenant, user, vec![bench_event(i)])
         .await?;

@@ -4,6 +4,7 @@
 //! afterwards, so they never touch real data.
 
 pub mod append;
+pub mod cleanup;
 pub mod message_db;
 pub mod outbox;
 pub mod rls;
