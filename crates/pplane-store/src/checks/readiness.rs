@@ -68,9 +68,9 @@ pub(super) async fn jobs_automated(conn: &mut PgConnection) -> Result<GateItem> 
             Some(s) if s > 2.0 * every => wrong.push(format!(
                 "{job} last succeeded {} ago, late after {}{failed}",
                 span(s),
-                span(2.0 * every)
+                interval(2.0 * every)
             )),
-            Some(s) => fine.push(format!("{job} every {}: {} ago", span(every), span(s))),
+            Some(s) => fine.push(format!("{job} every {}: {} ago", interval(every), span(s))),
         }
     }
     let passed = wrong.is_empty() && !rows.is_empty();
@@ -108,6 +108,17 @@ pub(super) async fn outbox_drained(conn: &mut PgConnection) -> Result<GateItem> 
         format!("{evidence}: is a worker running? (`pplane worker`, `pplane outbox stats`)")
     };
     Ok(item("6 Outbox", name, waited < 300.0, evidence))
+}
+
+/// An interval as it was set: `5m`, `1h`, `7d` (the largest whole unit).
+fn interval(secs: f64) -> String {
+    let s = secs.round() as u64;
+    match s {
+        _ if s > 0 && s.is_multiple_of(86_400) => format!("{}d", s / 86_400),
+        _ if s > 0 && s.is_multiple_of(3_600) => format!("{}h", s / 3_600),
+        _ if s > 0 && s.is_multiple_of(60) => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
 }
 
 /// `90s`, `12m`, `3.5h`, `2.0d`.
@@ -375,5 +386,8 @@ mod tests {
         assert_eq!(span(600.0), "10m");
         assert_eq!(span(3.5 * 3600.0), "3.5h");
         assert_eq!(span(8.0 * 86_400.0), "8.0d");
+        assert_eq!(interval(3600.0), "1h");
+        assert_eq!(interval(7.0 * 86_400.0), "7d");
+        assert_eq!(interval(90.0), "90s");
     }
 }

@@ -50,7 +50,7 @@ async fn the_jobs_item_passes_only_while_every_job_keeps_succeeding() {
     every_job_ran(&db).await;
     let fine = item(&db, None, jobs).await;
     assert_eq!(fine.verdict, Verdict::Pass, "{fine:?}");
-    assert!(fine.evidence.contains("outbox-purge every 60m"), "{fine:?}");
+    assert!(fine.evidence.contains("outbox-purge every 1h"), "{fine:?}");
 
     // An hourly job whose last success is three hours old is late.
     db.exec("UPDATE pplane_meta.job_runs SET started_at = now() - interval '3 hours' WHERE job = 'outbox-purge'")
@@ -59,7 +59,7 @@ async fn the_jobs_item_passes_only_while_every_job_keeps_succeeding() {
     assert_eq!(late.verdict, Verdict::Fail);
     assert!(
         late.evidence
-            .contains("outbox-purge last succeeded 3.0h ago, late after 2.0h"),
+            .contains("outbox-purge last succeeded 3.0h ago, late after 2h"),
         "{late:?}"
     );
     // A failure since then is named too.
