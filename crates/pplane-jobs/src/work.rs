@@ -4,7 +4,8 @@
 
 use chrono::Utc;
 use pplane_domain::{Actor, Job, TenantId};
-use pplane_store::checks::gate::{backup_verify, Verdict};
+use pplane_store::checks::backup::backup_verify;
+use pplane_store::checks::gate::Verdict;
 use pplane_store::jobs::{JobStart, TenantPolicy};
 use pplane_store::operations::delivery::{outbox_purge, outbox_purge_tenant, PURGE_CHUNK};
 use pplane_store::operations::langgraph::{langgraph_checkpoints_prune, Retention};

@@ -11,10 +11,12 @@
 //! [`data`] is `pplane check data`: the same report shape over the rows
 //! themselves. [`gate`] is `pplane check all`: both, plus query plans, live
 //! migration reversal, the dependency graph and a verified backup;
-//! `readiness` adds the latencies measured now, the scheduled jobs, the
-//! runbooks and the monitoring files, and `checklist` answers every item of
-//! the walkthrough's sections 6 and 9 from all of them.
+//! [`backup`] proves a backup restores (the gate's item and the scheduled
+//! job); `readiness` adds the latencies measured now, the scheduled jobs,
+//! the runbooks and the monitoring files, and `checklist` answers every item
+//! of the walkthrough's sections 6 and 9 from all of them.
 
+pub mod backup;
 pub mod catalog;
 mod checklist;
 pub mod data;
