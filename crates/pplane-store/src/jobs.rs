@@ -167,9 +167,13 @@ fn run_from(row: &sqlx::postgres::PgRow) -> Result<JobRun> {
 
 /// The policy of `job`.
 pub async fn job_policy(admin: &mut Admin, job: Job) -> Result<JobPolicy> {
+    policy_read(admin.conn(), job).await
+}
+
+async fn policy_read(conn: &mut PgConnection, job: Job) -> Result<JobPolicy> {
     let row = sqlx::query(&format!("{POLICY} WHERE job = $1"))
         .bind(job.as_str())
-        .fetch_one(admin.conn())
+        .fetch_one(conn)
         .await?;
     policy_from(&row)
 }
@@ -214,12 +218,16 @@ pub async fn job_runs(admin: &mut Admin, job: Job, limit: i64) -> Result<Vec<Job
 
 /// The tenants with a policy of their own for `job`.
 pub async fn job_tenant_policies(admin: &mut Admin, job: Job) -> Result<Vec<TenantPolicy>> {
+    tenant_policies(admin.conn(), job).await
+}
+
+async fn tenant_policies(conn: &mut PgConnection, job: Job) -> Result<Vec<TenantPolicy>> {
     let rows = sqlx::query(
         "SELECT tenant_id, extract(epoch FROM retention)::float8 AS retention, keep_latest
          FROM pplane_meta.job_tenant_policies WHERE job = $1 ORDER BY tenant_id",
     )
     .bind(job.as_str())
-    .fetch_all(admin.conn())
+    .fetch_all(conn)
     .await?;
     rows.iter()
         .map(|row| {
@@ -287,20 +295,20 @@ pub async fn job_policy_set(
         policy.keep_latest = keep;
     }
     settings_check(job, policy.retention, policy.keep_latest)?;
-    sqlx::query(
+    policy.updated_at = sqlx::query_scalar(
         "UPDATE pplane_meta.job_policies
          SET every = make_interval(secs => $2), enabled = $3,
              retention = make_interval(secs => $4), keep_latest = $5, updated_at = now()
-         WHERE job = $1",
+         WHERE job = $1 RETURNING updated_at",
     )
     .bind(job.as_str())
     .bind(secs(policy.every))
     .bind(policy.enabled)
     .bind(policy.retention.map(secs))
     .bind(policy.keep_latest.map(|n| n as i32))
-    .execute(admin.conn())
+    .fetch_one(admin.conn())
     .await?;
-    job_policy(admin, job).await
+    Ok(policy)
 }
 
 /// Gives `tenant` its own retention for `job` (the purge or the prune), or
@@ -411,11 +419,7 @@ impl JobLease {
         .execute(&mut self.conn)
         .await?
         .rows_affected();
-        let row = sqlx::query(&format!("{POLICY} WHERE job = $1"))
-            .bind(self.job.as_str())
-            .fetch_one(&mut self.conn)
-            .await?;
-        let policy = policy_from(&row)?;
+        let policy = policy_read(&mut self.conn, self.job).await?;
         let due: bool = sqlx::query_scalar(
             "SELECT NOT EXISTS (SELECT 1 FROM pplane_meta.job_runs
                                 WHERE job = $1 AND started_at > now() - make_interval(secs => $2)
@@ -437,22 +441,7 @@ impl JobLease {
             .bind(&self.holder)
             .execute(&mut self.conn)
             .await?;
-        let mut tenants = Vec::new();
-        let rows = sqlx::query(
-            "SELECT tenant_id, extract(epoch FROM retention)::float8 AS retention, keep_latest
-             FROM pplane_meta.job_tenant_policies WHERE job = $1",
-        )
-        .bind(self.job.as_str())
-        .fetch_all(&mut self.conn)
-        .await?;
-        for row in &rows {
-            tenants.push(TenantPolicy {
-                job: self.job,
-                tenant_id: TenantId::from_uuid(row.try_get("tenant_id")?),
-                retention: duration(row.try_get("retention")?),
-                keep_latest: keep_of(row.try_get("keep_latest")?),
-            });
-        }
+        let tenants = tenant_policies(&mut self.conn, self.job).await?;
         Ok(Some(JobStart {
             run,
             policy,

@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sqlx::{Connection, PgConnection, Row};
+use pplane_domain::JobResult;
+use sqlx::{Connection, PgConnection};
 
 use super::gate::{item, GateItem, Sample, Targets, Verdict};
 use crate::bench::append::{self as append_bench, AppendBench};
@@ -32,34 +33,22 @@ fn not_applicable(section: &str, name: &str, why: String) -> GateItem {
 pub(super) async fn jobs_automated(conn: &mut PgConnection) -> Result<GateItem> {
     let name =
         "cleanup jobs automated (every job scheduled, its last success within two intervals)";
-    let rows = sqlx::query(
-        "SELECT p.job, p.enabled, extract(epoch FROM p.every)::float8 AS every_s,
-                extract(epoch FROM now() - (SELECT max(r.started_at) FROM pplane_meta.job_runs r
-                                            WHERE r.job = p.job AND r.result = 'OK'))::float8
-                    AS since_s,
-                (SELECT r.error FROM pplane_meta.job_runs r
-                 WHERE r.job = p.job AND r.result <> 'RUNNING'
-                 ORDER BY r.started_at DESC LIMIT 1) AS last_error
-         FROM pplane_meta.job_policies p ORDER BY p.job",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let health = crate::queries::jobs::health(&mut *conn).await?;
+    let now = chrono::Utc::now();
     let mut fine = Vec::new();
     let mut wrong = Vec::new();
-    for row in &rows {
-        let job: String = row.try_get("job")?;
-        let every: f64 = row.try_get("every_s")?;
-        let since: Option<f64> = row.try_get("since_s")?;
-        let error: Option<String> = row.try_get("last_error")?;
-        let failed = error
-            .map(|e| {
-                format!(
-                    "; its last run failed: {}",
-                    pplane_domain::text::preview(&e)
-                )
-            })
-            .unwrap_or_default();
-        if !row.try_get::<bool, _>("enabled")? {
+    for h in &health {
+        let (job, every) = (h.job, h.every_s);
+        let since = h
+            .last_success
+            .map(|t| (now - t).num_milliseconds().max(0) as f64 / 1e3);
+        let failed = match (&h.last_result, &h.last_error) {
+            (Some(JobResult::Failed), Some(e)) => {
+                format!("; its last run failed: {}", pplane_domain::text::preview(e))
+            }
+            _ => String::new(),
+        };
+        if !h.enabled {
             wrong.push(format!("{job} is disabled"));
             continue;
         }
@@ -73,7 +62,7 @@ pub(super) async fn jobs_automated(conn: &mut PgConnection) -> Result<GateItem> 
             Some(s) => fine.push(format!("{job} every {}: {} ago", interval(every), span(s))),
         }
     }
-    let passed = wrong.is_empty() && !rows.is_empty();
+    let passed = wrong.is_empty() && !health.is_empty();
     let evidence = if passed {
         fine.join("; ")
     } else {

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use pplane_domain::{Job, JobResult};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{PgConnection, Row};
 
 use crate::{DispatchTx, Result, StoreError};
 
@@ -17,21 +17,30 @@ pub struct JobHealth {
     pub enabled: bool,
     /// The start of its newest OK run.
     pub last_success: Option<DateTime<Utc>>,
-    /// How its newest finished run ended.
+    /// How its newest finished run ended, and its error if it failed.
     pub last_result: Option<JobResult>,
+    pub last_error: Option<String>,
 }
 
 pub async fn job_health(dispatch: &mut DispatchTx) -> Result<Vec<JobHealth>> {
+    health(dispatch.conn()).await
+}
+
+/// The same read on any connection that may see the two tables (the
+/// production gate's, as the login).
+pub(crate) async fn health(conn: &mut PgConnection) -> Result<Vec<JobHealth>> {
     let rows = sqlx::query(
         "SELECT p.job, extract(epoch FROM p.every)::float8 AS every_s, p.enabled,
                 (SELECT max(r.started_at) FROM pplane_meta.job_runs r
                  WHERE r.job = p.job AND r.result = 'OK') AS last_success,
-                (SELECT r.result FROM pplane_meta.job_runs r
-                 WHERE r.job = p.job AND r.result <> 'RUNNING'
-                 ORDER BY r.started_at DESC LIMIT 1) AS last_result
-         FROM pplane_meta.job_policies p ORDER BY p.job",
+                last.result AS last_result, last.error AS last_error
+         FROM pplane_meta.job_policies p
+         LEFT JOIN LATERAL (SELECT r.result, r.error FROM pplane_meta.job_runs r
+                            WHERE r.job = p.job AND r.result <> 'RUNNING'
+                            ORDER BY r.started_at DESC LIMIT 1) last ON true
+         ORDER BY p.job",
     )
-    .fetch_all(dispatch.conn())
+    .fetch_all(conn)
     .await?;
     let parse = |text: &str| -> Result<Job> {
         text.parse()
@@ -45,6 +54,7 @@ pub async fn job_health(dispatch: &mut DispatchTx) -> Result<Vec<JobHealth>> {
                 every_s: row.try_get("every_s")?,
                 enabled: row.try_get("enabled")?,
                 last_success: row.try_get("last_success")?,
+                last_error: row.try_get("last_error")?,
                 last_result: result
                     .map(|r| r.parse::<JobResult>())
                     .transpose()
