@@ -7,6 +7,7 @@ use pplane_domain::{Actor, Job, TenantId};
 use pplane_store::checks::backup::backup_verify;
 use pplane_store::checks::gate::Verdict;
 use pplane_store::jobs::{JobStart, TenantPolicy};
+use pplane_store::operations::checkpoints::{checkpoints_prune_all, RunRetention};
 use pplane_store::operations::delivery::{outbox_purge, outbox_purge_tenant, PURGE_CHUNK};
 use pplane_store::operations::langgraph::{langgraph_checkpoints_prune, Retention};
 use pplane_store::operations::Origin;
@@ -61,8 +62,10 @@ async fn purge(store: &Store, start: &JobStart) -> Result<u64, StoreError> {
 }
 
 /// LangGraph checkpoints beyond the newest N of each thread and those last
-/// written before the retention, in every tenant by its policy or the
-/// plane's; each prune records CHECKPOINT_DELETED as the retention actor.
+/// written before the retention, and the state of run checkpoints by the
+/// same policy (each run's newest keeps its own), in every tenant by its
+/// policy or the plane's; each prune records CHECKPOINT_DELETED as the
+/// retention actor. The rows affected: documents deleted and states dropped.
 async fn prune(store: &Store, url: &str, start: &JobStart) -> Result<u64, StoreError> {
     let now = Utc::now();
     let mut admin = Admin::connect(url).await?;
@@ -79,11 +82,19 @@ async fn prune(store: &Store, url: &str, start: &JobStart) -> Result<u64, StoreE
         let keep = own.map_or(start.policy.keep_latest, |t| t.keep_latest);
         let retention = own.map_or(start.policy.retention, |t| t.retention);
         let mut retentions = Vec::new();
-        retentions.extend(keep.map(Retention::BeyondNewest));
-        retentions.extend(retention.map(|r| Retention::WrittenBefore(now - age(r))));
-        for retention in retentions {
+        retentions
+            .extend(keep.map(|n| (Retention::BeyondNewest(n), RunRetention::BeyondNewest(n))));
+        retentions.extend(retention.map(|r| {
+            let before = now - age(r);
+            (
+                Retention::WrittenBefore(before),
+                RunRetention::SavedBefore(before),
+            )
+        }));
+        for (documents, states) in retentions {
             total +=
-                langgraph_checkpoints_prune(store, tenant, principal, &retention, &origin).await?;
+                langgraph_checkpoints_prune(store, tenant, principal, &documents, &origin).await?;
+            total += checkpoints_prune_all(store, tenant, principal, states, &origin).await?;
         }
     }
     Ok(total)

@@ -369,11 +369,18 @@ class ChangedCheckpoint(BaseModel):
     A checkpoint id (UUIDv7).
     """
     last_step_index: int | None = None
+    pruned_at: AwareDatetime | None = None
+    """
+    When retention dropped the state; its CHECKPOINT_DELETED says why.
+    """
     run_id: UUID
     """
     A run id (UUIDv7).
     """
-    state: Any
+    state: Any | None = None
+    """
+    The agent's state; null once retention pruned it (`pruned_at`).
+    """
     events: list[Recorded]
 
 
@@ -579,11 +586,18 @@ class Checkpoint(BaseModel):
     A checkpoint id (UUIDv7).
     """
     last_step_index: int | None = None
+    pruned_at: AwareDatetime | None = None
+    """
+    When retention dropped the state; its CHECKPOINT_DELETED says why.
+    """
     run_id: UUID
     """
     A run id (UUIDv7).
     """
-    state: Any
+    state: Any | None = None
+    """
+    The agent's state; null once retention pruned it (`pruned_at`).
+    """
 
 
 class CheckpointPage(BaseModel):

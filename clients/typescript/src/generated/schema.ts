@@ -684,8 +684,14 @@ export interface components {
             id: components["schemas"]["CheckpointId"];
             /** Format: int32 */
             last_step_index?: number | null;
+            /**
+             * Format: date-time
+             * @description When retention dropped the state; its CHECKPOINT_DELETED says why.
+             */
+            pruned_at?: string | null;
             run_id: components["schemas"]["RunId"];
-            state: unknown;
+            /** @description The agent's state; null once retention pruned it (`pruned_at`). */
+            state?: unknown;
         } & {
             events: components["schemas"]["Recorded"][];
         };
@@ -851,8 +857,14 @@ export interface components {
             id: components["schemas"]["CheckpointId"];
             /** Format: int32 */
             last_step_index?: number | null;
+            /**
+             * Format: date-time
+             * @description When retention dropped the state; its CHECKPOINT_DELETED says why.
+             */
+            pruned_at?: string | null;
             run_id: components["schemas"]["RunId"];
-            state: unknown;
+            /** @description The agent's state; null once retention pruned it (`pruned_at`). */
+            state?: unknown;
         };
         CheckpointBody: components["schemas"]["By"] & {
             /** Format: int32 */

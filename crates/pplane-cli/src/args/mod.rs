@@ -122,16 +122,17 @@ pub enum ProjectionsAction {
 pub enum CheckpointsAction {
     /// Delete LangGraph checkpoints beyond the newest N of each thread's
     /// namespace, or last written more than a duration ago, with their
-    /// pending writes and the values nothing names any more; each recorded
-    /// as CHECKPOINT_DELETED. One tenant, or every tenant with an operator
-    /// login; a batch of 1,000 a transaction.
+    /// pending writes and the values nothing names any more; and drop the
+    /// state of run checkpoints the same policy takes (a run's newest keeps
+    /// its own). Each recorded as CHECKPOINT_DELETED. One tenant, or every
+    /// tenant with an operator login; a batch of 1,000 a transaction.
     Prune(PruneArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(group(clap::ArgGroup::new("policy").required(true).args(["keep_latest", "older_than"])))]
 pub struct PruneArgs {
-    /// Keep the newest N checkpoints of each thread's namespace (N ≥ 1).
+    /// Keep the newest N checkpoints of each thread's namespace and of each run (N ≥ 1).
     #[arg(long, value_name = "N")]
     pub keep_latest: Option<u32>,
     /// Delete checkpoints last written more than this long ago (90s, 30m, 12h, 30d).

@@ -1,12 +1,14 @@
 //! `pplane checkpoints prune --keep-latest N | --older-than D [--tenant T]`:
-//! LangGraph checkpoint retention, in one tenant or, with the operator
-//! login, in every tenant; each tenant's prune runs as a member of it (the
-//! given one, or the plane's service principal).
+//! checkpoint retention (LangGraph's documents, and the state of superseded
+//! run checkpoints), in one tenant or, with the operator login, in every
+//! tenant; each tenant's prune runs as a member of it (the given one, or the
+//! plane's service principal).
 
 use std::process::ExitCode;
 
 use chrono::Utc;
 use pplane_domain::{Actor, TenantId, UserId};
+use pplane_store::operations::checkpoints::{checkpoints_prune_all, RunRetention};
 use pplane_store::operations::langgraph::{langgraph_checkpoints_prune, Retention};
 use pplane_store::operations::Origin;
 use pplane_store::Admin;
@@ -25,11 +27,15 @@ pub async fn run(action: CheckpointsAction, out: Output) -> Result<ExitCode, Fai
 }
 
 async fn prune(args: PruneArgs, out: Output) -> Result<ExitCode, Failure> {
-    let retention = match (args.keep_latest, &args.older_than) {
+    let (retention, runs) = match (args.keep_latest, &args.older_than) {
         (Some(0), _) => return Err(Failure::Usage("--keep-latest must be 1 or more".into())),
-        (Some(n), None) => Retention::BeyondNewest(n),
+        (Some(n), None) => (Retention::BeyondNewest(n), RunRetention::BeyondNewest(n)),
         (None, Some(text)) => {
-            Retention::WrittenBefore(Utc::now() - duration("--older-than", text)?)
+            let before = Utc::now() - duration("--older-than", text)?;
+            (
+                Retention::WrittenBefore(before),
+                RunRetention::SavedBefore(before),
+            )
         }
         _ => return Err(Failure::Usage("give --keep-latest or --older-than".into())),
     };
@@ -59,19 +65,27 @@ async fn prune(args: PruneArgs, out: Output) -> Result<ExitCode, Failure> {
     for tenant in &tenants {
         let n =
             langgraph_checkpoints_prune(&store, *tenant, principal, &retention, &origin).await?;
-        pruned.push(json!({ "tenant": tenant, "pruned": n }));
+        let states = checkpoints_prune_all(&store, *tenant, principal, runs, &origin).await?;
+        pruned.push(json!({ "tenant": tenant, "pruned": n, "states_pruned": states }));
     }
     let total: u64 = pruned.iter().filter_map(|p| p["pruned"].as_u64()).sum();
+    let states: u64 = pruned
+        .iter()
+        .filter_map(|p| p["states_pruned"].as_u64())
+        .sum();
     let scope = if args.tenant.is_some() {
         "tenant"
     } else {
         "plane"
     };
     if out.json {
-        output::json(&json!({ "scope": scope, "pruned": total, "tenants": pruned }));
+        output::json(
+            &json!({ "scope": scope, "pruned": total, "states_pruned": states, "tenants": pruned }),
+        );
     } else {
         outln!(
-            "pruned {total} LangGraph checkpoint(s) in {} tenant(s) ({scope})",
+            "pruned {total} LangGraph checkpoint(s) and the state of {states} run checkpoint(s) \
+             in {} tenant(s) ({scope})",
             tenants.len()
         );
     }

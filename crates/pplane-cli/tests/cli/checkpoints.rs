@@ -1,15 +1,18 @@
-//! `pplane checkpoints prune`: LangGraph checkpoint retention in one tenant
-//! or, with the operator login, across every tenant; each deletion recorded
-//! as CHECKPOINT_DELETED, the data gate still green afterwards.
+//! `pplane checkpoints prune`: checkpoint retention (LangGraph's documents,
+//! run checkpoints' superseded states) in one tenant or, with the operator
+//! login, across every tenant; each recorded as CHECKPOINT_DELETED, the
+//! data gate still green afterwards.
 
 use pplane_domain::{Actor, TenantId, UserId};
+use pplane_store::operations::checkpoints::checkpoint_save;
+use pplane_store::operations::ingest::SignalInput;
 use pplane_store::operations::langgraph::ChannelValue;
 use pplane_store::operations::langgraph::{
     langgraph_checkpoint_put, langgraph_checkpoint_search, CheckpointKey, CheckpointPut,
     CheckpointSearch, Serialized,
 };
 use pplane_store::operations::Origin;
-use pplane_store::testing::TestDb;
+use pplane_store::testing::{signal_ingest_alone, TestDb};
 use pplane_store::Store;
 use serde_json::json;
 
@@ -44,6 +47,30 @@ async fn checkpoints(store: &Store, who: (TenantId, UserId), thread: &str, ns: &
             .unwrap();
         tx.commit().await.unwrap();
     }
+}
+
+/// A run of the tenant's (not a thread) with `count` checkpoints.
+async fn run_checkpoints(store: &Store, who: (TenantId, UserId), count: u32) {
+    let signal = SignalInput {
+        channel: "chat".into(),
+        source_id: format!("run-{count}"),
+        payload: json!({}),
+        domain_refs: json!({}),
+        actor: "user:alice".parse().unwrap(),
+    };
+    let run = signal_ingest_alone(store, who.0, who.1, &signal)
+        .await
+        .unwrap()
+        .into_value()
+        .run_id;
+    let origin = Origin::by("agent:planner".parse::<Actor>().unwrap());
+    let mut tx = store.tenant_tx(who.0, who.1).await.unwrap();
+    for n in 0..count {
+        checkpoint_save(&mut tx, run, &json!({ "n": n }), None, &origin)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
 }
 
 /// The tenant's checkpoints, as (thread, namespace, count).
@@ -90,6 +117,8 @@ async fn prune_keeps_the_newest_per_namespace_in_one_tenant_then_in_every_one_an
     checkpoints(&store, a, "t1", "sub", 3).await;
     checkpoints(&store, a, "t2", "", 2).await;
     checkpoints(&store, b, "t1", "", 4).await;
+    run_checkpoints(&store, a, 3).await;
+    run_checkpoints(&store, b, 4).await;
 
     let tenant_a = a.0.to_string();
     let one = cli(&[
@@ -103,6 +132,7 @@ async fn prune_keeps_the_newest_per_namespace_in_one_tenant_then_in_every_one_an
     ]);
     assert_eq!(one.code, 0, "{one:?}");
     assert_eq!(one.json()["pruned"], 4);
+    assert_eq!(one.json()["states_pruned"], 1, "the run's oldest of 3");
     assert_eq!(
         held(&store, a).await,
         [
@@ -117,6 +147,7 @@ async fn prune_keeps_the_newest_per_namespace_in_one_tenant_then_in_every_one_an
     let plane = cli(&["checkpoints", "prune", "--keep-latest", "1", "--json"]).json();
     assert_eq!(plane["scope"], "plane", "{plane}");
     assert_eq!(plane["pruned"], 6, "{plane}");
+    assert_eq!(plane["states_pruned"], 1 + 3, "{plane}");
     assert_eq!(held(&store, b).await, [("t1".into(), "".into(), 1)]);
 
     let gate = cli(&["check", "data"]);
@@ -137,6 +168,7 @@ async fn prune_keeps_the_newest_per_namespace_in_one_tenant_then_in_every_one_an
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let old = cli(&["checkpoints", "prune", "--older-than", "1s", "--json"]).json();
     assert_eq!(old["pruned"], 4);
+    assert_eq!(old["states_pruned"], 0, "each run's newest keeps its state");
     assert!(held(&store, a).await.is_empty() && held(&store, b).await.is_empty());
     assert_eq!(cli(&["check", "data"]).code, 0);
 }

@@ -40,11 +40,22 @@ async fn a_rollback_that_drops_data_says_what_and_needs_yes() {
     let still = p.run(home.path(), url, &["run", "show", &p.run]);
     assert_eq!(still.code, 0, "nothing was dropped: {still:?}");
 
-    // The newest drops the scheduled jobs' policies and history: asked.
+    // The newest drops run checkpoints' pruned marks: asked, even of no
+    // rows. The next drops the scheduled jobs' policies and history: asked.
     // The next counts pending effects on Citus (nothing on one server,
     // nothing to undo): no question asked. The next drops the tenants'
     // quotas and their counts: asked. The next replaces the claim
     // function: no question asked.
+    let pruned = pplane(home.path(), url, &["migrate", "down"]);
+    assert_eq!(pruned.code, 1, "{pruned:?}");
+    assert!(
+        pruned
+            .stderr
+            .contains("column run_checkpoints.pruned_at (of 0 rows)"),
+        "{pruned:?}"
+    );
+    let pruned = pplane(home.path(), url, &["migrate", "down", "--yes"]);
+    assert_eq!(pruned.code, 0, "{pruned:?}");
     let jobs = pplane(home.path(), url, &["migrate", "down"]);
     assert_eq!(jobs.code, 1, "{jobs:?}");
     assert!(

@@ -1,6 +1,6 @@
 //! What each job does: the purge deletes delivered entries past their
 //! tenant's retention and nothing else, the prune keeps each thread's
-//! newest checkpoints by its tenant's count, the refresh writes the
+//! newest checkpoints (and each run's) by its tenant's count, the refresh writes the
 //! projections, and each run records what it changed.
 
 use std::time::Duration;
@@ -8,9 +8,11 @@ use std::time::Duration;
 use pplane_domain::{Job, JobResult};
 use pplane_jobs::Ran;
 use pplane_store::jobs::job_tenant_policy_set;
+use pplane_store::operations::checkpoints::checkpoint_save;
+use pplane_store::operations::ingest::SignalInput;
 use pplane_store::operations::langgraph::{langgraph_checkpoint_put, CheckpointKey, CheckpointPut};
 use pplane_store::operations::Origin;
-use pplane_store::testing::TestDb;
+use pplane_store::testing::{signal_ingest_alone, TestDb};
 use serde_json::json;
 
 use crate::support::{delivered_days_ago, jobs, outbox_count, tenant_with_effects};
@@ -73,8 +75,19 @@ fn checkpoint(thread: &str, id: usize) -> CheckpointPut {
     }
 }
 
+/// A signal on the chat channel from `source`.
+fn signal(source: &str) -> SignalInput {
+    SignalInput {
+        channel: "chat".into(),
+        source_id: source.into(),
+        payload: json!({}),
+        domain_refs: json!({}),
+        actor: "user:alice".parse().unwrap(),
+    }
+}
+
 #[tokio::test]
-async fn the_prune_keeps_each_threads_newest_checkpoints_by_its_tenants_count() {
+async fn the_prune_keeps_each_threads_and_runs_newest_checkpoints_by_its_tenants_count() {
     let db = TestDb::migrated().await;
     let store = db.store().await;
     let origin = Origin::by("agent:graph".parse().unwrap());
@@ -88,6 +101,18 @@ async fn the_prune_keeps_each_threads_newest_checkpoints_by_its_tenants_count() 
                 .unwrap();
         }
         tx.commit().await.unwrap();
+        let run = signal_ingest_alone(&store, tenant, user, &signal("s1"))
+            .await
+            .unwrap()
+            .into_value()
+            .run_id;
+        let mut tx = store.tenant_tx(tenant, user).await.unwrap();
+        for n in 0..23 {
+            checkpoint_save(&mut tx, run, &json!({ "n": n }), None, &origin)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
         tenants.push(tenant);
     }
     let mut admin = db.admin().await;
@@ -95,23 +120,32 @@ async fn the_prune_keeps_each_threads_newest_checkpoints_by_its_tenants_count() 
         .await
         .unwrap();
     let host = jobs(&db, &store, "host");
-    // The plane keeps the newest 20 of each thread; the second tenant 24.
+    // The plane keeps the newest 20 of each thread and run; the second
+    // tenant 24: 5 documents and 3 states of the first, 1 document of the
+    // second (its run's 23 are within its 24).
     assert_eq!(
         rows(host.run_job(Job::CheckpointPrune, true).await.unwrap()),
-        6
+        9
     );
-    for (tenant, kept) in tenants.iter().zip([20, 24]) {
+    for (tenant, kept, states) in [(tenants[0], 20, 20), (tenants[1], 24, 23)] {
         let left = db
             .scalar(&format!(
                 "SELECT count(*) FROM langgraph_checkpoints WHERE tenant_id = '{tenant}'"
             ))
             .await;
         assert_eq!(left, kept);
+        let held = db
+            .scalar(&format!(
+                "SELECT count(*) FROM run_checkpoints c WHERE tenant_id = '{tenant}' AND state IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM langgraph_threads t WHERE t.tenant_id = c.tenant_id AND t.id = c.run_id)"
+            ))
+            .await;
+        assert_eq!(held, states, "run checkpoints with their state");
     }
     let deleted = db
         .scalar("SELECT count(*) FROM orchestration_events WHERE event_type = 'CHECKPOINT_DELETED' AND actor = 'system:checkpoint-retention'")
         .await;
-    assert_eq!(deleted, 6, "each deletion recorded, by the retention");
+    assert_eq!(deleted, 9, "each deletion recorded, by the retention");
 }
 
 #[tokio::test]

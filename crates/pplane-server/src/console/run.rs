@@ -83,7 +83,11 @@ pub async fn page(
                             td { (when(Some(c.created_at))) }
                             td { @if let Some(i) = c.last_step_index { (i) } @else { "—" } }
                             td { (c.event_sequence) }
-                            td { (json("state", &c.state)) }
+                            td { @match (&c.state, c.pruned_at) {
+                                (Some(state), _) => (json("state", state)),
+                                (None, Some(at)) => span.dim { "pruned " (when(Some(at))) },
+                                (None, None) => span.none { "—" },
+                            } }
                         }
                     } }
                 } }

@@ -2,6 +2,8 @@
 //! change answers with what it changed and the events it appended.
 
 use pplane_domain::ApiScope;
+use pplane_store::operations::checkpoints::{checkpoints_prune_batch, RunRetention};
+use pplane_store::operations::Origin;
 use serde_json::{json, Value};
 
 use crate::support::Served;
@@ -203,5 +205,29 @@ async fn a_runs_checkpoints_are_listed_newest_first_in_pages() {
             "{answer}"
         );
     }
+
+    // Retention's prune keeps the rows: a pruned checkpoint lists with a
+    // null state and when it lost it; the newest keeps its own.
+    let mut tx = served.store.tenant_tx(c.tenant, c.user).await.unwrap();
+    let origin = Origin::by("system:checkpoint-retention".parse().unwrap());
+    checkpoints_prune_batch(&mut tx, RunRetention::BeyondNewest(1), &origin)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let all = c.get(&path).await.expect(200);
+    let shown: Vec<(Value, bool)> = all["checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["state"].clone(), c["pruned_at"].is_string()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (json!({ "at": 2 }), false),
+            (Value::Null, true),
+            (Value::Null, true)
+        ]
+    );
     served.stop().await;
 }

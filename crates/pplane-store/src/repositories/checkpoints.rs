@@ -1,4 +1,6 @@
-//! Checkpoints: what a resume needs. Each save is a new row; the latest wins.
+//! Checkpoints: what a resume needs. Each save is a new row; the latest
+//! wins. Retention drops the state of superseded ones and keeps the row
+//! (migration 23).
 
 use chrono::{DateTime, Utc};
 use pplane_domain::{Actor, CheckpointId, CorrelationId, EventId, RunId, TenantId};
@@ -19,10 +21,13 @@ pub struct Checkpoint {
     /// The position of this checkpoint's CHECKPOINT_SAVED event: a resume
     /// replays the run's events after it.
     pub event_sequence: i64,
-    pub state: serde_json::Value,
+    /// The agent's state; null once retention pruned it (`pruned_at`).
+    pub state: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     #[sqlx(try_from = "Uuid")]
     pub correlation_id: CorrelationId,
+    /// When retention dropped the state; its CHECKPOINT_DELETED says why.
+    pub pruned_at: Option<DateTime<Utc>>,
 }
 
 pub struct NewCheckpoint<'a> {
@@ -37,7 +42,7 @@ pub struct NewCheckpoint<'a> {
 }
 
 const COLUMNS: &str =
-    "id, run_id, last_step_index, event_sequence, state, created_at, correlation_id";
+    "id, run_id, last_step_index, event_sequence, state, created_at, correlation_id, pruned_at";
 
 pub async fn checkpoint_insert(
     conn: &mut PgConnection,
@@ -99,4 +104,77 @@ pub async fn checkpoints_before(
     .bind(limit)
     .fetch_all(conn)
     .await?)
+}
+
+/// Which run checkpoints a prune takes, in one tenant. Never a run's newest
+/// (a resume loads it), never a LangGraph thread's (their documents are
+/// pruned by thread, and their state is only a pointer to one), never one
+/// pruned already.
+#[derive(Debug, Clone, Copy)]
+pub enum Prunable {
+    /// Beyond the newest `keep` of each run; at most `limit`.
+    Beyond { keep: i64, limit: i64 },
+    /// Saved before `time`; at most `limit`, the oldest first.
+    Before { time: DateTime<Utc>, limit: i64 },
+}
+
+/// A pruned checkpoint, with the event that saved it and its correlation.
+#[derive(Debug, Clone)]
+pub struct PrunedCheckpoint {
+    pub id: CheckpointId,
+    pub run_id: RunId,
+    pub saved_event: Option<EventId>,
+    pub correlation: CorrelationId,
+}
+
+/// Drops the state of the prunable checkpoints and stamps `pruned_at`. The
+/// UPDATE checks `pruned_at IS NULL` again on the row it locks, so two
+/// prunes at once never prune (and record) one checkpoint twice.
+pub async fn checkpoints_prune(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    prunable: Prunable,
+) -> Result<Vec<PrunedCheckpoint>> {
+    let (keep, time, limit) = match prunable {
+        Prunable::Beyond { keep, limit } => (Some(keep), None, limit),
+        Prunable::Before { time, limit } => (None, Some(time), limit),
+    };
+    let rows: Vec<(Uuid, Uuid, Option<Uuid>, Uuid)> = sqlx::query_as(
+        "WITH ranked AS (
+             SELECT c.id, c.created_at,
+                    row_number() OVER (PARTITION BY c.run_id ORDER BY c.event_sequence DESC) AS newest
+             FROM run_checkpoints c
+             WHERE c.tenant_id = $1 AND c.pruned_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM langgraph_threads t
+                               WHERE t.tenant_id = c.tenant_id AND t.id = c.run_id)),
+         doomed AS (
+             SELECT r.id FROM ranked r
+             WHERE r.newest > 1
+               AND ($2::bigint IS NULL OR r.newest > $2)
+               AND ($3::timestamptz IS NULL OR r.created_at < $3)
+             ORDER BY r.created_at LIMIT $4)
+         UPDATE run_checkpoints c
+         SET state = NULL, pruned_at = now(), updated_at = now()
+         FROM doomed d
+         WHERE c.tenant_id = $1 AND c.id = d.id AND c.pruned_at IS NULL
+         RETURNING c.id, c.run_id, c.causation_id, c.correlation_id",
+    )
+    .bind(tenant.as_uuid())
+    .bind(keep)
+    .bind(time)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    let mut pruned: Vec<PrunedCheckpoint> = rows
+        .into_iter()
+        .map(|(id, run, saved, correlation)| PrunedCheckpoint {
+            id: CheckpointId::from_uuid(id),
+            run_id: RunId::from_uuid(run),
+            saved_event: saved.map(EventId::from_uuid),
+            correlation: CorrelationId::from_uuid(correlation),
+        })
+        .collect();
+    // RETURNING has no order; the events follow the checkpoints' own.
+    pruned.sort_by_key(|p| p.id.as_uuid());
+    Ok(pruned)
 }

@@ -4,6 +4,7 @@
 //! test. (Issue 15, first part: the cluster and the migrations; the
 //! distribution of the tenant tables comes next.)
 
+mod checkpoint_retention;
 mod debugging;
 mod event_log;
 mod ingestion;

@@ -187,7 +187,7 @@ async fn a_run_from_signal_to_completion() {
     let loaded = checkpoint_load(&mut tx, got.run_id).await.unwrap().unwrap();
     assert_eq!(
         (loaded.id, loaded.state.clone()),
-        (saved.id, json!({ "memory": [1, 2] }))
+        (saved.id, Some(json!({ "memory": [1, 2] })))
     );
     let chain = event_causal_chain(tx.conn(), tenant, got.correlation_id)
         .await
@@ -500,7 +500,7 @@ async fn checkpoints_load_the_latest_and_refuse_oversized_state() {
     let latest = checkpoint_load(&mut tx, got.run_id).await.unwrap().unwrap();
     assert_eq!(
         (latest.state.clone(), latest.last_step_index),
-        (json!({ "n": 2 }), Some(3))
+        (Some(json!({ "n": 2 })), Some(3))
     );
 
     let huge = json!({ "blob": "x".repeat(1024 * 1024) });

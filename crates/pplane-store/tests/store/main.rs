@@ -5,6 +5,7 @@ mod api_keys;
 mod causation;
 mod check_data;
 mod check_schema;
+mod checkpoint_retention;
 mod connections;
 mod cross_tenant;
 mod debugging_indexes;
