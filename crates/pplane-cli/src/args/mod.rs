@@ -366,7 +366,7 @@ pub enum BenchScenario {
         /// Delivered outbox entries the purge deletes.
         #[arg(long, default_value_t = 1_000_000)]
         rows: u32,
-        /// Checkpoints of one thread, all but the newest 20 pruned.
+        /// Checkpoints of one thread and of one run, all but the newest 20 of each pruned.
         #[arg(long, default_value_t = 5_000)]
         checkpoints: u32,
         /// How long the appends alone run.

@@ -204,8 +204,9 @@ async fn bench_trace_reports_p95_against_a_plain_select() {
     assert!(row["p50_ms"].as_f64() <= row["p95_ms"].as_f64());
 }
 
-/// The cleanup benchmark purges every loaded entry and prunes the thread to
-/// its newest 20, appending beside it; the row says how many of each went.
+/// The cleanup benchmark purges every loaded entry and prunes the thread and
+/// the run to their newest 20, appending beside it; the row says how many of
+/// each went.
 #[tokio::test]
 async fn bench_jobs_appends_beside_the_purge_and_the_prune() {
     let db = TestDb::migrated().await;
@@ -231,7 +232,7 @@ async fn bench_jobs_appends_beside_the_purge_and_the_prune() {
     let row = &rows[0];
     assert_eq!(
         row["scenario"],
-        "append beside the cleanup jobs: purge 12000 delivered entries, prune 30 checkpoints"
+        "append beside the cleanup jobs: purge 12000 delivered entries, prune 30 checkpoints and 30 run checkpoint states"
     );
     for field in [
         "p50_ms",

@@ -1,9 +1,9 @@
 //! `pplane bench jobs`: what the scheduled cleanup costs the writers. A
 //! scratch database is loaded with a million delivered outbox entries (and
-//! their effects) and a LangGraph thread of checkpoints; one writer appends
-//! events of another tenant alone, then again while the outbox purge and
-//! the checkpoint prune (the operations the scheduled jobs run, in their
-//! batches) delete them. The row's figures are the appends beside the
+//! their effects), a LangGraph thread of checkpoints and a run of as many;
+//! one writer appends events of another tenant alone, then again while the
+//! outbox purge and the checkpoint prune (the operations the scheduled jobs
+//! run, in their batches) delete them and drop the run's superseded states. The row's figures are the appends beside the
 //! cleanup, its raw ones the same appends alone; the walkthrough holds
 //! appends to 10 ms at p99.
 
@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use pplane_domain::{TenantId, UserId};
+use pplane_domain::{RunId, TenantId, UserId};
 use serde_json::json;
 
 use super::append::append_one;
 use super::{concurrently, timed, BenchRow, Samples, ScratchDb};
+use crate::operations::checkpoints::{checkpoint_save, checkpoints_prune_all, RunRetention};
 use crate::operations::delivery::outbox_purge;
 use crate::operations::ingest::{signal_ingest, SignalInput};
 use crate::operations::langgraph::{
@@ -30,7 +31,8 @@ use crate::{Admin, Result, Store, StoreOptions};
 pub struct CleanupBench {
     /// Delivered outbox entries to purge.
     pub rows: u32,
-    /// Checkpoints of one LangGraph thread, all but the newest 20 pruned.
+    /// Checkpoints of one LangGraph thread, and of one run, all but the
+    /// newest 20 of each pruned.
     pub checkpoints: u32,
     /// How long the appends alone run.
     pub seconds: f64,
@@ -62,6 +64,8 @@ async fn measure(url: &str, cfg: &CleanupBench, progress: &impl Fn(&str)) -> Res
         cfg.checkpoints
     ));
     store_thread(&store, cleaned, cleaned_user, cfg.checkpoints).await?;
+    progress(&format!("saving a run's {} checkpoints", cfg.checkpoints));
+    store_run_checkpoints(&store, cleaned, cleaned_user, run, cfg.checkpoints).await?;
     sqlx::raw_sql("VACUUM ANALYZE")
         .execute(admin.conn())
         .await?;
@@ -92,7 +96,13 @@ async fn measure(url: &str, cfg: &CleanupBench, progress: &impl Fn(&str)) -> Res
                     let origin =
                         Origin::by("system:checkpoint-retention".parse().expect("an actor"));
                     let keep = Retention::BeyondNewest(KEEP_LATEST);
-                    langgraph_checkpoints_prune(&store, cleaned, principal, &keep, &origin).await
+                    let documents =
+                        langgraph_checkpoints_prune(&store, cleaned, principal, &keep, &origin)
+                            .await;
+                    let keep = RunRetention::BeyondNewest(KEEP_LATEST);
+                    let states =
+                        checkpoints_prune_all(&store, cleaned, principal, keep, &origin).await;
+                    documents.and_then(|d| Ok((d, states?)))
                 }
                 Err(e) => Err(e),
             };
@@ -108,24 +118,24 @@ async fn measure(url: &str, cfg: &CleanupBench, progress: &impl Fn(&str)) -> Res
         i += 1;
     }
     let wall = started.elapsed();
-    let (purged, purge_took, pruned, took) = cleanup
+    let (purged, purge_took, (pruned, states), took) = cleanup
         .await
         .map_err(|e| crate::StoreError::Internal(format!("the cleanup stopped: {e}")))??;
     progress(&format!(
-        "purged {purged} entries in {:.1} s, pruned {pruned} checkpoints in {:.1} s",
+        "purged {purged} entries in {:.1} s, pruned {pruned} checkpoints and {states} states in {:.1} s",
         purge_took.as_secs_f64(),
         (took - purge_took).as_secs_f64()
     ));
     store.close().await;
     let beside = Samples::concurrent(beside, wall);
     let name = format!(
-        "append beside the cleanup jobs: purge {purged} delivered entries, prune {pruned} checkpoints"
+        "append beside the cleanup jobs: purge {purged} delivered entries, prune {pruned} checkpoints and {states} run checkpoint states"
     );
     Ok(vec![BenchRow::new(name, 1, Some(2), &beside, &alone)])
 }
 
 /// A run of `tenant`, started, for the loaded effects to belong to.
-async fn started_run(store: &Store, tenant: TenantId, user: UserId) -> Result<uuid::Uuid> {
+async fn started_run(store: &Store, tenant: TenantId, user: UserId) -> Result<RunId> {
     let mut tx = store.tenant_tx(tenant, user).await?;
     let input = SignalInput {
         channel: "bench".into(),
@@ -142,18 +152,13 @@ async fn started_run(store: &Store, tenant: TenantId, user: UserId) -> Result<uu
     )
     .await?;
     tx.commit().await?;
-    Ok(run.as_uuid())
+    Ok(run)
 }
 
 /// `n` effects of `run`, each with its outbox entry delivered 30 days ago,
 /// in one statement each as the login (a month of a busy tenant's traffic
 /// at once; random uuids, where the application makes UUIDv7s).
-async fn load_delivered(
-    admin: &mut Admin,
-    tenant: TenantId,
-    run: uuid::Uuid,
-    n: u32,
-) -> Result<()> {
+async fn load_delivered(admin: &mut Admin, tenant: TenantId, run: RunId, n: u32) -> Result<()> {
     sqlx::query(
         "INSERT INTO effects (tenant_id, id, run_id, effect_type, effect_spec, idempotency_key,
                               status, correlation_id, actor)
@@ -163,7 +168,7 @@ async fn load_delivered(
          FROM generate_series(1, $3) AS i",
     )
     .bind(tenant.as_uuid())
-    .bind(run)
+    .bind(run.as_uuid())
     .bind(n as i64)
     .execute(admin.conn())
     .await?;
@@ -200,6 +205,29 @@ async fn store_thread(store: &Store, tenant: TenantId, user: UserId, n: u32) -> 
                 values: Vec::new(),
             };
             langgraph_checkpoint_put(&mut tx, &put, &origin).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// `n` checkpoints of `run`, each a 2 KiB state (an agent's working memory),
+/// a hundred a transaction.
+async fn store_run_checkpoints(
+    store: &Store,
+    tenant: TenantId,
+    user: UserId,
+    run: RunId,
+    n: u32,
+) -> Result<()> {
+    let origin = Origin::by("agent:bench".parse().expect("an actor"));
+    let memory = "m".repeat(2048);
+    let ids: Vec<u32> = (0..n).collect();
+    for chunk in ids.chunks(100) {
+        let mut tx = store.tenant_tx(tenant, user).await?;
+        for &i in chunk {
+            let state = json!({ "step": i, "memory": memory });
+            checkpoint_save(&mut tx, run, &state, None, &origin).await?;
         }
         tx.commit().await?;
     }
