@@ -52,7 +52,9 @@ async def main(ticket: str, crash_after: int) -> None:
             if view.run.status == "PENDING":
                 await run.start(actor=ACTOR)
             if view.run.status != "COMPLETED":
-                memory: dict[str, Any] = view.checkpoint.state if view.checkpoint else {"next": 0, "notes": {}}
+                # A run's newest checkpoint always keeps its state (retention prunes only older ones).
+                saved = view.checkpoint.state if view.checkpoint else None
+                memory: dict[str, Any] = saved if saved is not None else {"next": 0, "notes": {}}
                 if view.checkpoint:
                     print(f"resuming from the checkpoint: {memory['next']} of {len(PLAN)} steps done")
                 await steps_run(pplane, run, view, memory, ticket, crash_after)

@@ -18,7 +18,7 @@
 //! - [`runs`]: the run lifecycle: start, and an end that settles what is under it.
 //! - [`steps`]: steps: added, started, completed, failed and retried, skipped.
 //! - [`tool_calls`]: the tool calls a running step makes.
-//! - [`checkpoints`]: save and load what a resume needs.
+//! - [`checkpoints`]: save and load what a resume needs; retention prunes superseded states.
 //! - [`effects`]: requesting external effects through the outbox.
 //! - [`destinations`]: where a tenant's effects go, with their signing secrets.
 //! - [`delivery`]: what the outbox worker records: dispatches and attempt outcomes.
