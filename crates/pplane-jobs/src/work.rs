@@ -7,9 +7,8 @@ use pplane_domain::{Actor, Job, TenantId};
 use pplane_store::checks::backup::backup_verify;
 use pplane_store::checks::gate::Verdict;
 use pplane_store::jobs::{JobStart, TenantPolicy};
-use pplane_store::operations::checkpoints::{checkpoints_prune_all, RunRetention};
+use pplane_store::operations::checkpoints::{checkpoints_prune, CheckpointRetention};
 use pplane_store::operations::delivery::{outbox_purge, outbox_purge_tenant, PURGE_CHUNK};
-use pplane_store::operations::langgraph::{langgraph_checkpoints_prune, Retention};
 use pplane_store::operations::Origin;
 use pplane_store::projections::projections_refresh;
 use pplane_store::{Admin, Store, StoreError};
@@ -82,19 +81,11 @@ async fn prune(store: &Store, url: &str, start: &JobStart) -> Result<u64, StoreE
         let keep = own.map_or(start.policy.keep_latest, |t| t.keep_latest);
         let retention = own.map_or(start.policy.retention, |t| t.retention);
         let mut retentions = Vec::new();
-        retentions
-            .extend(keep.map(|n| (Retention::BeyondNewest(n), RunRetention::BeyondNewest(n))));
-        retentions.extend(retention.map(|r| {
-            let before = now - age(r);
-            (
-                Retention::WrittenBefore(before),
-                RunRetention::SavedBefore(before),
-            )
-        }));
-        for (documents, states) in retentions {
-            total +=
-                langgraph_checkpoints_prune(store, tenant, principal, &documents, &origin).await?;
-            total += checkpoints_prune_all(store, tenant, principal, states, &origin).await?;
+        retentions.extend(keep.map(CheckpointRetention::BeyondNewest));
+        retentions.extend(retention.map(|r| CheckpointRetention::Before(now - age(r))));
+        for retention in retentions {
+            let took = checkpoints_prune(store, tenant, principal, retention, &origin).await?;
+            total += took.documents + took.states;
         }
     }
     Ok(total)

@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 use pplane_domain::{Actor, TenantId, UserId};
-use pplane_store::operations::checkpoints::{checkpoints_prune_all, RunRetention};
-use pplane_store::operations::langgraph::{langgraph_checkpoints_prune, Retention};
+use pplane_store::operations::checkpoints::{
+    checkpoints_prune, CheckpointRetention, CheckpointsPruned,
+};
 use pplane_store::operations::Origin;
 use pplane_store::Admin;
 use serde_json::json;
@@ -27,15 +28,11 @@ pub async fn run(action: CheckpointsAction, out: Output) -> Result<ExitCode, Fai
 }
 
 async fn prune(args: PruneArgs, out: Output) -> Result<ExitCode, Failure> {
-    let (retention, runs) = match (args.keep_latest, &args.older_than) {
+    let retention = match (args.keep_latest, &args.older_than) {
         (Some(0), _) => return Err(Failure::Usage("--keep-latest must be 1 or more".into())),
-        (Some(n), None) => (Retention::BeyondNewest(n), RunRetention::BeyondNewest(n)),
+        (Some(n), None) => CheckpointRetention::BeyondNewest(n),
         (None, Some(text)) => {
-            let before = Utc::now() - duration("--older-than", text)?;
-            (
-                Retention::WrittenBefore(before),
-                RunRetention::SavedBefore(before),
-            )
+            CheckpointRetention::Before(Utc::now() - duration("--older-than", text)?)
         }
         _ => return Err(Failure::Usage("give --keep-latest or --older-than".into())),
     };
@@ -62,30 +59,29 @@ async fn prune(args: PruneArgs, out: Output) -> Result<ExitCode, Failure> {
         None => store.delivery_principal().await?,
     };
     let mut pruned = Vec::new();
+    let mut total = CheckpointsPruned::default();
     for tenant in &tenants {
-        let n =
-            langgraph_checkpoints_prune(&store, *tenant, principal, &retention, &origin).await?;
-        let states = checkpoints_prune_all(&store, *tenant, principal, runs, &origin).await?;
-        pruned.push(json!({ "tenant": tenant, "pruned": n, "states_pruned": states }));
+        let took = checkpoints_prune(&store, *tenant, principal, retention, &origin).await?;
+        total.documents += took.documents;
+        total.states += took.states;
+        pruned.push(
+            json!({ "tenant": tenant, "pruned": took.documents, "states_pruned": took.states }),
+        );
     }
-    let total: u64 = pruned.iter().filter_map(|p| p["pruned"].as_u64()).sum();
-    let states: u64 = pruned
-        .iter()
-        .filter_map(|p| p["states_pruned"].as_u64())
-        .sum();
     let scope = if args.tenant.is_some() {
         "tenant"
     } else {
         "plane"
     };
     if out.json {
-        output::json(
-            &json!({ "scope": scope, "pruned": total, "states_pruned": states, "tenants": pruned }),
-        );
+        output::json(&json!({ "scope": scope, "pruned": total.documents,
+                              "states_pruned": total.states, "tenants": pruned }));
     } else {
         outln!(
-            "pruned {total} LangGraph checkpoint(s) and the state of {states} run checkpoint(s) \
+            "pruned {} LangGraph checkpoint(s) and the state of {} run checkpoint(s) \
              in {} tenant(s) ({scope})",
+            total.documents,
+            total.states,
             tenants.len()
         );
     }

@@ -2,7 +2,7 @@
 //! change answers with what it changed and the events it appended.
 
 use pplane_domain::ApiScope;
-use pplane_store::operations::checkpoints::{checkpoints_prune_batch, RunRetention};
+use pplane_store::operations::checkpoints::{checkpoints_prune_batch, CheckpointRetention};
 use pplane_store::operations::Origin;
 use serde_json::{json, Value};
 
@@ -210,7 +210,7 @@ async fn a_runs_checkpoints_are_listed_newest_first_in_pages() {
     // null state and when it lost it; the newest keeps its own.
     let mut tx = served.store.tenant_tx(c.tenant, c.user).await.unwrap();
     let origin = Origin::by("system:checkpoint-retention".parse().unwrap());
-    checkpoints_prune_batch(&mut tx, RunRetention::BeyondNewest(1), &origin)
+    checkpoints_prune_batch(&mut tx, CheckpointRetention::BeyondNewest(1), &origin)
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -17,12 +17,10 @@ use serde_json::json;
 
 use super::append::append_one;
 use super::{concurrently, timed, BenchRow, Samples, ScratchDb};
-use crate::operations::checkpoints::{checkpoint_save, checkpoints_prune_all, RunRetention};
+use crate::operations::checkpoints::{checkpoint_save, checkpoints_prune, CheckpointRetention};
 use crate::operations::delivery::outbox_purge;
 use crate::operations::ingest::{signal_ingest, SignalInput};
-use crate::operations::langgraph::{
-    langgraph_checkpoint_put, langgraph_checkpoints_prune, CheckpointKey, CheckpointPut, Retention,
-};
+use crate::operations::langgraph::{langgraph_checkpoint_put, CheckpointKey, CheckpointPut};
 use crate::operations::runs::run_start;
 use crate::operations::Origin;
 use crate::{Admin, Result, Store, StoreOptions};
@@ -95,14 +93,8 @@ async fn measure(url: &str, cfg: &CleanupBench, progress: &impl Fn(&str)) -> Res
                 Ok(principal) => {
                     let origin =
                         Origin::by("system:checkpoint-retention".parse().expect("an actor"));
-                    let keep = Retention::BeyondNewest(KEEP_LATEST);
-                    let documents =
-                        langgraph_checkpoints_prune(&store, cleaned, principal, &keep, &origin)
-                            .await;
-                    let keep = RunRetention::BeyondNewest(KEEP_LATEST);
-                    let states =
-                        checkpoints_prune_all(&store, cleaned, principal, keep, &origin).await;
-                    documents.and_then(|d| Ok((d, states?)))
+                    let keep = CheckpointRetention::BeyondNewest(KEEP_LATEST);
+                    checkpoints_prune(&store, cleaned, principal, keep, &origin).await
                 }
                 Err(e) => Err(e),
             };
@@ -118,18 +110,21 @@ async fn measure(url: &str, cfg: &CleanupBench, progress: &impl Fn(&str)) -> Res
         i += 1;
     }
     let wall = started.elapsed();
-    let (purged, purge_took, (pruned, states), took) = cleanup
+    let (purged, purge_took, pruned, took) = cleanup
         .await
         .map_err(|e| crate::StoreError::Internal(format!("the cleanup stopped: {e}")))??;
     progress(&format!(
-        "purged {purged} entries in {:.1} s, pruned {pruned} checkpoints and {states} states in {:.1} s",
+        "purged {purged} entries in {:.1} s, pruned {} checkpoints and {} states in {:.1} s",
         purge_took.as_secs_f64(),
+        pruned.documents,
+        pruned.states,
         (took - purge_took).as_secs_f64()
     ));
     store.close().await;
     let beside = Samples::concurrent(beside, wall);
     let name = format!(
-        "append beside the cleanup jobs: purge {purged} delivered entries, prune {pruned} checkpoints and {states} run checkpoint states"
+        "append beside the cleanup jobs: purge {purged} delivered entries, prune {} checkpoints and {} run checkpoint states",
+        pruned.documents, pruned.states
     );
     Ok(vec![BenchRow::new(name, 1, Some(2), &beside, &alone)])
 }

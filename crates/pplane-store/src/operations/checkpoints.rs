@@ -2,18 +2,18 @@
 //! state of superseded ones, recording each.
 
 use chrono::{DateTime, Utc};
-use pplane_domain::{CheckpointId, EventId, EventType, RunId, TenantId, UserId};
+use pplane_domain::{CheckpointId, CorrelationId, EventId, EventType, RunId, TenantId, UserId};
 use serde_json::{json, Value};
 
-use super::langgraph::PRUNE_BATCH;
+use super::langgraph::{langgraph_checkpoints_prune, Retention, PRUNE_BATCH};
 use super::runs::{run_get, run_open};
-use super::{record, Changed, Origin, Recorded};
+use super::{record, record_all, Changed, Origin};
 use crate::limits::{check_size, CHECKPOINT_STATE_MAX};
 use crate::repositories::checkpoints::{
-    checkpoint_insert, checkpoint_latest, checkpoints_before, checkpoints_prune, Checkpoint,
+    checkpoint_insert, checkpoint_latest, checkpoint_states_drop, checkpoints_before, Checkpoint,
     NewCheckpoint, Prunable,
 };
-use crate::repositories::events::{event_append, event_latest_of_steps, NewEvent};
+use crate::repositories::events::{event_latest_of_steps, NewEvent};
 use crate::repositories::runs::RunLock;
 use crate::{Result, Store, StoreError, TenantTx};
 
@@ -95,103 +95,132 @@ pub async fn checkpoint_list(
     checkpoints_before(tx.conn(), tenant, run_id, before, limit).await
 }
 
-/// How much of each run's checkpoint history retention keeps. Either way a
-/// run's newest checkpoint keeps its state, and LangGraph threads' run
-/// checkpoints are left to their thread's prune
-/// ([`super::langgraph::langgraph_checkpoints_prune`]).
+/// A tenant-wide checkpoint retention, as the `checkpoint-prune` job and
+/// `pplane checkpoints prune` apply it: to LangGraph's documents (each
+/// thread's namespaces) and to the states of run checkpoints (each run).
+/// Either way a run's newest checkpoint keeps its state, and LangGraph
+/// threads' run checkpoints are left to their documents' prune.
 #[derive(Debug, Clone, Copy)]
-pub enum RunRetention {
-    /// The newest N of each run keep their state (N ≥ 1).
+pub enum CheckpointRetention {
+    /// The newest N of each thread namespace and of each run stay (N ≥ 1).
     BeyondNewest(u32),
-    /// Checkpoints saved before this time lose theirs.
-    SavedBefore(DateTime<Utc>),
+    /// What was written before this time goes.
+    Before(DateTime<Utc>),
 }
 
-impl RunRetention {
+impl CheckpointRetention {
     fn reason(&self) -> String {
         match self {
-            RunRetention::BeyondNewest(n) => format!("keep latest {n}"),
-            RunRetention::SavedBefore(t) => format!("saved before {}", t.to_rfc3339()),
+            CheckpointRetention::BeyondNewest(n) => format!("keep latest {n}"),
+            CheckpointRetention::Before(t) => format!("saved before {}", t.to_rfc3339()),
         }
+    }
+
+    /// The same retention for LangGraph's documents.
+    fn documents(&self) -> Retention {
+        match *self {
+            CheckpointRetention::BeyondNewest(n) => Retention::BeyondNewest(n),
+            CheckpointRetention::Before(t) => Retention::WrittenBefore(t),
+        }
+    }
+}
+
+/// CHECKPOINT_DELETED: version 2 of the run checkpoint `checkpoint`,
+/// hanging from the CHECKPOINT_SAVED that recorded it, in its correlation.
+/// The one shape of a checkpoint's deletion or pruning, whatever took it.
+pub(crate) fn checkpoint_deleted(
+    checkpoint: CheckpointId,
+    saved: Option<EventId>,
+    correlation: CorrelationId,
+    origin: &Origin,
+    data: Value,
+) -> NewEvent {
+    NewEvent {
+        id: EventId::new(),
+        event_type: EventType::CheckpointDeleted,
+        aggregate_id: checkpoint.as_uuid(),
+        aggregate_version: 2,
+        data,
+        correlation,
+        causation: saved,
+        actor: origin.actor.clone(),
     }
 }
 
 /// Prunes one batch (at most [`PRUNE_BATCH`]) of the tenant's run
 /// checkpoints as `retention` says: their state goes, the rows stay, and
-/// each appends CHECKPOINT_DELETED (version 2 of the checkpoint) hanging
-/// from its CHECKPOINT_SAVED, with the reason. The checkpoints pruned.
+/// each appends CHECKPOINT_DELETED with the reason. The checkpoints pruned.
 pub async fn checkpoints_prune_batch(
     tx: &mut TenantTx,
-    retention: RunRetention,
+    retention: CheckpointRetention,
     origin: &Origin,
 ) -> Result<Changed<Vec<CheckpointId>>> {
     let prunable = match retention {
-        RunRetention::BeyondNewest(0) => {
+        CheckpointRetention::BeyondNewest(0) => {
             return Err(StoreError::InvalidInput(
                 "keep at least the newest checkpoint of each run".into(),
             ))
         }
-        RunRetention::BeyondNewest(keep) => Prunable::Beyond {
+        CheckpointRetention::BeyondNewest(keep) => Prunable::Beyond {
             keep: i64::from(keep),
             limit: PRUNE_BATCH,
         },
-        RunRetention::SavedBefore(time) => Prunable::Before {
+        CheckpointRetention::Before(time) => Prunable::Before {
             time,
             limit: PRUNE_BATCH,
         },
     };
     let tenant = tx.tenant();
-    let pruned = checkpoints_prune(tx.conn(), tenant, prunable).await?;
-    if pruned.is_empty() {
-        return Ok(Changed::new(Vec::new(), Vec::new()));
-    }
+    let pruned = checkpoint_states_drop(tx.conn(), tenant, prunable).await?;
     let reason = retention.reason();
     let new: Vec<NewEvent> = pruned
         .iter()
-        .map(|p| NewEvent {
-            id: EventId::new(),
-            event_type: EventType::CheckpointDeleted,
-            aggregate_id: p.id.as_uuid(),
-            aggregate_version: 2,
-            data: json!({ "reason": reason, "run_id": p.run_id }),
-            correlation: p.correlation,
-            causation: p.saved_event,
-            actor: origin.actor.clone(),
+        .map(|p| {
+            let data = json!({ "reason": reason, "run_id": p.run_id });
+            checkpoint_deleted(p.id, p.saved_event, p.correlation, origin, data)
         })
         .collect();
-    let positions = event_append(tx.conn(), tenant, &new).await?;
-    let events = new
-        .iter()
-        .zip(positions)
-        .map(|(e, sequence_number)| Recorded {
-            event_id: e.id,
-            sequence_number,
-        })
-        .collect();
+    let events = if new.is_empty() {
+        Vec::new()
+    } else {
+        record_all(tx, &new).await?
+    };
     Ok(Changed::new(
         pruned.into_iter().map(|p| p.id).collect(),
         events,
     ))
 }
 
-/// Prunes all of the tenant's run checkpoints that `retention` takes,
-/// acting as `user`: a batch a transaction, so no transaction holds many
-/// locks for long (or the tenant's head for long); how many were pruned.
-pub async fn checkpoints_prune_all(
+/// What a tenant-wide prune took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckpointsPruned {
+    /// LangGraph checkpoint documents deleted.
+    pub documents: u64,
+    /// Run checkpoints whose state was dropped.
+    pub states: u64,
+}
+
+/// Applies `retention` to all of the tenant's checkpoints, acting as
+/// `user`: LangGraph's documents, then the run checkpoints' states, a batch
+/// a transaction each, so no transaction holds many locks (or the tenant's
+/// head) for long.
+pub async fn checkpoints_prune(
     store: &Store,
     tenant: TenantId,
     user: UserId,
-    retention: RunRetention,
+    retention: CheckpointRetention,
     origin: &Origin,
-) -> Result<u64> {
-    let mut total = 0;
+) -> Result<CheckpointsPruned> {
+    let documents =
+        langgraph_checkpoints_prune(store, tenant, user, &retention.documents(), origin).await?;
+    let mut states = 0;
     loop {
         let mut tx = store.tenant_tx(tenant, user).await?;
         let pruned = checkpoints_prune_batch(&mut tx, retention, origin).await?;
         tx.commit().await?;
-        total += pruned.value.len() as u64;
+        states += pruned.value.len() as u64;
         if (pruned.value.len() as i64) < PRUNE_BATCH {
-            return Ok(total);
+            return Ok(CheckpointsPruned { documents, states });
         }
     }
 }

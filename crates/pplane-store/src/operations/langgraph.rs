@@ -13,11 +13,12 @@ use pplane_domain::{
 };
 use serde_json::{json, Value};
 
+use super::checkpoints::checkpoint_deleted;
 use super::ingest::{signal_ingest, SignalInput};
 use super::runs::{run_get, run_start};
-use super::{record, Changed, Origin, Recorded};
+use super::{record, record_all, Changed, Origin, Recorded};
 use crate::limits::{check_size, CHECKPOINT_STATE_MAX};
-use crate::repositories::events::{event_append, NewEvent};
+use crate::repositories::events::NewEvent;
 use crate::repositories::langgraph::{
     checkpoint_store, thread_head, thread_insert, thread_run, thread_tuples, tuple_get,
     tuple_search, writes_insert, NewCheckpointDocument, ThreadHead,
@@ -430,27 +431,13 @@ pub async fn langgraph_checkpoints_delete(
     for chunk in deleted.chunks(DELETED_CHUNK) {
         let new: Vec<NewEvent> = chunk
             .iter()
-            .map(|d| NewEvent {
-                id: EventId::new(),
-                event_type: EventType::CheckpointDeleted,
-                aggregate_id: d.run_checkpoint.as_uuid(),
-                aggregate_version: 2,
-                data: json!({ "reason": reason, "thread_id": d.key.thread_id,
-                              "checkpoint_ns": d.key.checkpoint_ns, "checkpoint_id": d.key.checkpoint_id }),
-                correlation: d.correlation,
-                causation: d.saved_event,
-                actor: origin.actor.clone(),
+            .map(|d| {
+                let data = json!({ "reason": reason, "thread_id": d.key.thread_id,
+                                   "checkpoint_ns": d.key.checkpoint_ns, "checkpoint_id": d.key.checkpoint_id });
+                checkpoint_deleted(d.run_checkpoint, d.saved_event, d.correlation, origin, data)
             })
             .collect();
-        let positions = event_append(tx.conn(), tenant, &new).await?;
-        events.extend(
-            new.iter()
-                .zip(positions)
-                .map(|(e, sequence_number)| Recorded {
-                    event_id: e.id,
-                    sequence_number,
-                }),
-        );
+        events.extend(record_all(tx, &new).await?);
     }
     Ok(Changed::new(
         deleted.into_iter().map(|d| d.key).collect(),

@@ -167,6 +167,21 @@ pub(crate) async fn record(
     }
 }
 
+/// Appends events that need no causation check (each names its own cause,
+/// read from the rows it records), in one statement: what each recorded.
+pub(crate) async fn record_all(tx: &mut TenantTx, new: &[NewEvent]) -> Result<Vec<Recorded>> {
+    let tenant = tx.tenant();
+    let positions = event_append(tx.conn(), tenant, new).await?;
+    Ok(new
+        .iter()
+        .zip(positions)
+        .map(|(e, sequence_number)| Recorded {
+            event_id: e.id,
+            sequence_number,
+        })
+        .collect())
+}
+
 /// A caller's cause must be an event of this tenant and this correlation:
 /// the append-only log would keep a bogus one forever.
 async fn cause_check(tx: &mut TenantTx, cause: EventId, correlation: CorrelationId) -> Result<()> {

@@ -130,7 +130,7 @@ pub struct PrunedCheckpoint {
 /// Drops the state of the prunable checkpoints and stamps `pruned_at`. The
 /// UPDATE checks `pruned_at IS NULL` again on the row it locks, so two
 /// prunes at once never prune (and record) one checkpoint twice.
-pub async fn checkpoints_prune(
+pub async fn checkpoint_states_drop(
     conn: &mut PgConnection,
     tenant: TenantId,
     prunable: Prunable,

@@ -5,7 +5,9 @@
 
 use pplane_domain::{Actor, TenantId, UserId};
 use pplane_store::checks::data::data_check;
-use pplane_store::operations::checkpoints::{checkpoint_save, checkpoints_prune_all, RunRetention};
+use pplane_store::operations::checkpoints::{
+    checkpoint_save, checkpoints_prune, CheckpointRetention,
+};
 use pplane_store::operations::ingest::SignalInput;
 use pplane_store::operations::Origin;
 use pplane_store::testing::citus::CitusDb;
@@ -49,16 +51,16 @@ async fn a_prune_on_citus_drops_superseded_states_in_its_tenant_only() {
     four_checkpoints(&store, tenant, user).await;
     four_checkpoints(&store, other, other_user).await;
 
-    let pruned = checkpoints_prune_all(
+    let pruned = checkpoints_prune(
         &store,
         tenant,
         user,
-        RunRetention::BeyondNewest(1),
+        CheckpointRetention::BeyondNewest(1),
         &origin(),
     )
     .await
     .unwrap();
-    assert_eq!(pruned, 3);
+    assert_eq!((pruned.documents, pruned.states), (0, 3));
     let held = |t: TenantId| {
         format!(
             "SELECT count(*) FILTER (WHERE state IS NULL AND pruned_at IS NOT NULL) || ' of ' || count(*)

@@ -6,8 +6,8 @@
 use pplane_domain::{CheckpointId, RunId, TenantId, UserId};
 use pplane_store::checks::data::data_check;
 use pplane_store::operations::checkpoints::{
-    checkpoint_list, checkpoint_load, checkpoint_save, checkpoints_prune_all,
-    checkpoints_prune_batch, RunRetention,
+    checkpoint_list, checkpoint_load, checkpoint_save, checkpoints_prune, checkpoints_prune_batch,
+    CheckpointRetention, CheckpointsPruned,
 };
 use pplane_store::queries::runs::Checkpoint;
 use pplane_store::testing::TestDb;
@@ -44,7 +44,7 @@ async fn pruned(
     store: &Store,
     tenant: TenantId,
     user: UserId,
-    retention: RunRetention,
+    retention: CheckpointRetention,
 ) -> Vec<CheckpointId> {
     let mut tx = store.tenant_tx(tenant, user).await.unwrap();
     let changed = checkpoints_prune_batch(&mut tx, retention, &agent())
@@ -67,7 +67,7 @@ async fn checkpoints_beyond_the_newest_n_of_each_run_lose_their_state_and_each_i
     let long = run_with(&store, tenant, user, 5).await;
     let short = run_with(&store, tenant, user, 2).await;
 
-    let gone = pruned(&store, tenant, user, RunRetention::BeyondNewest(2)).await;
+    let gone = pruned(&store, tenant, user, CheckpointRetention::BeyondNewest(2)).await;
     assert_eq!(
         gone.len(),
         3,
@@ -108,7 +108,7 @@ async fn checkpoints_beyond_the_newest_n_of_each_run_lose_their_state_and_each_i
     );
 
     assert!(
-        pruned(&store, tenant, user, RunRetention::BeyondNewest(2))
+        pruned(&store, tenant, user, CheckpointRetention::BeyondNewest(2))
             .await
             .is_empty(),
         "a second prune finds nothing and records nothing"
@@ -127,7 +127,7 @@ async fn a_runs_newest_checkpoint_keeps_its_state_however_old() {
     let lone = run_with(&store, tenant, user, 1).await;
 
     let future = chrono::Utc::now() + chrono::Duration::hours(1);
-    let gone = pruned(&store, tenant, user, RunRetention::SavedBefore(future)).await;
+    let gone = pruned(&store, tenant, user, CheckpointRetention::Before(future)).await;
     assert_eq!(
         gone.len(),
         2,
@@ -154,7 +154,7 @@ async fn a_runs_newest_checkpoint_keeps_its_state_however_old() {
     );
 
     let mut tx = store.tenant_tx(tenant, user).await.unwrap();
-    let err = checkpoints_prune_batch(&mut tx, RunRetention::BeyondNewest(0), &agent())
+    let err = checkpoints_prune_batch(&mut tx, CheckpointRetention::BeyondNewest(0), &agent())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput(_)), "{err}");
@@ -178,9 +178,11 @@ async fn langgraph_threads_and_other_tenants_are_not_pruned() {
     }
     let theirs = run_with(&store, other, other_user, 3).await;
 
-    assert!(pruned(&store, tenant, user, RunRetention::BeyondNewest(1))
-        .await
-        .is_empty());
+    assert!(
+        pruned(&store, tenant, user, CheckpointRetention::BeyondNewest(1))
+            .await
+            .is_empty()
+    );
     assert_eq!(
         db.scalar("SELECT count(*) FROM run_checkpoints WHERE state IS NULL")
             .await,
@@ -203,16 +205,22 @@ async fn a_prune_of_many_goes_a_batch_a_transaction() {
     let store = db.store().await;
     let (tenant, user) = db.tenant(&store).await;
     let run = run_with(&store, tenant, user, 1_003).await;
-    let total = checkpoints_prune_all(
+    let total = checkpoints_prune(
         &store,
         tenant,
         user,
-        RunRetention::BeyondNewest(1),
+        CheckpointRetention::BeyondNewest(1),
         &agent(),
     )
     .await
     .unwrap();
-    assert_eq!(total, 1_002);
+    assert_eq!(
+        total,
+        CheckpointsPruned {
+            documents: 0,
+            states: 1_002
+        }
+    );
     assert_eq!(
         db.scalar("SELECT count(*) FROM run_checkpoints WHERE state IS NOT NULL")
             .await,
