@@ -20,6 +20,10 @@
 //!
 //! On Citus a claim serves one tenant (`claim_tenant_by_tenant`).
 //!
+//! Between rounds a loop waits for a commit's notification, which wakes one
+//! loop, or for the poll. A round whose claim was full claims again at once
+//! and wakes another loop; one that took less took all that was due.
+//!
 //! A worker that dies after 1 leaves its entries IN_FLIGHT until the lease
 //! runs out (an entry whose record in 2 had not committed has its effect
 //! still PENDING); then any worker claims them again as the next attempt,
@@ -66,6 +70,8 @@ pub enum WorkerError {
 /// What a worker did, for its exit report and for tests.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Tally {
+    /// Claims made, those that found nothing included.
+    pub claims: u64,
     pub claimed: u64,
     pub delivered: u64,
     pub retried: u64,
@@ -79,6 +85,7 @@ pub struct Tally {
 
 #[derive(Default)]
 struct Counters {
+    claims: AtomicU64,
     claimed: AtomicU64,
     delivered: AtomicU64,
     retried: AtomicU64,
@@ -120,6 +127,7 @@ impl Worker {
     pub fn tally(&self) -> Tally {
         let c = &self.counters;
         Tally {
+            claims: c.claims.load(Ordering::Relaxed),
             claimed: c.claimed.load(Ordering::Relaxed),
             delivered: c.delivered.load(Ordering::Relaxed),
             retried: c.retried.load(Ordering::Relaxed),
@@ -189,7 +197,14 @@ impl Worker {
             }
             let notified = wake.notified();
             match self.round(beside).await {
-                Ok(0) if self.config.until_idle && !beside.is_empty() => {
+                Ok(Round { full: true, .. }) => {
+                    // It took all a claim may take: more may be due, so it
+                    // claims again at once, and wakes another loop too.
+                    wake.notify_one();
+                }
+                // Idle is known only from a claim that finds nothing.
+                Ok(Round { taken, .. }) if taken > 0 && self.config.until_idle => {}
+                Ok(Round { taken: 0, .. }) if self.config.until_idle && !beside.is_empty() => {
                     // Idle means nothing due and nothing of ours in flight:
                     // a share still being served may settle a retry that
                     // is due at once.
@@ -197,7 +212,7 @@ impl Worker {
                         resume_panic(served);
                     }
                 }
-                Ok(0) if self.config.until_idle => {
+                Ok(Round { taken: 0, .. }) if self.config.until_idle => {
                     let held = self.leased_elsewhere().await?;
                     self.counters
                         .leased_elsewhere
@@ -209,7 +224,12 @@ impl Worker {
                     // expires: either way a poll later tells.
                     tokio::time::sleep(self.config.poll.min(Duration::from_millis(500))).await;
                 }
-                Ok(0) => {
+                // Nothing was due, or the claim took all that was: what
+                // comes due next is announced by its commit's notification
+                // (a retry's or an expired lease's time, by the poll).
+                // Claiming again at once made every delivered entry cost
+                // an empty claim as well.
+                Ok(_) => {
                     tokio::select! {
                         _ = notified => {}
                         _ = tokio::time::sleep(self.config.poll) => {}
@@ -221,7 +241,6 @@ impl Worker {
                         } => {}
                     }
                 }
-                Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "delivery round failed; trying again");
                     tokio::time::sleep(self.config.poll).await;
@@ -232,16 +251,20 @@ impl Worker {
     }
 
     /// One claim, its deliveries and their settlement (other tenants' shares
-    /// of it go on in `beside`); returns how many entries it took.
-    async fn round(self: &Arc<Self>, beside: &mut JoinSet<()>) -> Result<usize, StoreError> {
+    /// of it go on in `beside`).
+    async fn round(self: &Arc<Self>, beside: &mut JoinSet<()>) -> Result<Round, StoreError> {
         let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX);
         match self.store.profile() {
             Profile::SingleNode => self.round_across_tenants(lease_ms, beside).await,
             Profile::Citus => {
                 let (claimed, refused) = self.claim_tenant_by_tenant(lease_ms).await?;
                 self.claimed(claimed.len());
+                let round = Round {
+                    taken: claimed.len(),
+                    full: claimed.len() >= self.config.batch as usize,
+                };
                 self.deliver(&claimed, refused).await;
-                Ok(claimed.len())
+                Ok(round)
             }
         }
     }
@@ -260,13 +283,14 @@ impl Worker {
         self: &Arc<Self>,
         lease_ms: i64,
         beside: &mut JoinSet<()>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Round, StoreError> {
         let mut dispatch = self.store.dispatch_tx().await?;
         let rotation = self.rotation();
         let size = ClaimSize {
             per_tenant: self.config.batch,
             tenants: self.config.claim_tenants,
         };
+        self.counters.claims.fetch_add(1, Ordering::Relaxed);
         let claimed =
             outbox_claim(&mut dispatch, &rotation, &self.config.id, size, lease_ms).await?;
         let mut groups = by_tenant(claimed);
@@ -274,7 +298,7 @@ impl Worker {
         groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
         let Some(first) = groups.first() else {
             dispatch.commit().await?;
-            return Ok(0);
+            return Ok(Round::default());
         };
         let mut tx = dispatch
             .into_tenant(first[0].tenant_id, self.principal)
@@ -282,8 +306,12 @@ impl Worker {
         let refused = self.dispatch(&mut tx, first).await?;
         tx.commit().await?;
         self.rotation_advance(rotation, groups.iter().map(|g| &g[0].tenant_id));
-        let taken = groups.iter().map(Vec::len).sum();
-        self.claimed(taken);
+        let round = Round {
+            taken: groups.iter().map(Vec::len).sum(),
+            full: groups.len() >= size.tenants as usize
+                || groups.iter().any(|g| g.len() >= size.per_tenant as usize),
+        };
+        self.claimed(round.taken);
         let mut groups = groups.into_iter();
         let first = groups.next().expect("the first group");
         for group in groups {
@@ -291,7 +319,7 @@ impl Worker {
             beside.spawn(async move { worker.serve_tenant(&group).await });
         }
         self.deliver(&first, refused).await;
-        Ok(taken)
+        Ok(round)
     }
 
     /// One tenant's share of a claim that served several: records its
@@ -376,6 +404,7 @@ impl Worker {
             self.rotation_advance(rotation, [&tenant]);
             let mut tx = self.store.tenant_tx(tenant, self.principal).await?;
             let limit = i64::from(self.config.batch);
+            self.counters.claims.fetch_add(1, Ordering::Relaxed);
             let claimed = outbox_claim_in(&mut tx, &self.config.id, limit, lease_ms).await?;
             if claimed.is_empty() {
                 tx.rollback().await?;
@@ -490,6 +519,15 @@ impl Worker {
     }
 }
 
+/// What one round's claim took.
+#[derive(Debug, Default, Clone, Copy)]
+struct Round {
+    taken: usize,
+    /// It took as much as a claim may (a whole batch from some tenant, or
+    /// as many tenants as a claim serves): more may still be due.
+    full: bool,
+}
+
 /// A served share's end: a panic in it is the loop's.
 fn resume_panic(served: Result<(), tokio::task::JoinError>) {
     if let Err(e) = served {
@@ -534,7 +572,11 @@ async fn listen(worker: Arc<Worker>, wake: Arc<Notify>, shutdown: watch::Receive
         }
         loop {
             match listener.wait(poll).await {
-                Ok(true) => wake.notify_waiters(),
+                // One loop, not all of them: a commit's few entries are
+                // one claim's work, and every loop waking to claim them
+                // made three empty claims in four. A loop whose claim was
+                // full passes the wake-up on (claims_loop).
+                Ok(true) => wake.notify_one(),
                 Ok(false) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "the LISTEN connection failed; reconnecting");

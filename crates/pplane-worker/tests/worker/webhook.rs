@@ -67,13 +67,7 @@ async fn a_request_wakes_a_waiting_worker_without_polling() {
     plane
         .destination("orders", Target::Webhook(receiver.url("/h")))
         .await;
-    // Polling once a minute: only the commit's notification can wake it.
-    let config = WorkerConfig {
-        poll: Duration::from_secs(60),
-        lease: Duration::from_secs(120),
-        ..quick(3)
-    };
-    let (stop, handle) = plane.spawn(config).await;
+    let (stop, handle) = plane.spawn(notified_only(quick(3))).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     plane.request("orders", &keys("wake", 1)).await;
     let delivered = eventually(Duration::from_secs(5), async || receiver.keys() == 1).await;
@@ -82,6 +76,41 @@ async fn a_request_wakes_a_waiting_worker_without_polling() {
     assert!(
         delivered,
         "the notification woke the worker well before its poll"
+    );
+}
+
+/// A commit wakes one waiting loop, not all of them, and a claim that took
+/// all that was due is not followed by one that finds nothing: with four
+/// loops waiting, each request committed on its own costs one claim (every
+/// loop claimed on every commit before: about four).
+#[tokio::test]
+async fn a_request_wakes_one_loop_and_costs_one_claim() {
+    let plane = Plane::new().await;
+    let receiver = Receiver::start().await.unwrap();
+    plane
+        .destination("orders", Target::Webhook(receiver.url("/h")))
+        .await;
+    let config = WorkerConfig {
+        concurrency: 4,
+        ..quick(3)
+    };
+    let (stop, handle) = plane.spawn(notified_only(config)).await;
+    // Each loop's first claim finds nothing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..10 {
+        plane.request("orders", &[format!("one-{i}")]).await;
+        let arrived = eventually(Duration::from_secs(5), async || receiver.keys() == i + 1).await;
+        assert!(arrived, "request {i} was delivered");
+    }
+    stop.send(true).unwrap();
+    let tally = handle.await.unwrap();
+    assert_eq!(tally.delivered, 10);
+    // The first claims, one a request, and room for the listener's own
+    // self-test notification and a commit heard while a loop was busy.
+    assert!(
+        tally.claims <= 4 + 10 + 3,
+        "{} claims for 10 requests",
+        tally.claims
     );
 }
 
@@ -113,12 +142,7 @@ async fn a_lost_listen_connection_is_re_established() {
     plane
         .destination("orders", Target::Webhook(receiver.url("/h")))
         .await;
-    let config = WorkerConfig {
-        poll: Duration::from_secs(60),
-        lease: Duration::from_secs(120),
-        ..quick(3)
-    };
-    let (stop, handle) = plane.spawn(config).await;
+    let (stop, handle) = plane.spawn(notified_only(quick(3))).await;
     let listener = "SELECT coalesce(max(pid), 0)::bigint FROM pg_stat_activity
                     WHERE datname = current_database() AND query ILIKE 'LISTEN%'";
     assert!(
@@ -156,4 +180,14 @@ async fn a_lost_listen_connection_is_re_established() {
         delivered,
         "woken by a notification on the new connection, not by the poll"
     );
+}
+
+/// Polling once a minute: within a test only a commit's notification wakes
+/// the worker.
+fn notified_only(config: WorkerConfig) -> WorkerConfig {
+    WorkerConfig {
+        poll: Duration::from_secs(60),
+        lease: Duration::from_secs(120),
+        ..config
+    }
 }
