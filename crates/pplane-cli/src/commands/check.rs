@@ -7,7 +7,7 @@ use pplane_store::checks::gate::{production_gate, GateItem, GateOptions, Targets
 use pplane_store::checks::schema_check;
 use pplane_store::{Admin, MigrationSet};
 
-use crate::args::{CheckGate, Output};
+use crate::args::{CheckGate, LatencyTargets, Output};
 use crate::failure::Failure;
 use crate::output::{out, outln};
 use crate::{output, target};
@@ -23,15 +23,11 @@ pub async fn run(gate: CheckGate, out: Output) -> Result<ExitCode, Failure> {
         CheckGate::Data => (data_check(&mut admin).await?, "data gate"),
         CheckGate::All {
             no_backup_verify,
-            query_p95_ms,
-            append_p99_ms,
+            targets,
         } => {
             admin.close().await?;
             let opts = GateOptions {
-                targets: Targets {
-                    query_p95_ms,
-                    append_p99_ms,
-                },
+                targets: gate_targets(targets),
                 ..GateOptions::here(!no_backup_verify)
             };
             return all(&url, &opts, out).await;
@@ -106,4 +102,12 @@ pub(crate) fn gate_markdown(items: &[GateItem]) -> String {
         count(Verdict::NotApplicable)
     );
     s
+}
+
+/// The gate's targets as the command line gave them.
+pub(crate) fn gate_targets(targets: LatencyTargets) -> Targets {
+    Targets {
+        query_p95_ms: targets.query_p95_ms,
+        append_p99_ms: targets.append_p99_ms,
+    }
 }

@@ -82,7 +82,11 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<ExitCode, Failure> {
     }
     store.close().await;
     progress("running the production gate");
-    let gate = production_gate(&url, &GateOptions::here(true)).await?;
+    let opts = GateOptions {
+        targets: super::check::gate_targets(args.targets),
+        ..GateOptions::here(true)
+    };
+    let gate = production_gate(&url, &opts).await?;
     let failed = gate.iter().any(|i| i.verdict == Verdict::Fail);
 
     if out.json {

@@ -10,7 +10,7 @@ use pplane_store::testing::TestDb;
 use pplane_worker::receiver::Receiver;
 
 use crate::serve::{serve_with, terminate};
-use crate::support::{assert_contains_all, command, pplane, Home, BINARY};
+use crate::support::{assert_contains_all, at_any_speed, command, pplane, Home, BINARY};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_delivers_effects_and_ends_with_a_passing_gate() {
@@ -19,7 +19,7 @@ async fn the_demo_delivers_effects_and_ends_with_a_passing_gate() {
     let run = pplane(
         home.path(),
         Some(db.url()),
-        &["demo", "--tenants", "2", "--runs", "2"],
+        &at_any_speed(&["demo", "--tenants", "2", "--runs", "2"]),
     );
     assert_eq!(run.code, 0, "{run:?}");
     assert_contains_all(
@@ -97,7 +97,7 @@ async fn effects_go_to_the_given_webhook_or_wait_for_a_worker() {
     let run = pplane(
         home.path(),
         Some(db.url()),
-        &["demo", "--tenants", "1", "--runs", "1", "--webhook", &url],
+        &at_any_speed(&["demo", "--tenants", "1", "--runs", "1", "--webhook", &url]),
     );
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
@@ -110,7 +110,7 @@ async fn effects_go_to_the_given_webhook_or_wait_for_a_worker() {
     let run = pplane(
         home.path(),
         Some(waiting.url()),
-        &["demo", "--tenants", "1", "--runs", "1", "--no-worker"],
+        &at_any_speed(&["demo", "--tenants", "1", "--runs", "1", "--no-worker"]),
     );
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
@@ -160,7 +160,7 @@ fn demo_then_paste(home: &Home, url: Option<&str>, on_path: bool) -> Vec<Vec<Str
         home.path(),
         url,
         program,
-        &["demo", "--tenants", "1", "--runs", "2"],
+        &at_any_speed(&["demo", "--tenants", "1", "--runs", "2"]),
         on_path,
     );
     assert_eq!(demo.code, 0, "{demo:?}");
@@ -212,7 +212,7 @@ async fn every_printed_command_works_when_pasted_on_the_embedded_default() {
     let again = pplane(
         home.path(),
         None,
-        &["demo", "--tenants", "1", "--runs", "1"],
+        &at_any_speed(&["demo", "--tenants", "1", "--runs", "1"]),
     );
     assert_eq!(again.code, 0, "{again:?}");
     assert!(

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use pplane_store::testing::TestDb;
 
-use crate::support::{drive_example_run, pplane, Home};
+use crate::support::{at_any_speed, drive_example_run, pplane, Home};
 
 /// The verdict of the first item of `check all --json` whose name has `name`.
 fn verdict_of(items: &serde_json::Value, name: &str) -> String {
@@ -136,14 +136,18 @@ async fn the_demo_passes_its_gate_at_any_size_on_an_external_server() {
     for runs in ["10", "1"] {
         let db = TestDb::migrated().await;
         let home = Home::new();
-        let demo = pplane(home.path(), Some(db.url()), &["demo", "--runs", runs]);
+        let demo = pplane(
+            home.path(),
+            Some(db.url()),
+            &at_any_speed(&["demo", "--runs", runs]),
+        );
         assert_eq!(demo.code, 0, "--runs {runs}: {demo:?}");
         assert!(demo.stdout.contains(" 0 FAIL, "), "{}", demo.stdout);
         db.exec("ANALYZE").await;
         let again = pplane(
             home.path(),
             Some(db.url()),
-            &["check", "all", "--no-backup-verify"],
+            &at_any_speed(&["check", "all", "--no-backup-verify"]),
         );
         assert_eq!(again.code, 0, "--runs {runs}, after ANALYZE: {again:?}");
     }
