@@ -70,7 +70,9 @@ pub enum WorkerError {
 /// What a worker did, for its exit report and for tests.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Tally {
-    /// Claims made, those that found nothing included.
+    /// Claims made, those that found nothing included: what an idle
+    /// worker costs the server (the metric `pplane_outbox_claims_total`
+    /// counts only the claims that took entries, its activity).
     pub claims: u64,
     pub claimed: u64,
     pub delivered: u64,
