@@ -274,11 +274,41 @@ pub enum CheckGate {
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct LatencyTargets {
     /// Hold the debugging queries to this p95, in ms (the walkthrough's 100).
-    #[arg(long, value_name = "MS", default_value_t = 100.0)]
+    #[arg(long, value_name = "MS", default_value_t = LatencyTargets::WALKTHROUGH.query_p95_ms)]
     pub query_p95_ms: f64,
     /// Hold event appends to this p99, in ms (the walkthrough's 10).
-    #[arg(long, value_name = "MS", default_value_t = 10.0)]
+    #[arg(long, value_name = "MS", default_value_t = LatencyTargets::WALKTHROUGH.append_p99_ms)]
     pub append_p99_ms: f64,
+}
+
+impl LatencyTargets {
+    /// Section 9's own targets, the defaults.
+    pub const WALKTHROUGH: LatencyTargets = LatencyTargets {
+        query_p95_ms: 100.0,
+        append_p99_ms: 10.0,
+    };
+
+    /// The flags that give these targets to `check all` or `demo`: none
+    /// for the walkthrough's own, so that a printed command stays short.
+    pub fn flags(&self) -> String {
+        let mut flags = String::new();
+        if self.query_p95_ms != Self::WALKTHROUGH.query_p95_ms {
+            flags += &format!(" --query-p95-ms {}", self.query_p95_ms);
+        }
+        if self.append_p99_ms != Self::WALKTHROUGH.append_p99_ms {
+            flags += &format!(" --append-p99-ms {}", self.append_p99_ms);
+        }
+        flags
+    }
+}
+
+impl From<LatencyTargets> for pplane_store::checks::gate::Targets {
+    fn from(t: LatencyTargets) -> Self {
+        Self {
+            query_p95_ms: t.query_p95_ms,
+            append_p99_ms: t.append_p99_ms,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,11 +3,11 @@
 use std::process::ExitCode;
 
 use pplane_store::checks::data::data_check;
-use pplane_store::checks::gate::{production_gate, GateItem, GateOptions, Targets, Verdict};
+use pplane_store::checks::gate::{production_gate, GateItem, GateOptions, Verdict};
 use pplane_store::checks::schema_check;
 use pplane_store::{Admin, MigrationSet};
 
-use crate::args::{CheckGate, LatencyTargets, Output};
+use crate::args::{CheckGate, Output};
 use crate::failure::Failure;
 use crate::output::{out, outln};
 use crate::{output, target};
@@ -27,7 +27,7 @@ pub async fn run(gate: CheckGate, out: Output) -> Result<ExitCode, Failure> {
         } => {
             admin.close().await?;
             let opts = GateOptions {
-                targets: gate_targets(targets),
+                targets: targets.into(),
                 ..GateOptions::here(!no_backup_verify)
             };
             return all(&url, &opts, out).await;
@@ -102,12 +102,4 @@ pub(crate) fn gate_markdown(items: &[GateItem]) -> String {
         count(Verdict::NotApplicable)
     );
     s
-}
-
-/// The gate's targets as the command line gave them.
-pub(crate) fn gate_targets(targets: LatencyTargets) -> Targets {
-    Targets {
-        query_p95_ms: targets.query_p95_ms,
-        append_p99_ms: targets.append_p99_ms,
-    }
 }

@@ -19,7 +19,7 @@ use pplane_store::{Admin, MigrationSet, Store};
 
 use super::check::gate_markdown;
 use super::{diagnose, trace};
-use crate::args::{DemoArgs, Output};
+use crate::args::{DemoArgs, LatencyTargets, Output};
 use crate::failure::Failure;
 use crate::output::{out, outln};
 use crate::{output, paint, target};
@@ -83,7 +83,7 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<ExitCode, Failure> {
     store.close().await;
     progress("running the production gate");
     let opts = GateOptions {
-        targets: super::check::gate_targets(args.targets),
+        targets: args.targets.into(),
         ..GateOptions::here(true)
     };
     let gate = production_gate(&url, &opts).await?;
@@ -93,7 +93,7 @@ pub async fn run(args: DemoArgs, out: Output) -> Result<ExitCode, Failure> {
         output::json(&serde_json::json!({ "demo": report, "gate": gate }));
     } else {
         out!("{}", summary(&report));
-        let (text, next) = stories(&url, &report).await?;
+        let (text, next) = stories(&url, &report, args.targets).await?;
         out!("{text}");
         out!("\n{}", gate_markdown(&gate));
         out!(
@@ -158,7 +158,11 @@ fn summary(r: &DemoReport) -> String {
 /// command that shows it again; then the commands to try next. Every
 /// command is printed as this very binary is reached from here, so that it
 /// works when pasted into the same shell.
-async fn stories(url: &str, r: &DemoReport) -> Result<(String, Vec<String>), Failure> {
+async fn stories(
+    url: &str,
+    r: &DemoReport,
+    targets: LatencyTargets,
+) -> Result<(String, Vec<String>), Failure> {
     let pplane = target::self_command();
     let store = Store::connect(url).await?;
     let principal = store.delivery_principal().await?;
@@ -208,6 +212,7 @@ async fn stories(url: &str, r: &DemoReport) -> Result<(String, Vec<String>), Fai
     }
     store.close().await;
     next.push(format!("{pplane} outbox stats"));
-    next.push(format!("{pplane} check all"));
+    // The gate as the demo ran it: its targets, if not the walkthrough's.
+    next.push(format!("{pplane} check all{}", targets.flags()));
     Ok((s, next))
 }

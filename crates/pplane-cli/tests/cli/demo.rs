@@ -171,6 +171,14 @@ fn demo_then_paste(home: &Home, url: Option<&str>, on_path: bool) -> Vec<Vec<Str
         ["trace", "diagnose", "diagnose", "outbox", "outbox", "check"],
         "{commands:?}"
     );
+    // The gate is printed as the demo ran it, with the targets it was given.
+    let gate = commands.last().expect("the gate's command");
+    assert!(
+        gate.ends_with(
+            &["all", "--query-p95-ms", "1000", "--append-p99-ms", "1000"].map(String::from)
+        ),
+        "{gate:?}"
+    );
     for words in &commands {
         assert_eq!(
             words[0], program,

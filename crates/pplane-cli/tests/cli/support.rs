@@ -181,10 +181,9 @@ impl Started {
 }
 
 /// `args` of a gate's run (`demo`, `check all`) held to generous latency
-/// targets: the gate's
-/// live latency items are the benchmarks' business (and specified in
-/// pplane-store's gate_readiness), while these specs share two cores with
-/// every other suite running beside them.
+/// targets: the gate's live latency items are the benchmarks' business (and
+/// specified in pplane-store's gate_readiness), while these specs share two
+/// cores with every other suite running beside them.
 pub fn at_any_speed<'a>(args: &[&'a str]) -> Vec<&'a str> {
     let mut all = args.to_vec();
     all.extend(["--query-p95-ms", "1000", "--append-p99-ms", "1000"]);

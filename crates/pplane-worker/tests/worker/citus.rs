@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 use pplane_store::operations::destinations::Target;
 use pplane_store::testing::Scratch;
 use pplane_worker::receiver::Receiver;
-use pplane_worker::WorkerConfig;
 
-use crate::support::{eventually, keys, quick, Plane};
+use crate::support::{eventually, keys, notified_only, quick, Plane};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_effect_arrives_once_and_the_data_gate_passes() {
@@ -48,12 +47,7 @@ async fn a_request_wakes_a_waiting_worker_through_the_coordinator() {
     plane
         .destination("orders", Target::Webhook(receiver.url("/h")))
         .await;
-    let config = WorkerConfig {
-        poll: Duration::from_secs(60),
-        lease: Duration::from_secs(120),
-        ..quick(3)
-    };
-    let (stop, handle) = plane.spawn(config).await;
+    let (stop, handle) = plane.spawn(notified_only(quick(3))).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let requested = Instant::now();
     plane.request("orders", &keys("wake", 1)).await;

@@ -201,3 +201,13 @@ pub async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Polling once a minute: within a test only a commit's notification wakes
+/// the worker.
+pub fn notified_only(config: WorkerConfig) -> WorkerConfig {
+    WorkerConfig {
+        poll: Duration::from_secs(60),
+        lease: Duration::from_secs(120),
+        ..config
+    }
+}

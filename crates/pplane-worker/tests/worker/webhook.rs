@@ -7,7 +7,7 @@ use pplane_store::operations::destinations::Target;
 use pplane_worker::receiver::Receiver;
 use pplane_worker::WorkerConfig;
 
-use crate::support::{eventually, keys, quick, Plane};
+use crate::support::{eventually, keys, notified_only, quick, Plane};
 
 #[tokio::test]
 async fn each_effect_arrives_once_signed_and_keyed() {
@@ -180,14 +180,4 @@ async fn a_lost_listen_connection_is_re_established() {
         delivered,
         "woken by a notification on the new connection, not by the poll"
     );
-}
-
-/// Polling once a minute: within a test only a commit's notification wakes
-/// the worker.
-fn notified_only(config: WorkerConfig) -> WorkerConfig {
-    WorkerConfig {
-        poll: Duration::from_secs(60),
-        lease: Duration::from_secs(120),
-        ..config
-    }
 }
