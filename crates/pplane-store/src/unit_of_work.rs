@@ -134,12 +134,6 @@ impl TenantTx {
         self.user
     }
 
-    /// The deployment this transaction runs on: an operation asks it where
-    /// a trigger does on one server what the store must do on Citus.
-    pub(crate) fn profile(&self) -> Profile {
-        self.tx.profile
-    }
-
     sealed! {
         /// The connection, for repository calls that join this transaction.
         fn conn(&mut self) -> &mut PgConnection {

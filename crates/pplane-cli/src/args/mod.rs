@@ -330,7 +330,7 @@ pub enum TenantAction {
         /// delivered or dead-lettered).
         #[arg(long, value_name = "N")]
         pending_effects: Option<i64>,
-        /// The most payload bytes its pending effects may hold, as stored.
+        /// The most payload bytes its pending effects may hold (each payload as jsonb text).
         #[arg(long, value_name = "BYTES")]
         pending_bytes: Option<i64>,
     },

@@ -40,12 +40,30 @@ async fn a_rollback_that_drops_data_says_what_and_needs_yes() {
     let still = p.run(home.path(), url, &["run", "show", &p.run]);
     assert_eq!(still.code, 0, "nothing was dropped: {still:?}");
 
-    // The newest drops run checkpoints' pruned marks: asked, even of no
-    // rows. The next drops the scheduled jobs' policies and history: asked.
+    // The newest counts pending effects again (no question asked); the
+    // next drops the outbox entries' sizes: asked. The next drops run
+    // checkpoints' pruned marks: asked, even of no rows. The next drops
+    // the scheduled jobs' policies and history: asked.
     // The next counts pending effects on Citus (nothing on one server,
     // nothing to undo): no question asked. The next drops the tenants'
     // quotas and their counts: asked. The next replaces the claim
     // function: no question asked.
+    let recount = pplane(home.path(), url, &["migrate", "down"]);
+    assert_eq!(recount.code, 0, "{recount:?}");
+    assert!(
+        recount.stdout.contains("size open outbox entries"),
+        "{recount:?}"
+    );
+    let sizes = pplane(home.path(), url, &["migrate", "down"]);
+    assert_eq!(sizes.code, 1, "{sizes:?}");
+    assert!(
+        sizes
+            .stderr
+            .contains("column outbox_events.payload_bytes (of"),
+        "{sizes:?}"
+    );
+    let sizes = pplane(home.path(), url, &["migrate", "down", "--yes"]);
+    assert_eq!(sizes.code, 0, "{sizes:?}");
     let pruned = pplane(home.path(), url, &["migrate", "down"]);
     assert_eq!(pruned.code, 1, "{pruned:?}");
     assert!(

@@ -77,10 +77,15 @@ fn dropped(sql: &str) -> Vec<(String, Option<String>)> {
         .join(" ");
     let mut found = Vec::new();
     for statement in code.split(';') {
+        // A DO block's first statement comes after its `DO $tag$ BEGIN`.
         let words: Vec<String> = statement
             .split_whitespace()
             .map(|w| w.trim_matches(',').to_owned())
             .filter(|w| !w.is_empty())
+            .skip_while(|w| {
+                let w = w.to_lowercase();
+                w == "do" || w == "begin" || w.starts_with('$')
+            })
             .collect();
         let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
         let is = |i: usize, w: &str| lower.get(i).is_some_and(|x| x == w);
@@ -124,7 +129,8 @@ mod tests {
                    SET LOCAL ROLE pplane_owner;\n\
                    DROP TABLE IF EXISTS a, b CASCADE;\n\
                    ALTER TABLE outbox_events DROP COLUMN attempt,\n  DROP COLUMN IF EXISTS lease;\n\
-                   DROP INDEX x; DROP TABLE pplane_meta.c;";
+                   DROP INDEX x; DROP TABLE pplane_meta.c;\n\
+                   DO $column$\nBEGIN\n    ALTER TABLE runs DROP COLUMN d;\nEND\n$column$;";
         let got = dropped(sql);
         let want: Vec<(String, Option<String>)> = vec![
             ("a".into(), None),
@@ -132,6 +138,7 @@ mod tests {
             ("outbox_events".into(), Some("attempt".into())),
             ("outbox_events".into(), Some("lease".into())),
             ("pplane_meta.c".into(), None),
+            ("runs".into(), Some("d".into())),
         ];
         assert_eq!(got, want);
     }

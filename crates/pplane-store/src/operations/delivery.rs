@@ -19,19 +19,19 @@ use pplane_domain::{
 };
 use serde_json::{json, Value};
 
-use super::effects::pending_count;
 use super::{not_found, record_move, Changed, Move, Origin, Recorded};
 use crate::error::Constraint;
 use crate::repositories::effects::{
     effect_fetch, effects_fetch_many, effects_move_recorded, effects_update_status, Effect,
     EffectMove,
 };
-use crate::repositories::events::NewEvent;
+use crate::repositories::events::{NewEvent, PendingMove};
 use crate::repositories::outbox::{
     outbox_fetch, outbox_purge_chunk, outbox_purge_tenant_chunk, outbox_requeue, outbox_settle,
     OutboxEntry, Settlement,
 };
 pub use crate::repositories::outbox::{ClaimSize, Claimed, Rotation};
+use crate::repositories::tenants::tenant_pending_move;
 use crate::{DispatchTx, Result, StoreError, TenantTx};
 
 /// Failed attempts an entry remembers in `error_details.history`.
@@ -130,7 +130,7 @@ pub async fn effects_dispatch(
             next_retry_at: None,
         })
         .collect();
-    let requeued = apply(tx, by_hand, actor).await?;
+    let requeued = apply(tx, by_hand, actor, PendingMove::default()).await?;
     effects.extend(requeued.into_iter().map(|(id, (effect, _))| (id, effect)));
     let mut changes = Vec::new();
     for entry in entries {
@@ -153,7 +153,7 @@ pub async fn effects_dispatch(
             next_retry_at: None,
         });
     }
-    let dispatched = apply(tx, changes, actor).await?;
+    let dispatched = apply(tx, changes, actor, PendingMove::default()).await?;
     Ok(entries
         .iter()
         .map(|entry| match dispatched.get(&entry.effect_id) {
@@ -189,22 +189,12 @@ pub async fn deliveries_settle(
         ));
     }
     let tenant = tx.tenant();
-    // Read before the settlement, which takes the tenant's head row when
-    // it closes entries (their pending count): held from there to commit.
-    // An effect that moves in between is a version conflict below.
+    // An effect that moves between this read and the move below is a
+    // version conflict there.
     let effects = effects_of(tx, outcomes.iter().map(|o| &o.0)).await?;
+    let (settled, closed) = outbox_settle(tx.conn(), tenant, owner, &items).await?;
     let mut settled: HashMap<OutboxId, OutboxEntry> =
-        outbox_settle(tx.conn(), tenant, owner, &items)
-            .await?
-            .into_iter()
-            .map(|e| (e.id, e))
-            .collect();
-    let closed: Vec<OutboxId> = settled
-        .values()
-        .filter(|e| matches!(e.status, OutboxStatus::Delivered | OutboxStatus::DeadLetter))
-        .map(|e| e.id)
-        .collect();
-    pending_count(tx, &[], &closed).await?;
+        settled.into_iter().map(|e| (e.id, e)).collect();
 
     let mut changes = Vec::new();
     let mut unchanged = Vec::new();
@@ -242,7 +232,9 @@ pub async fn deliveries_settle(
             next_retry_at: s.next_retry_at,
         });
     }
-    let moved = apply(tx, changes, actor).await?;
+    // The closed entries leave the pending counts in the statement that
+    // takes the head row: held from there to the commit only.
+    let moved = apply(tx, changes, actor, closed).await?;
     Ok(outcomes
         .iter()
         .map(|(entry, _, _)| {
@@ -299,18 +291,22 @@ struct Change<'a> {
 }
 
 /// Appends the changes' events and moves the effects in one statement
-/// (the tenant's head is held for it and the commit only); a version that
+/// (the tenant's head is held for it and the commit only), which also
+/// counts `pending`, the entries opened or closed before it; a version that
 /// moved meanwhile is a conflict for the whole batch.
 /// Returns each moved effect with the event that recorded its move.
 async fn apply(
     tx: &mut TenantTx,
     changes: Vec<Change<'_>>,
     actor: &Actor,
+    pending: PendingMove,
 ) -> Result<HashMap<EffectId, (Effect, Recorded)>> {
+    let tenant = tx.tenant();
     if changes.is_empty() {
+        // Entries closed for effects that had ended already: no event.
+        tenant_pending_move(tx.conn(), tenant, pending).await?;
         return Ok(HashMap::new());
     }
-    let tenant = tx.tenant();
     let mut events = Vec::with_capacity(changes.len());
     let mut moves = Vec::with_capacity(changes.len());
     for c in &changes {
@@ -343,15 +339,16 @@ async fn apply(
         expected,
         current: None,
     };
-    let moved = match effects_move_recorded(tx.conn(), tenant, &moves, &events, actor).await {
-        Err(StoreError::Conflict {
-            constraint: Constraint::EventAggregateVersion,
-        }) => {
-            let first = &changes[0];
-            return Err(conflict(first.effect.id, first.effect.version));
-        }
-        other => other?,
-    };
+    let moved =
+        match effects_move_recorded(tx.conn(), tenant, &moves, &events, actor, pending).await {
+            Err(StoreError::Conflict {
+                constraint: Constraint::EventAggregateVersion,
+            }) => {
+                let first = &changes[0];
+                return Err(conflict(first.effect.id, first.effect.version));
+            }
+            other => other?,
+        };
     if moved.len() != moves.len() {
         let missing = moves
             .iter()
@@ -507,7 +504,7 @@ pub async fn delivery_requeue(
             expected: effect.version,
             current: None,
         })?;
-    let entry = outbox_requeue(tx.conn(), tenant, id)
+    let (entry, opened) = outbox_requeue(tx.conn(), tenant, id)
         .await?
         .ok_or_else(|| StoreError::VersionConflict {
             entity: "outbox entry",
@@ -515,7 +512,7 @@ pub async fn delivery_requeue(
             expected: entry.attempt,
             current: None,
         })?;
-    pending_count(tx, &[id], &[]).await?;
+    tenant_pending_move(tx.conn(), tenant, opened).await?;
     Ok(Changed::new(Settled { entry, effect }, vec![recorded]))
 }
 

@@ -11,16 +11,14 @@ use pplane_domain::{EffectId, EventType, OutboxId, RunId, StepId};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::runs::run_open;
-use super::{check_text, not_found, record, Changed, Origin};
-use crate::context::Profile;
-use crate::limits::{check_size, EFFECT_SPEC_MAX};
-use crate::repositories::destinations::destination_find_by_name;
+use super::runs::still_open;
+use super::{check_text, event_new, not_found, Changed, Origin, Recorded};
+use crate::limits::{check_size, jsonb_text_len, EFFECT_SPEC_MAX};
 use crate::repositories::effects::{
-    effect_find_by_key, effect_insert_with_outbox, effect_same_request, Effect, NewEffect,
+    effect_fetch, effect_insert_recorded, effect_request_read, effect_same_request, Effect,
+    NewEffect,
 };
 use crate::repositories::idempotency_lock;
-use crate::repositories::runs::RunLock;
 use crate::repositories::steps::step_fetch;
 use crate::repositories::tenants;
 pub use crate::repositories::tenants::TenantQuota;
@@ -61,11 +59,24 @@ pub async fn effect_request(
     // effect instead of all but one failing on effects_idempotency_key.
     let key = format!("effect/{}", input.idempotency_key);
     idempotency_lock(tx.conn(), tenant, &key).await?;
-    if let Some(existing) = effect_find_by_key(tx.conn(), tenant, &input.idempotency_key).await? {
+    let destination = match spec.get("destination") {
+        Some(Value::String(name)) => Some(name.as_str()),
+        _ => None,
+    };
+    let read = effect_request_read(
+        tx.conn(),
+        tenant,
+        &input.idempotency_key,
+        destination,
+        input.run,
+    )
+    .await?
+    .ok_or_else(|| not_found("tenant", tenant))?;
+    if let Some(existing) = read.existing {
         let same = effect_same_request(
             tx.conn(),
             tenant,
-            existing.id,
+            existing,
             input.run,
             &input.effect_type,
             &spec,
@@ -77,19 +88,21 @@ pub async fn effect_request(
                 key: input.idempotency_key.clone(),
             });
         }
+        let effect = effect_fetch(tx.conn(), tenant, existing)
+            .await?
+            .ok_or_else(|| not_found("effect", existing))?;
         let requested = Requested {
-            effect: existing,
+            effect,
             duplicate: true,
         };
         return Ok(Changed::new(requested, Vec::new()));
     }
 
-    quota_check(tx, &spec).await?;
-    let destination = match spec.get("destination") {
-        Some(Value::String(name)) => destination_find_by_name(tx.conn(), tenant, name)
-            .await?
-            .ok_or_else(|| not_found("destination", name))?,
-        _ => {
+    quota_check(&read.quota, &spec)?;
+    let destination = match (destination, read.destination) {
+        (Some(_), Some(id)) => id,
+        (Some(name), None) => return Err(not_found("destination", name)),
+        (None, _) => {
             return Err(StoreError::InvalidInput(
                 "an effect names where it goes: a destination's name in the spec's \
                  \"destination\" (create one with `pplane destination add`)"
@@ -97,7 +110,8 @@ pub async fn effect_request(
             ))
         }
     };
-    let run = run_open(tx, input.run, "effects", RunLock::Share).await?;
+    let run = read.run.ok_or_else(|| not_found("run", input.run))?;
+    let run = still_open(run, "effects")?;
     let id = EffectId::new();
     let outbox_id = OutboxId::new();
     let correlation = run.correlation_id;
@@ -121,13 +135,13 @@ pub async fn effect_request(
         }
         None => run.causation_id,
     };
-    let recorded = record(
+    let event = event_new(
         tx,
         correlation,
         origin,
         hangs_from,
         EventType::EffectRequested,
-        ("effect", id.as_uuid(), 1),
+        (id.as_uuid(), 1),
         data,
     )
     .await?;
@@ -140,12 +154,15 @@ pub async fn effect_request(
         spec: &spec,
         key: &input.idempotency_key,
         correlation,
-        causation: recorded.event_id,
+        causation: event.id,
         actor: &origin.actor,
-        destination: Some(destination.id),
+        destination: Some(destination),
     };
-    let effect = effect_insert_with_outbox(tx.conn(), tenant, &new).await?;
-    pending_count(tx, &[outbox_id], &[]).await?;
+    let (effect, sequence_number) = effect_insert_recorded(tx.conn(), tenant, &new, &event).await?;
+    let recorded = Recorded {
+        event_id: event.id,
+        sequence_number,
+    };
     let requested = Requested {
         effect,
         duplicate: false,
@@ -177,13 +194,8 @@ fn spec_with_key(spec: &Value, key: &str) -> Result<Value> {
 
 /// The tenant's quotas on pending effects, and what counts against them.
 pub async fn tenant_quota_fetch(tx: &mut TenantTx) -> Result<TenantQuota> {
-    Ok(quota_with(tx, None).await?.0)
-}
-
-/// The tenant's quotas and counts, and the bytes `adding` would take.
-async fn quota_with(tx: &mut TenantTx, adding: Option<&Value>) -> Result<(TenantQuota, i64)> {
     let tenant = tx.tenant();
-    tenants::tenant_quota_fetch(tx.conn(), tenant, adding)
+    tenants::tenant_quota_fetch(tx.conn(), tenant)
         .await?
         .ok_or_else(|| not_found("tenant", tenant))
 }
@@ -191,9 +203,9 @@ async fn quota_with(tx: &mut TenantTx, adding: Option<&Value>) -> Result<(Tenant
 /// Refuses a new effect that would take its tenant over a quota, before
 /// anything is written. The counts are read without a lock: requests of one
 /// tenant committing at the same moment may pass the quota by as many as
-/// run at once, never by more.
-async fn quota_check(tx: &mut TenantTx, spec: &Value) -> Result<()> {
-    let (quota, bytes) = quota_with(tx, Some(spec)).await?;
+/// run at once, never by more. The bytes are the spec as jsonb text, as the
+/// entry will keep them (migration 24).
+fn quota_check(quota: &TenantQuota, spec: &Value) -> Result<()> {
     let effects = quota.pending_effects + 1;
     if effects > quota.max_pending_effects {
         return Err(StoreError::QuotaExceeded {
@@ -202,7 +214,7 @@ async fn quota_check(tx: &mut TenantTx, spec: &Value) -> Result<()> {
             would_be: effects,
         });
     }
-    let bytes = quota.pending_bytes + bytes;
+    let bytes = quota.pending_bytes + jsonb_text_len(spec) as i64;
     if bytes > quota.max_pending_bytes {
         return Err(StoreError::QuotaExceeded {
             quota: Quota::PendingBytes,
@@ -211,23 +223,4 @@ async fn quota_check(tx: &mut TenantTx, spec: &Value) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// Counts entries that just opened or closed against their tenant's
-/// quotas. On one server migration 20's triggers count every statement
-/// (an operator's requeue by hand included); on Citus a shard's trigger
-/// may not write the head row, so the store counts its own statements
-/// there (an UPDATE by hand is not counted: `pplane check data` names the
-/// tenant whose counts drifted).
-pub(crate) async fn pending_count(
-    tx: &mut TenantTx,
-    opened: &[OutboxId],
-    closed: &[OutboxId],
-) -> Result<()> {
-    if tx.profile() != Profile::Citus {
-        return Ok(());
-    }
-    let ids = |ids: &[OutboxId]| ids.iter().map(|id| id.as_uuid()).collect::<Vec<_>>();
-    let tenant = tx.tenant();
-    tenants::tenant_pending_move(tx.conn(), tenant, &ids(opened), &ids(closed)).await
 }

@@ -133,23 +133,16 @@ pub(crate) async fn record(
 ) -> Result<Recorded> {
     let (entity, aggregate_id, version) = aggregate;
     let tenant = tx.tenant();
-    let causation = match origin.caused_by {
-        Some(cause) => {
-            cause_check(tx, cause, correlation).await?;
-            Some(cause)
-        }
-        None => hangs_from,
-    };
-    let event = NewEvent {
-        id: EventId::new(),
-        event_type,
-        aggregate_id,
-        aggregate_version: version,
-        data,
+    let event = event_new(
+        tx,
         correlation,
-        causation,
-        actor: origin.actor.clone(),
-    };
+        origin,
+        hangs_from,
+        event_type,
+        (aggregate_id, version),
+        data,
+    )
+    .await?;
     match event_append(tx.conn(), tenant, std::slice::from_ref(&event)).await {
         Ok(seqs) => Ok(Recorded {
             event_id: event.id,
@@ -165,6 +158,36 @@ pub(crate) async fn record(
         }),
         Err(other) => Err(other),
     }
+}
+
+/// The event [`record`] appends, for an operation that appends it in a
+/// statement of its own making: its cause checked as `record` checks it.
+pub(crate) async fn event_new(
+    tx: &mut TenantTx,
+    correlation: CorrelationId,
+    origin: &Origin,
+    hangs_from: Option<EventId>,
+    event_type: EventType,
+    (aggregate_id, aggregate_version): (Uuid, i32),
+    data: serde_json::Value,
+) -> Result<NewEvent> {
+    let causation = match origin.caused_by {
+        Some(cause) => {
+            cause_check(tx, cause, correlation).await?;
+            Some(cause)
+        }
+        None => hangs_from,
+    };
+    Ok(NewEvent {
+        id: EventId::new(),
+        event_type,
+        aggregate_id,
+        aggregate_version,
+        data,
+        correlation,
+        causation,
+        actor: origin.actor.clone(),
+    })
 }
 
 /// Appends events that need no causation check (each names its own cause,

@@ -69,20 +69,6 @@ pub async fn destination_insert(
     .await?)
 }
 
-pub async fn destination_find_by_name(
-    conn: &mut PgConnection,
-    tenant: TenantId,
-    name: &str,
-) -> Result<Option<Destination>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM effect_destinations WHERE tenant_id = $1 AND name = $2"
-    ))
-    .bind(tenant.as_uuid())
-    .bind(name)
-    .fetch_optional(conn)
-    .await?)
-}
-
 pub async fn destinations_of_tenant(
     conn: &mut PgConnection,
     tenant: TenantId,

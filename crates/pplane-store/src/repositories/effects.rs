@@ -13,9 +13,12 @@ use sqlx::query::QueryAs;
 use sqlx::{PgConnection, Postgres};
 use uuid::Uuid;
 
-use super::events::{append_bind, NewEvent, APPEND};
+use super::events::{append_bind, NewEvent, PendingMove, APPEND};
 use super::outbox::WAKE_WORKERS;
+use super::runs::{Run, COLUMNS as RUN_COLUMNS};
+use super::tenants::TenantQuota;
 use super::MaybeId;
+use crate::limits::jsonb_text_len;
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
@@ -65,20 +68,6 @@ pub struct NewEffect<'a> {
     pub destination: Option<DestinationId>,
 }
 
-pub async fn effect_find_by_key(
-    conn: &mut PgConnection,
-    tenant: TenantId,
-    key: &str,
-) -> Result<Option<Effect>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM effects WHERE tenant_id = $1 AND idempotency_key = $2"
-    ))
-    .bind(tenant.as_uuid())
-    .bind(key)
-    .fetch_optional(conn)
-    .await?)
-}
-
 pub async fn effect_fetch(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -93,45 +82,133 @@ pub async fn effect_fetch(
     .await?)
 }
 
-/// Inserts the effect and its outbox entry in one statement, which also
-/// wakes the outbox workers when the transaction commits, and returns the
-/// effect: there is never an effect without its delivery, nor a delivery
-/// without its effect.
-pub async fn effect_insert_with_outbox(
+/// What an effect request reads before it writes, in one statement (a
+/// request is mostly round trips): the effect already requested with its
+/// key, the tenant's quotas and counts, the destination it names, and its
+/// run, held with a share lock until the transaction ends (the run cannot
+/// end meanwhile: `operations::runs::run_open`). Read after the request's
+/// idempotency lock, in a statement of its own, so that it sees the effect
+/// of a racing request that held the lock before it.
+pub struct RequestRead {
+    pub existing: Option<EffectId>,
+    pub quota: TenantQuota,
+    pub destination: Option<DestinationId>,
+    pub run: Option<Run>,
+}
+
+/// [`RequestRead`], or None if the tenant is not visible.
+pub async fn effect_request_read(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    key: &str,
+    destination: Option<&str>,
+    run: RunId,
+) -> Result<Option<RequestRead>> {
+    use sqlx::{FromRow, Row};
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT t.max_pending_effects, t.max_pending_bytes,
+                    coalesce(h.pending_effects, 0) AS pending_effects,
+                    coalesce(h.pending_bytes, 0) AS pending_bytes,
+                    (SELECT e.id FROM effects e
+                     WHERE e.tenant_id = $1 AND e.idempotency_key = $2) AS existing_effect,
+                    (SELECT d.id FROM effect_destinations d
+                     WHERE d.tenant_id = $1 AND d.name = $3) AS destination,
+                    r.id IS NOT NULL AS run_found, r.*
+             FROM tenants t
+             LEFT JOIN tenant_event_heads h ON h.tenant_id = t.tenant_id
+             LEFT JOIN LATERAL (SELECT {RUN_COLUMNS} FROM runs
+                                WHERE tenant_id = $1 AND id = $4 FOR SHARE) r ON true
+             WHERE t.tenant_id = $1"
+        )
+    });
+    let Some(row) = sqlx::query(SQL.as_str())
+        .bind(tenant.as_uuid())
+        .bind(key)
+        .bind(destination)
+        .bind(run.as_uuid())
+        .fetch_optional(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let existing: Option<Uuid> = row.try_get("existing_effect")?;
+    let destination: Option<Uuid> = row.try_get("destination")?;
+    let run = if row.try_get("run_found")? {
+        Some(Run::from_row(&row)?)
+    } else {
+        None
+    };
+    Ok(Some(RequestRead {
+        existing: existing.map(EffectId::from_uuid),
+        quota: TenantQuota::from_row(&row)?,
+        destination: destination.map(DestinationId::from_uuid),
+        run,
+    }))
+}
+
+/// Records a request and writes what it asked for, in one statement:
+/// appends `event` (EFFECT_REQUESTED, which names the effect; `e.causation`
+/// must be its id), inserts the effect and its outbox entry, counts the
+/// entry as pending on the tenant's head row, which the append holds
+/// anyway, and wakes the outbox workers when the transaction commits.
+/// There is never an effect without its delivery and its event, nor a
+/// delivery without its effect. Returns the effect and its event's position.
+pub async fn effect_insert_recorded(
     conn: &mut PgConnection,
     tenant: TenantId,
     e: &NewEffect<'_>,
-) -> Result<Effect> {
-    Ok(sqlx::query_as(&format!(
-        "WITH effect AS (
-             INSERT INTO effects (tenant_id, id, run_id, step_id, effect_type, effect_spec, idempotency_key,
-                                  correlation_id, causation_id, actor)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             RETURNING {COLUMNS}),
-         outbox AS (
-             INSERT INTO outbox_events (tenant_id, id, event_type, aggregate_type, aggregate_id, payload,
-                                        idempotency_key, correlation_id, causation_id, actor,
-                                        destination_id)
-             SELECT $1, $11, $5, 'EFFECT', effect.id, $6, $7, $8, $9, $10, $12 FROM effect
-             -- Returned so that Citus stages the row beside the shard and
-             -- inserts it under the policies, not with COPY (migration 14).
-             RETURNING id)
-         SELECT effect.* FROM effect, {WAKE_WORKERS}"
-    ))
-    .bind(tenant.as_uuid())
-    .bind(e.id.as_uuid())
-    .bind(e.run.as_uuid())
-    .bind(e.step.map(|s| s.as_uuid()))
-    .bind(e.effect_type)
-    .bind(e.spec)
-    .bind(e.key)
-    .bind(e.correlation.as_uuid())
-    .bind(e.causation.as_uuid())
-    .bind(e.actor.to_string())
-    .bind(e.outbox_id.as_uuid())
-    .bind(e.destination.map(|d| d.as_uuid()))
-    .fetch_one(conn)
-    .await?)
+    event: &NewEvent,
+) -> Result<(Effect, i64)> {
+    // The text never changes: built once, not on every request.
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH {APPEND},
+             effect AS (
+                 INSERT INTO effects (tenant_id, id, run_id, step_id, effect_type, effect_spec,
+                                      idempotency_key, correlation_id, causation_id, actor)
+                 VALUES ($1, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+                 RETURNING {COLUMNS}),
+             outbox AS (
+                 INSERT INTO outbox_events (tenant_id, id, event_type, aggregate_type, aggregate_id,
+                                            payload, payload_bytes, idempotency_key, correlation_id,
+                                            causation_id, actor, destination_id)
+                 SELECT $1, $24, $18, 'EFFECT', effect.id, $19, $14, $20, $21, $22, $23, $25
+                 FROM effect
+                 -- Returned so that Citus stages the row beside the shard and
+                 -- inserts it under the policies, not with COPY (migration 14).
+                 RETURNING id)
+             SELECT effect.*, a.sequence_number FROM effect, appended a, {WAKE_WORKERS}"
+        )
+    });
+    // What the quotas count: the payload as jsonb text (migration 24).
+    let pending = PendingMove {
+        effects: 1,
+        bytes: jsonb_text_len(e.spec) as i64,
+    };
+    let query = append_bind(
+        sqlx::query_as(SQL.as_str()),
+        tenant,
+        std::slice::from_ref(event),
+        pending,
+    )?;
+    let started = std::time::Instant::now();
+    let row: MovedRow = query
+        .bind(e.id.as_uuid())
+        .bind(e.run.as_uuid())
+        .bind(e.step.map(|s| s.as_uuid()))
+        .bind(e.effect_type)
+        .bind(e.spec)
+        .bind(e.key)
+        .bind(e.correlation.as_uuid())
+        .bind(e.causation.as_uuid())
+        .bind(e.actor.to_string())
+        .bind(e.outbox_id.as_uuid())
+        .bind(e.destination.map(|d| d.as_uuid()))
+        .fetch_one(conn)
+        .await?;
+    crate::metrics::appended("statement", 1, started.elapsed());
+    Ok((row.effect, row.sequence_number))
 }
 
 /// Whether a stored effect is the same request: same run, type and spec, the
@@ -210,26 +287,29 @@ pub async fn effects_update_status(
 /// and it is held for this one statement and the commit. Returns each moved
 /// effect with its event's position; an effect missing from the answer was
 /// at another version (its event is appended all the same: roll back).
+/// `pending` is what the transaction opened or closed before it, counted
+/// under the head row's lock.
 pub async fn effects_move_recorded(
     conn: &mut PgConnection,
     tenant: TenantId,
     moves: &[EffectMove],
     events: &[NewEvent],
     actor: &Actor,
+    pending: PendingMove,
 ) -> Result<Vec<(Effect, i64)>> {
     if moves.is_empty() {
         return Ok(Vec::new());
     }
     // The text never changes: built once, not on every record and settlement.
     static SQL: LazyLock<String> = LazyLock::new(|| {
-        let update = moves_update(13, "JOIN appended a ON a.id = m.causation");
+        let update = moves_update(15, "JOIN appended a ON a.id = m.causation");
         format!(
             "WITH {APPEND}, moved AS ({update} RETURNING {}, a.sequence_number)
              SELECT * FROM moved",
             returning("e")
         )
     });
-    let query = append_bind(sqlx::query_as(SQL.as_str()), tenant, events)?;
+    let query = append_bind(sqlx::query_as(SQL.as_str()), tenant, events, pending)?;
     let started = std::time::Instant::now();
     let moved: Vec<MovedRow> = moves_bind(query, moves, actor).fetch_all(conn).await?;
     crate::metrics::appended("statement", events.len(), started.elapsed());

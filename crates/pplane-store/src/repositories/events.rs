@@ -56,15 +56,37 @@ pub(crate) const EVENT_COLUMNS: &str =
     "id, sequence_number, event_type, aggregate_type, aggregate_id, aggregate_version, \
      schema_version, event_data, occurred_at, correlation_id, causation_id, actor::text AS actor";
 
+/// How a statement moves its tenant's pending counts (the quotas'): the
+/// entries it opens less those it closes, and their payloads' bytes as each
+/// entry keeps them (migration 24).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PendingMove {
+    pub effects: i64,
+    pub bytes: i64,
+}
+
+impl PendingMove {
+    pub fn is_none(self) -> bool {
+        self == PendingMove::default()
+    }
+}
+
 /// The two parts of every statement that appends, for its `WITH`: `head`
 /// moves the tenant's head row on by the batch ($1 the tenant, $2 how many;
 /// its lock lasts until commit, which is what makes positions gap-free and
-/// commit-ordered) and `appended` inserts the rows from the arrays $3 to
-/// $12 ([`append_bind`]), returning each one's id and position.
+/// commit-ordered) and its pending counts by $13 and $14 (a
+/// [`PendingMove`]: the statement that opens or closes entries counts them
+/// under the lock it takes anyway), and `appended` inserts the rows from
+/// the arrays $3 to $12 ([`append_bind`]), returning each one's id and
+/// position.
 pub(super) const APPEND: &str =
     "head AS (
-         INSERT INTO tenant_event_heads AS h (tenant_id, last_sequence) VALUES ($1, $2)
-         ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = h.last_sequence + EXCLUDED.last_sequence
+         INSERT INTO tenant_event_heads AS h (tenant_id, last_sequence, pending_effects, pending_bytes)
+         VALUES ($1, $2, $13, $14)
+         ON CONFLICT (tenant_id) DO UPDATE
+             SET last_sequence = h.last_sequence + EXCLUDED.last_sequence,
+                 pending_effects = h.pending_effects + EXCLUDED.pending_effects,
+                 pending_bytes = h.pending_bytes + EXCLUDED.pending_bytes
          RETURNING h.last_sequence - $2 AS base
      ),
      appended AS (
@@ -86,6 +108,7 @@ pub(super) fn append_bind<'q, O>(
     query: QueryAs<'q, Postgres, O, PgArguments>,
     tenant: TenantId,
     events: &[NewEvent],
+    pending: PendingMove,
 ) -> Result<QueryAs<'q, Postgres, O, PgArguments>> {
     let mut cols = EventColumns::default();
     for e in events {
@@ -113,7 +136,9 @@ pub(super) fn append_bind<'q, O>(
         .bind(cols.data)
         .bind(cols.correlation)
         .bind(cols.causation)
-        .bind(cols.actor))
+        .bind(cols.actor)
+        .bind(pending.effects)
+        .bind(pending.bytes))
 }
 
 /// Appends `events` for `tenant` and returns their sequence numbers, which
@@ -127,7 +152,7 @@ pub async fn event_append(
         return Ok(Vec::new());
     }
     let sql = format!("WITH {APPEND} SELECT sequence_number FROM appended");
-    let query = append_bind(sqlx::query_as(&sql), tenant, events)?;
+    let query = append_bind(sqlx::query_as(&sql), tenant, events, PendingMove::default())?;
     let started = std::time::Instant::now();
     let rows: Vec<(i64,)> = query.fetch_all(conn).await?;
     crate::metrics::appended("statement", events.len(), started.elapsed());

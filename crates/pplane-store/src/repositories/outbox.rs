@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use pplane_domain::{CorrelationId, EffectId, EventId, OutboxId, OutboxStatus, TenantId};
 
+use super::events::PendingMove;
 use super::MaybeId;
 use serde::Serialize;
 use serde_json::Value;
@@ -271,20 +272,21 @@ pub struct Settlement {
 /// as well as joined: left to its generic plan, the statement read the
 /// tenant's every open entry, a backlog, to settle 32). An entry missing from the answer
 /// is stale (its lease ran out and it was claimed again, or an operator
-/// acted): nothing was changed for it.
+/// acted): nothing was changed for it. With them, the entries it closed
+/// (delivered or dead-lettered), for the tenant's pending counts.
 pub async fn outbox_settle(
     conn: &mut PgConnection,
     tenant: TenantId,
     owner: &str,
     items: &[(OutboxId, i32, Settlement)],
-) -> Result<Vec<OutboxEntry>> {
+) -> Result<(Vec<OutboxEntry>, PendingMove)> {
     let ids: Vec<Uuid> = items.iter().map(|i| i.0.as_uuid()).collect();
     let attempts: Vec<i32> = items.iter().map(|i| i.1).collect();
     let statuses: Vec<&str> = items.iter().map(|i| i.2.status.as_str()).collect();
     let retries: Vec<i32> = items.iter().map(|i| i.2.retry_count).collect();
     let next: Vec<Option<DateTime<Utc>>> = items.iter().map(|i| i.2.next_retry_at).collect();
     let errors: Vec<Option<Value>> = items.iter().map(|i| i.2.error_details.clone()).collect();
-    Ok(sqlx::query_as(&format!(
+    let rows: Vec<Sized> = sqlx::query_as(&format!(
         "UPDATE outbox_events o
          SET status = s.status, retry_count = s.retry_count, next_retry_at = s.next_retry_at,
              error_details = s.error_details,
@@ -296,7 +298,7 @@ pub async fn outbox_settle(
               AS s (id, attempt, status, retry_count, next_retry_at, error_details)
          WHERE o.tenant_id = $1 AND o.id = ANY($3) AND o.id = s.id AND o.status = 'IN_FLIGHT'
            AND o.attempt = s.attempt AND o.lease_owner = $2
-         RETURNING {COLUMNS}"
+         RETURNING {COLUMNS}, o.payload_bytes"
     ))
     .bind(tenant.as_uuid())
     .bind(owner)
@@ -307,7 +309,34 @@ pub async fn outbox_settle(
     .bind(&next)
     .bind(&errors)
     .fetch_all(conn)
-    .await?)
+    .await?;
+    let mut closed = PendingMove::default();
+    for row in &rows {
+        if matches!(
+            row.entry.status,
+            OutboxStatus::Delivered | OutboxStatus::DeadLetter
+        ) {
+            closed.effects -= 1;
+            closed.bytes -= row.bytes();
+        }
+    }
+    Ok((rows.into_iter().map(|r| r.entry).collect(), closed))
+}
+
+/// An entry as a statement that opens or closes it returns it, with the
+/// size its tenant's pending bytes count for it (NULL, counted as 0, for
+/// an entry delivered before migration 24 and reopened since by hand).
+#[derive(sqlx::FromRow)]
+struct Sized {
+    #[sqlx(flatten)]
+    entry: OutboxEntry,
+    payload_bytes: Option<i32>,
+}
+
+impl Sized {
+    fn bytes(&self) -> i64 {
+        self.payload_bytes.map_or(0, i64::from)
+    }
 }
 
 /// An outbox entry as operators see it.
@@ -387,25 +416,30 @@ pub async fn outbox_requeue(
     conn: &mut PgConnection,
     tenant: TenantId,
     id: OutboxId,
-) -> Result<Option<OutboxEntry>> {
-    let requeued: Option<OutboxEntry> = sqlx::query_as(&format!(
+) -> Result<Option<(OutboxEntry, PendingMove)>> {
+    let requeued: Option<Sized> = sqlx::query_as(&format!(
         "UPDATE outbox_events o
          SET status = 'PENDING', attempt = 0, retry_count = 0, next_retry_at = NULL,
              available_at = now()
          WHERE tenant_id = $1 AND id = $2 AND status = 'DEAD_LETTER'
-         RETURNING {COLUMNS}"
+         RETURNING {COLUMNS}, o.payload_bytes"
     ))
     .bind(tenant.as_uuid())
     .bind(id.as_uuid())
     .fetch_optional(&mut *conn)
     .await?;
-    if requeued.is_some() {
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(OUTBOX_CHANNEL)
-            .execute(conn)
-            .await?;
-    }
-    Ok(requeued)
+    let Some(row) = requeued else {
+        return Ok(None);
+    };
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(OUTBOX_CHANNEL)
+        .execute(conn)
+        .await?;
+    let opened = PendingMove {
+        effects: 1,
+        bytes: row.bytes(),
+    };
+    Ok(Some((row.entry, opened)))
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

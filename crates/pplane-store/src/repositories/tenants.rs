@@ -3,6 +3,7 @@
 use pplane_domain::{TenantId, UserId};
 use sqlx::PgConnection;
 
+use super::events::PendingMove;
 use crate::{Result, StoreError};
 
 pub const TENANT_NAME_MAX: usize = 200;
@@ -89,8 +90,8 @@ pub async fn tenants_all(conn: &mut PgConnection) -> Result<Vec<TenantId>> {
 }
 
 /// A tenant's quotas on what waits in its outbox, and what counts against
-/// them now (migration 20: the counts are kept on the tenant's event-log
-/// head row; on Citus they stay 0).
+/// them now (kept on the tenant's event-log head row by the statements that
+/// open and close entries, migration 24).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct TenantQuota {
     pub max_pending_effects: i64,
@@ -99,61 +100,44 @@ pub struct TenantQuota {
     pub pending_bytes: i64,
 }
 
-/// The tenant's quotas and counts, with the bytes `adding` would take as
-/// stored (0 without it): what an effect request checks before it writes.
-/// None if the tenant is not visible.
+/// The tenant's quotas and counts: what an effect request checks before it
+/// writes. None if the tenant is not visible.
 pub async fn tenant_quota_fetch(
     conn: &mut PgConnection,
     tenant: TenantId,
-    adding: Option<&serde_json::Value>,
-) -> Result<Option<(TenantQuota, i64)>> {
-    use sqlx::{FromRow, Row};
-    let row = sqlx::query(
+) -> Result<Option<TenantQuota>> {
+    Ok(sqlx::query_as(
         "SELECT t.max_pending_effects, t.max_pending_bytes,
                 coalesce(h.pending_effects, 0) AS pending_effects,
-                coalesce(h.pending_bytes, 0) AS pending_bytes,
-                coalesce(pg_column_size($2::jsonb), 0)::int8 AS adding
+                coalesce(h.pending_bytes, 0) AS pending_bytes
          FROM tenants t LEFT JOIN tenant_event_heads h ON h.tenant_id = t.tenant_id
          WHERE t.tenant_id = $1",
     )
     .bind(tenant.as_uuid())
-    .bind(adding)
     .fetch_optional(conn)
-    .await?;
-    row.map(|row| Ok((TenantQuota::from_row(&row)?, row.try_get("adding")?)))
-        .transpose()
+    .await?)
 }
 
-/// Moves the tenant's pending counts by the entries `opened` and `closed`
-/// (ids of `tenant`'s outbox entries whose openness just changed), with
-/// their payloads' stored sizes. Migration 20's triggers do this on one
-/// server; on Citus, where a shard's trigger may not write the head row,
-/// the statements that open and close entries call this after them, in
-/// their transaction, which holds the head row already or is about to
-/// (every such transaction records an event of the tenant).
+/// Moves the tenant's pending counts by `pending`, for a statement that
+/// opened or closed entries and appended no event beside them (which would
+/// have counted them: [`super::events::APPEND`]). The transaction records
+/// an event of the tenant, so it holds the head row already or is about to.
 pub async fn tenant_pending_move(
     conn: &mut PgConnection,
     tenant: TenantId,
-    opened: &[uuid::Uuid],
-    closed: &[uuid::Uuid],
+    pending: PendingMove,
 ) -> Result<()> {
-    if opened.is_empty() && closed.is_empty() {
+    if pending.is_none() {
         return Ok(());
     }
     sqlx::query(
-        "UPDATE tenant_event_heads h
-         SET pending_effects = h.pending_effects + d.n, pending_bytes = h.pending_bytes + d.bytes
-         FROM (SELECT count(*) FILTER (WHERE o.id = ANY($2))
-                      - count(*) FILTER (WHERE o.id = ANY($3)) AS n,
-                      coalesce(sum(CASE WHEN o.id = ANY($2) THEN 1 ELSE -1 END
-                                   * pg_column_size(o.payload)), 0) AS bytes
-               FROM outbox_events o
-               WHERE o.tenant_id = $1 AND (o.id = ANY($2) OR o.id = ANY($3))) d
-         WHERE h.tenant_id = $1",
+        "UPDATE tenant_event_heads
+         SET pending_effects = pending_effects + $2, pending_bytes = pending_bytes + $3
+         WHERE tenant_id = $1",
     )
     .bind(tenant.as_uuid())
-    .bind(opened)
-    .bind(closed)
+    .bind(pending.effects)
+    .bind(pending.bytes)
     .execute(conn)
     .await?;
     Ok(())

@@ -62,12 +62,12 @@ async fn request(
 }
 
 /// The tenant's counts on its head row, and what its outbox holds open
-/// (entries and stored bytes), as "n bytes / n bytes".
+/// (entries, and their payloads' bytes as jsonb text), as "n bytes / n bytes".
 async fn counts(db: &CitusDb, tenant: TenantId) -> String {
     db.text(&format!(
         "SELECT h.pending_effects || ' ' || h.pending_bytes || ' / ' || o.n || ' ' || o.bytes
          FROM tenant_event_heads h,
-              (SELECT count(*) AS n, coalesce(sum(pg_column_size(payload)), 0) AS bytes
+              (SELECT count(*) AS n, coalesce(sum(octet_length(payload::text)), 0) AS bytes
                FROM outbox_events
                WHERE tenant_id = '{tenant}' AND status IN ('PENDING', 'IN_FLIGHT')) o
          WHERE h.tenant_id = '{tenant}'"

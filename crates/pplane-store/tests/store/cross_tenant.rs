@@ -104,10 +104,11 @@ async fn every_repository_method_is_blind_to_another_tenant() {
             .unwrap()
             .is_none());
         let key = format!("probe-{}", rows.effect);
-        assert!(effects::effect_find_by_key(c, tenant, &key)
+        let read = effects::effect_request_read(c, tenant, &key, Some("hook"), run)
             .await
-            .unwrap()
-            .is_none());
+            .unwrap();
+        // A's own read finds none of B's rows; B's tenant is not visible.
+        assert!(read.is_none_or(|r| r.existing.is_none() && r.run.is_none()));
         assert!(
             effects::effect_fetch(c, tenant, EffectId::from_uuid(rows.effect))
                 .await
@@ -200,7 +201,17 @@ async fn every_repository_method_is_blind_to_another_tenant() {
                 actor: &actor,
                 destination: None,
             };
-            effects::effect_insert_with_outbox(tx.conn(), a, &new)
+            let event = events::NewEvent {
+                id: new.causation,
+                event_type: EventType::EffectRequested,
+                aggregate_id: new.id.as_uuid(),
+                aggregate_version: 1,
+                data: json!({}),
+                correlation,
+                causation: None,
+                actor: actor.clone(),
+            };
+            effects::effect_insert_recorded(tx.conn(), a, &new, &event)
                 .await
                 .unwrap_err()
         }),

@@ -64,7 +64,8 @@ async fn written(db: &TestDb, tenant: TenantId) -> [i64; 3] {
     counts
 }
 
-/// The open entries and their stored bytes, counted from the table.
+/// The open entries and their payloads' bytes as jsonb text, counted from
+/// the table.
 async fn pending_in_table(db: &TestDb, tenant: TenantId) -> (i64, i64) {
     let where_open = format!(
         "FROM outbox_events WHERE tenant_id = '{tenant}' AND status IN ('PENDING', 'IN_FLIGHT')"
@@ -72,7 +73,7 @@ async fn pending_in_table(db: &TestDb, tenant: TenantId) -> (i64, i64) {
     let n = db.scalar(&format!("SELECT count(*) {where_open}")).await;
     let bytes = db
         .scalar(&format!(
-            "SELECT coalesce(sum(pg_column_size(payload)), 0)::int8 {where_open}"
+            "SELECT coalesce(sum(octet_length(payload::text)), 0)::int8 {where_open}"
         ))
         .await;
     (n, bytes)
@@ -246,6 +247,52 @@ async fn the_counts_follow_entries_however_they_open_and_close() {
         pending_in_table(&db, r.tenant).await
     );
     assert_eq!(quota(&store, &r).await.pending_effects, 3);
+}
+
+#[tokio::test]
+async fn a_large_payload_leaves_the_counts_with_the_bytes_it_entered_with() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    let r = requester(&db, &store).await;
+    // 60,000 repeated bytes: PostgreSQL stores them compressed, to a few
+    // hundred, which the count must not see as the entry closes.
+    request(&store, &r, "big", json!("ab".repeat(30_000)))
+        .await
+        .unwrap();
+    let stored = db
+        .scalar(&format!(
+            "SELECT pg_column_size(payload)::int8 FROM outbox_events WHERE tenant_id = '{}'",
+            r.tenant
+        ))
+        .await;
+    assert!(stored < 10_000, "stored compressed: {stored} bytes");
+    let counted = quota(&store, &r).await;
+    assert_eq!(
+        (counted.pending_effects, counted.pending_bytes),
+        pending_in_table(&db, r.tenant).await
+    );
+    assert!(counted.pending_bytes > 60_000, "{counted:?}");
+
+    let principal = store.delivery_principal().await.unwrap();
+    let mut tx = store.dispatch_tx().await.unwrap();
+    let size = ClaimSize::one_tenant(1);
+    let claimed = outbox_claim(tx.conn(), &Rotation::default(), "w", size, 30_000)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let worker: Actor = "system:outbox-worker".parse().unwrap();
+    let mut tx = store.tenant_tx(r.tenant, principal).await.unwrap();
+    effect_dispatch(&mut tx, &claimed[0], &worker)
+        .await
+        .unwrap();
+    let ok = http_attempt(204, None);
+    let verdict = ok.verdict(1, &Backoff::default(), 0.5);
+    delivery_settle(&mut tx, &claimed[0], &ok, &verdict, &worker)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let after = quota(&store, &r).await;
+    assert_eq!((after.pending_effects, after.pending_bytes), (0, 0));
 }
 
 #[tokio::test]
