@@ -23,7 +23,7 @@ use super::{not_found, record_move, Changed, Move, Origin, Recorded};
 use crate::error::Constraint;
 use crate::repositories::effects::{
     effect_fetch, effects_fetch_many, effects_move_recorded, effects_update_status, Effect,
-    EffectMove,
+    EffectAt, EffectMove,
 };
 use crate::repositories::events::{NewEvent, PendingMove};
 use crate::repositories::outbox::{
@@ -122,7 +122,7 @@ pub async fn effects_dispatch(
         .filter(|e| effects[&e.effect_id].status == EffectStatus::DeadLetter)
         .map(|entry| Change {
             entry,
-            effect: &effects[&entry.effect_id],
+            effect: EffectAt::from(&effects[&entry.effect_id]),
             to: EffectStatus::Pending,
             event: EventType::EffectRequeued,
             data: json!({ "outbox_id": entry.id, "requeued": "at the outbox, by a direct UPDATE" }),
@@ -145,7 +145,7 @@ pub async fn effects_dispatch(
         });
         changes.push(Change {
             entry,
-            effect,
+            effect: EffectAt::from(effect),
             to: EffectStatus::Running,
             event: EventType::EffectDispatched,
             data,
@@ -176,6 +176,7 @@ pub async fn deliveries_settle(
     for (entry, attempt, verdict) in outcomes {
         items.push((
             entry.id,
+            entry.effect_id,
             entry.attempt,
             settlement(entry, attempt, verdict, now),
         ));
@@ -188,26 +189,24 @@ pub async fn deliveries_settle(
             "the outcomes of one settlement must come from one worker".into(),
         ));
     }
-    let tenant = tx.tenant();
-    // An effect that moves between this read and the move below is a
-    // version conflict there.
-    let effects = effects_of(tx, outcomes.iter().map(|o| &o.0)).await?;
+    let tenant = tenant_of(tx, outcomes.iter().map(|o| &o.0))?;
+    // Each settled entry comes with where its effect stood: an effect that
+    // moves between that read and the move below is a version conflict there.
     let (settled, closed) = outbox_settle(tx.conn(), tenant, owner, &items).await?;
-    let mut settled: HashMap<OutboxId, OutboxEntry> =
-        settled.into_iter().map(|e| (e.id, e)).collect();
+    let mut settled: HashMap<OutboxId, (OutboxEntry, EffectAt)> =
+        settled.into_iter().map(|(e, at)| (e.id, (e, at))).collect();
 
     let mut changes = Vec::new();
     let mut unchanged = Vec::new();
-    for ((entry, attempt, verdict), (_, _, s)) in outcomes.iter().zip(&items) {
-        if !settled.contains_key(&entry.id) {
+    for ((entry, attempt, verdict), (_, _, _, s)) in outcomes.iter().zip(&items) {
+        let Some(&(_, effect)) = settled.get(&entry.id) else {
             continue;
-        }
-        let effect = &effects[&entry.effect_id];
+        };
         let from = effect.status;
         if from.is_terminal() {
             // The effect ended some other way (cancelled, or completed by an
             // earlier attempt): the entry is closed and the effect keeps its end.
-            unchanged.push(entry.id);
+            unchanged.push(entry.effect_id);
             continue;
         }
         let (to, event) = match verdict {
@@ -235,16 +234,23 @@ pub async fn deliveries_settle(
     // The closed entries leave the pending counts in the statement that
     // takes the head row: held from there to the commit only.
     let moved = apply(tx, changes, actor, closed).await?;
+    // Effects that had ended already are read whole only now (seldom).
+    let ended: HashMap<EffectId, Effect> = if unchanged.is_empty() {
+        HashMap::new()
+    } else {
+        effects_fetch_many(tx.conn(), tenant, &unchanged)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect()
+    };
     Ok(outcomes
         .iter()
         .map(|(entry, _, _)| {
-            let outbox = settled.remove(&entry.id)?;
+            let (outbox, _) = settled.remove(&entry.id)?;
             let (effect, events) = match moved.get(&entry.effect_id) {
                 Some((effect, recorded)) => (effect.clone(), vec![*recorded]),
-                None if unchanged.contains(&entry.id) => {
-                    (effects[&entry.effect_id].clone(), Vec::new())
-                }
-                None => return None,
+                None => (ended.get(&entry.effect_id)?.clone(), Vec::new()),
             };
             let settled = Settled {
                 entry: outbox,
@@ -282,7 +288,7 @@ pub async fn delivery_settle(
 /// A move of one effect, before it is recorded.
 struct Change<'a> {
     entry: &'a Claimed,
-    effect: &'a Effect,
+    effect: EffectAt,
     to: EffectStatus,
     event: EventType,
     data: Value,
@@ -373,19 +379,10 @@ async fn apply(
 /// transaction's.
 async fn effects_of<'a>(
     tx: &mut TenantTx,
-    entries: impl Iterator<Item = &'a Claimed>,
+    entries: impl Iterator<Item = &'a Claimed> + Clone,
 ) -> Result<HashMap<EffectId, Effect>> {
-    let tenant = tx.tenant();
-    let mut ids = Vec::new();
-    for e in entries {
-        if e.tenant_id != tenant {
-            return Err(StoreError::Internal(format!(
-                "outbox entry {} belongs to another tenant than this transaction's",
-                e.id
-            )));
-        }
-        ids.push(e.effect_id);
-    }
+    let tenant = tenant_of(tx, entries.clone())?;
+    let ids: Vec<EffectId> = entries.map(|e| e.effect_id).collect();
     let found: HashMap<EffectId, Effect> = effects_fetch_many(tx.conn(), tenant, &ids)
         .await?
         .into_iter()
@@ -394,6 +391,21 @@ async fn effects_of<'a>(
     match ids.iter().find(|id| !found.contains_key(id)) {
         Some(id) => Err(not_found("effect", id)),
         None => Ok(found),
+    }
+}
+
+/// The transaction's tenant, which must be every entry's.
+fn tenant_of<'a>(
+    tx: &TenantTx,
+    mut entries: impl Iterator<Item = &'a Claimed>,
+) -> Result<TenantId> {
+    let tenant = tx.tenant();
+    match entries.find(|e| e.tenant_id != tenant) {
+        Some(e) => Err(StoreError::Internal(format!(
+            "outbox entry {} belongs to another tenant than this transaction's",
+            e.id
+        ))),
+        None => Ok(tenant),
     }
 }
 

@@ -48,6 +48,35 @@ pub struct Effect {
     pub actor: Actor,
 }
 
+/// Where an effect stands: what the next event of its state machine
+/// follows and checks. Read with its outbox entry where a statement settles
+/// the entry, so that the settlement need not read the effect first.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct EffectAt {
+    #[sqlx(rename = "effect_id", try_from = "Uuid")]
+    pub id: EffectId,
+    #[sqlx(rename = "effect_status", try_from = "String")]
+    pub status: EffectStatus,
+    #[sqlx(rename = "effect_version")]
+    pub version: i32,
+    #[sqlx(rename = "effect_correlation_id", try_from = "Uuid")]
+    pub correlation_id: CorrelationId,
+    #[sqlx(rename = "effect_causation_id", try_from = "MaybeId")]
+    pub causation_id: Option<EventId>,
+}
+
+impl From<&Effect> for EffectAt {
+    fn from(e: &Effect) -> EffectAt {
+        EffectAt {
+            id: e.id,
+            status: e.status,
+            version: e.version,
+            correlation_id: e.correlation_id,
+            causation_id: e.causation_id,
+        }
+    }
+}
+
 pub(crate) const COLUMNS: &str =
     "id, run_id, step_id, effect_type, effect_spec, idempotency_key, status, version, \
      execution_result, retry_count, next_retry_at, correlation_id, causation_id, actor::text AS actor";

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use pplane_domain::{CorrelationId, EffectId, EventId, OutboxId, OutboxStatus, TenantId};
 
+use super::effects::EffectAt;
 use super::events::PendingMove;
 use super::MaybeId;
 use serde::Serialize;
@@ -272,21 +273,24 @@ pub struct Settlement {
 /// as well as joined: left to its generic plan, the statement read the
 /// tenant's every open entry, a backlog, to settle 32). An entry missing from the answer
 /// is stale (its lease ran out and it was claimed again, or an operator
-/// acted): nothing was changed for it. With them, the entries it closed
-/// (delivered or dead-lettered), for the tenant's pending counts.
+/// acted): nothing was changed for it. Each comes with where its effect
+/// stood (read, not locked: an effect that moves before the caller records
+/// the outcome is a version conflict there), and with them the entries it
+/// closed (delivered or dead-lettered), for the tenant's pending counts.
 pub async fn outbox_settle(
     conn: &mut PgConnection,
     tenant: TenantId,
     owner: &str,
-    items: &[(OutboxId, i32, Settlement)],
-) -> Result<(Vec<OutboxEntry>, PendingMove)> {
+    items: &[(OutboxId, EffectId, i32, Settlement)],
+) -> Result<(Vec<(OutboxEntry, EffectAt)>, PendingMove)> {
     let ids: Vec<Uuid> = items.iter().map(|i| i.0.as_uuid()).collect();
-    let attempts: Vec<i32> = items.iter().map(|i| i.1).collect();
-    let statuses: Vec<&str> = items.iter().map(|i| i.2.status.as_str()).collect();
-    let retries: Vec<i32> = items.iter().map(|i| i.2.retry_count).collect();
-    let next: Vec<Option<DateTime<Utc>>> = items.iter().map(|i| i.2.next_retry_at).collect();
-    let errors: Vec<Option<Value>> = items.iter().map(|i| i.2.error_details.clone()).collect();
-    let rows: Vec<Sized> = sqlx::query_as(&format!(
+    let effects: Vec<Uuid> = items.iter().map(|i| i.1.as_uuid()).collect();
+    let attempts: Vec<i32> = items.iter().map(|i| i.2).collect();
+    let statuses: Vec<&str> = items.iter().map(|i| i.3.status.as_str()).collect();
+    let retries: Vec<i32> = items.iter().map(|i| i.3.retry_count).collect();
+    let next: Vec<Option<DateTime<Utc>>> = items.iter().map(|i| i.3.next_retry_at).collect();
+    let errors: Vec<Option<Value>> = items.iter().map(|i| i.3.error_details.clone()).collect();
+    let rows: Vec<SettledRow> = sqlx::query_as(&format!(
         "UPDATE outbox_events o
          SET status = s.status, retry_count = s.retry_count, next_retry_at = s.next_retry_at,
              error_details = s.error_details,
@@ -295,10 +299,14 @@ pub async fn outbox_settle(
              available_at = NULL,
              lease_owner = NULL, lease_expires_at = NULL
          FROM unnest($3::uuid[], $4::int[], $5::text[], $6::int[], $7::timestamptz[], $8::jsonb[])
-              AS s (id, attempt, status, retry_count, next_retry_at, error_details)
+              AS s (id, attempt, status, retry_count, next_retry_at, error_details),
+              effects e
          WHERE o.tenant_id = $1 AND o.id = ANY($3) AND o.id = s.id AND o.status = 'IN_FLIGHT'
            AND o.attempt = s.attempt AND o.lease_owner = $2
-         RETURNING {COLUMNS}, o.payload_bytes"
+           AND e.tenant_id = $1 AND e.id = ANY($9) AND e.id = o.aggregate_id
+         RETURNING {COLUMNS}, o.payload_bytes, e.status AS effect_status,
+                   e.version AS effect_version, e.correlation_id AS effect_correlation_id,
+                   e.causation_id AS effect_causation_id"
     ))
     .bind(tenant.as_uuid())
     .bind(owner)
@@ -308,19 +316,32 @@ pub async fn outbox_settle(
     .bind(&retries)
     .bind(&next)
     .bind(&errors)
+    .bind(&effects)
     .fetch_all(conn)
     .await?;
     let mut closed = PendingMove::default();
     for row in &rows {
         if matches!(
-            row.entry.status,
+            row.sized.entry.status,
             OutboxStatus::Delivered | OutboxStatus::DeadLetter
         ) {
             closed.effects -= 1;
-            closed.bytes -= row.bytes();
+            closed.bytes -= row.sized.bytes();
         }
     }
-    Ok((rows.into_iter().map(|r| r.entry).collect(), closed))
+    let settled = rows
+        .into_iter()
+        .map(|r| (r.sized.entry, r.effect))
+        .collect();
+    Ok((settled, closed))
+}
+
+#[derive(sqlx::FromRow)]
+struct SettledRow {
+    #[sqlx(flatten)]
+    sized: Sized,
+    #[sqlx(flatten)]
+    effect: EffectAt,
 }
 
 /// An entry as a statement that opens or closes it returns it, with the

@@ -150,6 +150,54 @@ async fn a_delivered_entry_completes_its_effect_with_dispatched_and_succeeded_ev
     );
 }
 
+/// An effect that ended while its entry was in flight (here cancelled by
+/// hand) keeps its end: the settlement closes the entry, records no event,
+/// and returns the effect as it is.
+#[tokio::test]
+async fn an_effect_that_ended_meanwhile_keeps_its_end_and_its_entry_closes() {
+    let db = TestDb::migrated().await;
+    let store = db.store().await;
+    let (tenant, user) = db.tenant(&store).await;
+    requested(&store, tenant, user, 1).await;
+    let principal = store.delivery_principal().await.unwrap();
+    let claimed = claim(&store, "w1", 10, 30_000).await;
+    let entry = &claimed[0];
+    let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
+    effect_dispatch(&mut tx, entry, &worker()).await.unwrap();
+    tx.commit().await.unwrap();
+    db.exec(&format!(
+        "UPDATE effects SET status = 'CANCELLED', version = version + 1 WHERE id = '{}'",
+        entry.effect_id
+    ))
+    .await;
+    let count_events =
+        format!("SELECT count(*) FROM orchestration_events WHERE tenant_id = '{tenant}'");
+    let before = db.scalar(&count_events).await;
+
+    let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
+    let ok = http_attempt(204, None);
+    let verdict = ok.verdict(1, &Backoff::default(), 0.5);
+    let settled = delivery_settle(&mut tx, entry, &ok, &verdict, &worker())
+        .await
+        .unwrap()
+        .expect("the current attempt settles");
+    tx.commit().await.unwrap();
+    assert_eq!(settled.entry.status.as_str(), "DELIVERED");
+    assert_eq!(settled.effect.status.as_str(), "CANCELLED");
+    assert_eq!(settled.effect.id, entry.effect_id);
+    assert_eq!(
+        db.scalar(&count_events).await,
+        before,
+        "no event for an effect that had ended"
+    );
+    let pending = db
+        .scalar(&format!(
+            "SELECT pending_effects FROM tenant_event_heads WHERE tenant_id = '{tenant}'"
+        ))
+        .await;
+    assert_eq!(pending, 0, "the closed entry left the count");
+}
+
 #[tokio::test]
 async fn a_stale_acknowledgement_changes_nothing() {
     let db = TestDb::migrated().await;
