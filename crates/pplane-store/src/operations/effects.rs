@@ -154,7 +154,6 @@ pub async fn effect_request(
         spec: &spec,
         key: &input.idempotency_key,
         correlation,
-        causation: event.id,
         actor: &origin.actor,
         destination: Some(destination),
     };

@@ -4,11 +4,13 @@
 use pplane_domain::OutboxStatus;
 
 pub use crate::repositories::effects::Effect;
-use crate::repositories::outbox::{
+pub use crate::repositories::outbox::OutboxEntry;
+use crate::repositories::outbox::{outbox_fetch, outbox_list};
+use crate::repositories::outbox_depth::{
     outbox_backlogs, outbox_deliveries_since, outbox_depth_by_tenant as depth_by_tenant,
-    outbox_fetch, outbox_leases_held as leases_held, outbox_list, outbox_stats as stats,
+    outbox_leases_held as leases_held, outbox_stats as stats,
 };
-pub use crate::repositories::outbox::{OutboxEntry, OutboxStats, TenantBacklog};
+pub use crate::repositories::outbox_depth::{OutboxStats, TenantBacklog};
 use crate::{DispatchTx, Result, TenantTx};
 
 /// The tenant's entries, newest first, optionally of one status; at most

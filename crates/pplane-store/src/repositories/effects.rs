@@ -91,7 +91,6 @@ pub struct NewEffect<'a> {
     pub spec: &'a serde_json::Value,
     pub key: &'a str,
     pub correlation: CorrelationId,
-    pub causation: EventId,
     pub actor: &'a Actor,
     /// Where the outbox delivers it.
     pub destination: Option<DestinationId>,
@@ -177,8 +176,8 @@ pub async fn effect_request_read(
 }
 
 /// Records a request and writes what it asked for, in one statement:
-/// appends `event` (EFFECT_REQUESTED, which names the effect; `e.causation`
-/// must be its id), inserts the effect and its outbox entry, counts the
+/// appends `event` (EFFECT_REQUESTED, which names the effect and is its
+/// causation), inserts the effect and its outbox entry, counts the
 /// entry as pending on the tenant's head row, which the append holds
 /// anyway, and wakes the outbox workers when the transaction commits.
 /// There is never an effect without its delivery and its event, nor a
@@ -230,7 +229,7 @@ pub async fn effect_insert_recorded(
         .bind(e.spec)
         .bind(e.key)
         .bind(e.correlation.as_uuid())
-        .bind(e.causation.as_uuid())
+        .bind(event.id.as_uuid())
         .bind(e.actor.to_string())
         .bind(e.outbox_id.as_uuid())
         .bind(e.destination.map(|d| d.as_uuid()))

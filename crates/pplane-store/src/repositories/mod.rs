@@ -15,6 +15,7 @@ pub mod events;
 pub mod langgraph;
 pub mod langgraph_retention;
 pub mod outbox;
+pub mod outbox_depth;
 pub mod runs;
 pub mod signals;
 pub mod steps;

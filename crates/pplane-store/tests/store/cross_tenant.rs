@@ -197,12 +197,11 @@ async fn every_repository_method_is_blind_to_another_tenant() {
                 spec: &json!({ "idempotency_key": "k" }),
                 key: "k",
                 correlation,
-                causation: EventId::from_uuid(rows.event),
                 actor: &actor,
                 destination: None,
             };
             let event = events::NewEvent {
-                id: new.causation,
+                id: EventId::from_uuid(rows.event),
                 event_type: EventType::EffectRequested,
                 aggregate_id: new.id.as_uuid(),
                 aggregate_version: 1,
