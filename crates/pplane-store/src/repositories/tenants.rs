@@ -120,8 +120,9 @@ pub async fn tenant_quota_fetch(
 
 /// Moves the tenant's pending counts by `pending`, for a statement that
 /// opened or closed entries and appended no event beside them (which would
-/// have counted them: [`super::events::APPEND`]). The transaction records
-/// an event of the tenant, so it holds the head row already or is about to.
+/// have counted them: [`super::events::APPEND`]): a requeue, whose event
+/// came first, and a settlement whose effects had all ended (no event).
+/// Either way this head row is the only one the transaction takes.
 pub async fn tenant_pending_move(
     conn: &mut PgConnection,
     tenant: TenantId,
