@@ -15,8 +15,7 @@ use super::runs::still_open;
 use super::{check_text, event_new, not_found, Changed, Origin, Recorded};
 use crate::limits::{check_size, jsonb_text_len, EFFECT_SPEC_MAX};
 use crate::repositories::effects::{
-    effect_fetch, effect_insert_recorded, effect_request_read, effect_same_request, Effect,
-    NewEffect,
+    effect_fetch_comparing, effect_insert_recorded, effect_request_read, Effect, NewEffect,
 };
 use crate::repositories::idempotency_lock;
 use crate::repositories::steps::step_fetch;
@@ -73,7 +72,7 @@ pub async fn effect_request(
     .await?
     .ok_or_else(|| not_found("tenant", tenant))?;
     if let Some(existing) = read.existing {
-        let same = effect_same_request(
+        let (effect, same) = effect_fetch_comparing(
             tx.conn(),
             tenant,
             existing,
@@ -81,16 +80,14 @@ pub async fn effect_request(
             &input.effect_type,
             &spec,
         )
-        .await?;
+        .await?
+        .ok_or_else(|| not_found("effect", existing))?;
         if !same {
             return Err(StoreError::IdempotencyConflict {
                 what: "effect idempotency key",
                 key: input.idempotency_key.clone(),
             });
         }
-        let effect = effect_fetch(tx.conn(), tenant, existing)
-            .await?
-            .ok_or_else(|| not_found("effect", existing))?;
         let requested = Requested {
             effect,
             duplicate: true,

@@ -239,21 +239,28 @@ pub async fn effect_insert_recorded(
     Ok((row.effect, row.sequence_number))
 }
 
-/// Whether a stored effect is the same request: same run, type and spec, the
-/// spec compared as PostgreSQL compares jsonb (key order and number spelling
-/// do not matter), as signal payloads are.
-pub async fn effect_same_request(
+/// A stored effect, and whether it is the same request: same run, type and
+/// spec, the spec compared as PostgreSQL compares jsonb (key order and
+/// number spelling do not matter), as signal payloads are. One statement:
+/// what a repeated request (a client's retry) reads.
+pub async fn effect_fetch_comparing(
     conn: &mut PgConnection,
     tenant: TenantId,
     id: EffectId,
     run: RunId,
     effect_type: &str,
     spec: &serde_json::Value,
-) -> Result<bool> {
-    let same: Option<bool> = sqlx::query_scalar(
-        "SELECT run_id = $3 AND effect_type = $4 AND effect_spec = $5
-         FROM effects WHERE tenant_id = $1 AND id = $2",
-    )
+) -> Result<Option<(Effect, bool)>> {
+    #[derive(sqlx::FromRow)]
+    struct Compared {
+        #[sqlx(flatten)]
+        effect: Effect,
+        same: bool,
+    }
+    let row: Option<Compared> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, run_id = $3 AND effect_type = $4 AND effect_spec = $5 AS same
+         FROM effects WHERE tenant_id = $1 AND id = $2"
+    ))
     .bind(tenant.as_uuid())
     .bind(id.as_uuid())
     .bind(run.as_uuid())
@@ -261,7 +268,7 @@ pub async fn effect_same_request(
     .bind(spec)
     .fetch_optional(conn)
     .await?;
-    Ok(same == Some(true))
+    Ok(row.map(|r| (r.effect, r.same)))
 }
 
 pub async fn effects_fetch_many(

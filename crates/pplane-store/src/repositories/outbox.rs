@@ -339,7 +339,7 @@ pub async fn outbox_settle(
 #[derive(sqlx::FromRow)]
 struct SettledRow {
     #[sqlx(flatten)]
-    sized: Sized,
+    sized: SizedEntry,
     #[sqlx(flatten)]
     effect: EffectAt,
 }
@@ -348,13 +348,13 @@ struct SettledRow {
 /// size its tenant's pending bytes count for it (NULL, counted as 0, for
 /// an entry delivered before migration 24 and reopened since by hand).
 #[derive(sqlx::FromRow)]
-struct Sized {
+struct SizedEntry {
     #[sqlx(flatten)]
     entry: OutboxEntry,
     payload_bytes: Option<i32>,
 }
 
-impl Sized {
+impl SizedEntry {
     fn bytes(&self) -> i64 {
         self.payload_bytes.map_or(0, i64::from)
     }
@@ -438,7 +438,7 @@ pub async fn outbox_requeue(
     tenant: TenantId,
     id: OutboxId,
 ) -> Result<Option<(OutboxEntry, PendingMove)>> {
-    let requeued: Option<Sized> = sqlx::query_as(&format!(
+    let requeued: Option<SizedEntry> = sqlx::query_as(&format!(
         "UPDATE outbox_events o
          SET status = 'PENDING', attempt = 0, retry_count = 0, next_retry_at = NULL,
              available_at = now()
