@@ -25,8 +25,9 @@ pub const ERROR_MAX: usize = 16 * 1024;
 pub const STEP_INDEX_MAX: i32 = 1_000_000;
 
 /// Fails when `value`, as jsonb text, is over `limit` bytes, or when it holds
-/// a NUL character, which jsonb cannot store.
-pub fn check_size(field: &'static str, value: &serde_json::Value, limit: usize) -> Result<()> {
+/// a NUL character, which jsonb cannot store; otherwise returns its size
+/// (what an effect's spec counts against its tenant's quota: measured once).
+pub fn check_size(field: &'static str, value: &serde_json::Value, limit: usize) -> Result<usize> {
     if json_has_nul(value) {
         return Err(StoreError::InvalidInput(format!(
             "{field} contains the NUL character (\\u0000), which PostgreSQL cannot store"
@@ -40,7 +41,7 @@ pub fn check_size(field: &'static str, value: &serde_json::Value, limit: usize) 
             actual,
         })
     } else {
-        Ok(())
+        Ok(actual)
     }
 }
 

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::runs::still_open;
 use super::{check_text, event_new, not_found, Changed, Origin, Recorded};
-use crate::limits::{check_size, jsonb_text_len, EFFECT_SPEC_MAX};
+use crate::limits::{check_size, EFFECT_SPEC_MAX};
 use crate::repositories::effects::{
     effect_fetch_comparing, effect_insert_recorded, effect_request_read, Effect, NewEffect,
 };
@@ -50,7 +50,7 @@ pub async fn effect_request(
     check_text("effect_type", &input.effect_type, 100)?;
     check_text("idempotency_key", &input.idempotency_key, 255)?;
     let spec = spec_with_key(&input.spec, &input.idempotency_key)?;
-    check_size("effect_spec", &spec, EFFECT_SPEC_MAX)?;
+    let spec_bytes = check_size("effect_spec", &spec, EFFECT_SPEC_MAX)? as i64;
     let tenant = tx.tenant();
 
     // Identical requests may race: each waits here for the one before it to
@@ -95,7 +95,7 @@ pub async fn effect_request(
         return Ok(Changed::new(requested, Vec::new()));
     }
 
-    quota_check(&read.quota, &spec)?;
+    quota_check(&read.quota, spec_bytes)?;
     let destination = match (destination, read.destination) {
         (Some(_), Some(id)) => id,
         (Some(name), None) => return Err(not_found("destination", name)),
@@ -149,6 +149,7 @@ pub async fn effect_request(
         step: input.step,
         effect_type: &input.effect_type,
         spec: &spec,
+        spec_bytes,
         key: &input.idempotency_key,
         correlation,
         actor: &origin.actor,
@@ -199,9 +200,9 @@ pub async fn tenant_quota_fetch(tx: &mut TenantTx) -> Result<TenantQuota> {
 /// Refuses a new effect that would take its tenant over a quota, before
 /// anything is written. The counts are read without a lock: requests of one
 /// tenant committing at the same moment may pass the quota by as many as
-/// run at once, never by more. The bytes are the spec as jsonb text, as the
-/// entry will keep them (migration 24).
-fn quota_check(quota: &TenantQuota, spec: &Value) -> Result<()> {
+/// run at once, never by more. `spec_bytes` is the spec as jsonb text, as
+/// the entry will keep it (migration 24).
+fn quota_check(quota: &TenantQuota, spec_bytes: i64) -> Result<()> {
     let effects = quota.pending_effects + 1;
     if effects > quota.max_pending_effects {
         return Err(StoreError::QuotaExceeded {
@@ -210,7 +211,7 @@ fn quota_check(quota: &TenantQuota, spec: &Value) -> Result<()> {
             would_be: effects,
         });
     }
-    let bytes = quota.pending_bytes + jsonb_text_len(spec) as i64;
+    let bytes = quota.pending_bytes + spec_bytes;
     if bytes > quota.max_pending_bytes {
         return Err(StoreError::QuotaExceeded {
             quota: Quota::PendingBytes,

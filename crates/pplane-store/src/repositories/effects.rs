@@ -16,9 +16,8 @@ use uuid::Uuid;
 use super::events::{append_bind, NewEvent, PendingMove, APPEND};
 use super::outbox::WAKE_WORKERS;
 use super::runs::{Run, COLUMNS as RUN_COLUMNS};
-use super::tenants::TenantQuota;
+use super::tenants::{TenantQuota, QUOTA_COLUMNS};
 use super::MaybeId;
-use crate::limits::jsonb_text_len;
 use crate::Result;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
@@ -89,6 +88,9 @@ pub struct NewEffect<'a> {
     pub effect_type: &'a str,
     /// Carries `idempotency_key`, as the schema requires.
     pub spec: &'a serde_json::Value,
+    /// The spec's size as jsonb text ([`crate::limits::jsonb_text_len`]):
+    /// what its outbox entry keeps and its tenant's quota counts.
+    pub spec_bytes: i64,
     pub key: &'a str,
     pub correlation: CorrelationId,
     pub actor: &'a Actor,
@@ -135,9 +137,7 @@ pub async fn effect_request_read(
     use sqlx::{FromRow, Row};
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "SELECT t.max_pending_effects, t.max_pending_bytes,
-                    coalesce(h.pending_effects, 0) AS pending_effects,
-                    coalesce(h.pending_bytes, 0) AS pending_bytes,
+            "SELECT {QUOTA_COLUMNS},
                     (SELECT e.id FROM effects e
                      WHERE e.tenant_id = $1 AND e.idempotency_key = $2) AS existing_effect,
                     (SELECT d.id FROM effect_destinations d
@@ -209,10 +209,9 @@ pub async fn effect_insert_recorded(
              SELECT effect.*, a.sequence_number FROM effect, appended a, {WAKE_WORKERS}"
         )
     });
-    // What the quotas count: the payload as jsonb text (migration 24).
     let pending = PendingMove {
         effects: 1,
-        bytes: jsonb_text_len(e.spec) as i64,
+        bytes: e.spec_bytes,
     };
     let query = append_bind(
         sqlx::query_as(SQL.as_str()),

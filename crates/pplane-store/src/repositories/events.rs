@@ -66,7 +66,7 @@ pub struct PendingMove {
 }
 
 impl PendingMove {
-    pub fn is_none(self) -> bool {
+    pub fn is_zero(self) -> bool {
         self == PendingMove::default()
     }
 }

@@ -100,19 +100,24 @@ pub struct TenantQuota {
     pub pending_bytes: i64,
 }
 
-/// The tenant's quotas and counts: what an effect request checks before it
-/// writes. None if the tenant is not visible.
+/// A [`TenantQuota`]'s columns, of `tenants t` and its head row `h`, left
+/// joined (a tenant that never appended has none: nothing counted yet).
+pub(super) const QUOTA_COLUMNS: &str = "t.max_pending_effects, t.max_pending_bytes,
+     coalesce(h.pending_effects, 0) AS pending_effects,
+     coalesce(h.pending_bytes, 0) AS pending_bytes";
+
+/// The tenant's quotas and counts, as operators and the console show them
+/// (an effect request reads them with the rest of what it checks:
+/// `effects::effect_request_read`). None if the tenant is not visible.
 pub async fn tenant_quota_fetch(
     conn: &mut PgConnection,
     tenant: TenantId,
 ) -> Result<Option<TenantQuota>> {
-    Ok(sqlx::query_as(
-        "SELECT t.max_pending_effects, t.max_pending_bytes,
-                coalesce(h.pending_effects, 0) AS pending_effects,
-                coalesce(h.pending_bytes, 0) AS pending_bytes
+    Ok(sqlx::query_as(&format!(
+        "SELECT {QUOTA_COLUMNS}
          FROM tenants t LEFT JOIN tenant_event_heads h ON h.tenant_id = t.tenant_id
-         WHERE t.tenant_id = $1",
-    )
+         WHERE t.tenant_id = $1"
+    ))
     .bind(tenant.as_uuid())
     .fetch_optional(conn)
     .await?)
@@ -128,7 +133,7 @@ pub async fn tenant_pending_move(
     tenant: TenantId,
     pending: PendingMove,
 ) -> Result<()> {
-    if pending.is_none() {
+    if pending.is_zero() {
         return Ok(());
     }
     sqlx::query(

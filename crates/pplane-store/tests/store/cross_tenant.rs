@@ -8,6 +8,7 @@ use pplane_domain::{
 use pplane_store::operations::runs::run_start;
 use pplane_store::operations::steps::{step_add, StepInput};
 use pplane_store::operations::Origin;
+use pplane_store::repositories::events::PendingMove;
 use pplane_store::repositories::{
     checkpoints, effects, events, runs, signals, steps, tenants, tool_calls, StatusChange,
 };
@@ -20,7 +21,8 @@ use crate::support::scalar_as;
 const SNAPSHOT: &str = "SELECT (SELECT count(*) FROM orchestration_events) * 1000000
      + (SELECT coalesce(sum(version), 0) FROM runs) * 1000 + (SELECT coalesce(sum(version), 0) FROM steps)
      + (SELECT coalesce(sum(version), 0) FROM tool_calls) + (SELECT count(*) FROM effects)
-     + (SELECT count(*) FROM run_checkpoints) + (SELECT count(*) FROM signals)";
+     + (SELECT count(*) FROM run_checkpoints) + (SELECT count(*) FROM signals)
+     + (SELECT coalesce(sum(pending_effects + pending_bytes), 0)::int8 FROM tenant_event_heads)";
 
 #[tokio::test]
 async fn every_repository_method_is_blind_to_another_tenant() {
@@ -29,6 +31,15 @@ async fn every_repository_method_is_blind_to_another_tenant() {
     let (a, user_a) = db.tenant(&store).await;
     let (b, user_b) = db.tenant(&store).await;
     let rows = db.seed_each_table(b, user_b).await;
+    // B's head row, where its quota counts are kept (the raw seed writes
+    // none): its last position and its one open entry.
+    db.exec(&format!(
+        "INSERT INTO tenant_event_heads (tenant_id, last_sequence, pending_effects, pending_bytes)
+         SELECT '{b}', (SELECT max(sequence_number) FROM orchestration_events WHERE tenant_id = '{b}'),
+                count(*), coalesce(sum(octet_length(payload::text)), 0)
+         FROM outbox_events WHERE tenant_id = '{b}' AND status IN ('PENDING', 'IN_FLIGHT')"
+    ))
+    .await;
     let mut admin = db.admin().await;
     let before = scalar_as(&mut admin, "pplane_app", Some((b, user_b)), SNAPSHOT).await;
 
@@ -103,12 +114,39 @@ async fn every_repository_method_is_blind_to_another_tenant() {
             .await
             .unwrap()
             .is_none());
+        // B's effect's key and B's run: A's own tenant finds neither, and
+        // B's tenant is not there at all.
         let key = format!("probe-{}", rows.effect);
-        let read = effects::effect_request_read(c, tenant, &key, Some("hook"), run)
+        let read = effects::effect_request_read(c, tenant, &key, None, run)
             .await
             .unwrap();
-        // A's own read finds none of B's rows; B's tenant is not visible.
-        assert!(read.is_none_or(|r| r.existing.is_none() && r.run.is_none()));
+        match read {
+            Some(r) if tenant == a => assert!(r.existing.is_none() && r.run.is_none()),
+            None if tenant == b => {}
+            other => panic!(
+                "{tenant}: {:?}",
+                other.map(|r| (r.existing, r.run.is_some()))
+            ),
+        }
+        assert!(effects::effect_fetch_comparing(
+            c,
+            tenant,
+            EffectId::from_uuid(rows.effect),
+            run,
+            "X",
+            &json!({})
+        )
+        .await
+        .unwrap()
+        .is_none());
+        if tenant == b {
+            // Moving B's quota counts moves nothing (B's snapshot, below).
+            let more = PendingMove {
+                effects: 5,
+                bytes: 500,
+            };
+            tenants::tenant_pending_move(c, b, more).await.unwrap();
+        }
         assert!(
             effects::effect_fetch(c, tenant, EffectId::from_uuid(rows.effect))
                 .await
@@ -195,19 +233,20 @@ async fn every_repository_method_is_blind_to_another_tenant() {
                 step: None,
                 effect_type: "X",
                 spec: &json!({ "idempotency_key": "k" }),
+                spec_bytes: 22,
                 key: "k",
                 correlation,
                 actor: &actor,
                 destination: None,
             };
             let event = events::NewEvent {
-                id: EventId::from_uuid(rows.event),
+                id: EventId::new(),
                 event_type: EventType::EffectRequested,
                 aggregate_id: new.id.as_uuid(),
                 aggregate_version: 1,
                 data: json!({}),
                 correlation,
-                causation: None,
+                causation: Some(EventId::from_uuid(rows.event)),
                 actor: actor.clone(),
             };
             effects::effect_insert_recorded(tx.conn(), a, &new, &event)

@@ -5,20 +5,15 @@
 use std::time::Duration;
 
 use pplane_domain::delivery::{http_attempt, Backoff};
-use pplane_domain::{Actor, TenantId, UserId};
+use pplane_domain::{TenantId, UserId};
 use pplane_store::operations::delivery::{delivery_settle, effect_dispatch, Dispatch};
 use pplane_store::operations::effects::{effect_request, EffectInput};
 use pplane_store::repositories::events::events_by_correlation;
-use pplane_store::repositories::outbox::{outbox_claim, ClaimSize, Claimed, Rotation};
 use pplane_store::testing::TestDb;
 use pplane_store::Store;
 
-use crate::support::{agent, hooked_run};
+use crate::support::{agent, claim, hooked_run, outbox_worker, settle_delivered};
 use serde_json::json;
-
-fn worker() -> Actor {
-    "system:outbox-worker".parse().unwrap()
-}
 
 /// A tenant with a webhook destination and `n` requested effects.
 pub(crate) async fn requested(store: &Store, tenant: TenantId, user: UserId, n: usize) {
@@ -40,21 +35,6 @@ pub(crate) async fn requested(store: &Store, tenant: TenantId, user: UserId, n: 
         .unwrap();
     }
     tx.commit().await.unwrap();
-}
-
-async fn claim(store: &Store, owner: &str, limit: u32, lease_ms: i64) -> Vec<Claimed> {
-    let mut tx = store.dispatch_tx().await.unwrap();
-    let claimed = outbox_claim(
-        tx.conn(),
-        &Rotation::default(),
-        owner,
-        ClaimSize::one_tenant(limit),
-        lease_ms,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    claimed
 }
 
 /// The outbox worker acts in each tenant as the delivery principal: a new
@@ -101,15 +81,14 @@ async fn a_delivered_entry_completes_its_effect_with_dispatched_and_succeeded_ev
         .starts_with("whsec_"));
 
     let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
-    let dispatch = effect_dispatch(&mut tx, entry, &worker()).await.unwrap();
+    let dispatch = effect_dispatch(&mut tx, entry, &outbox_worker())
+        .await
+        .unwrap();
     let Dispatch::Recorded(dispatch) = dispatch else {
         panic!("a PENDING effect may run, got {dispatch:?}");
     };
-    let ok = http_attempt(204, None);
-    let verdict = ok.verdict(1, &Backoff::default(), 0.5);
-    let settled = delivery_settle(&mut tx, entry, &ok, &verdict, &worker())
+    let settled = settle_delivered(&mut tx, entry)
         .await
-        .unwrap()
         .expect("the current attempt settles");
     tx.commit().await.unwrap();
     assert_eq!(settled.entry.status.as_str(), "DELIVERED");
@@ -163,7 +142,9 @@ async fn an_effect_that_ended_meanwhile_keeps_its_end_and_its_entry_closes() {
     let claimed = claim(&store, "w1", 10, 30_000).await;
     let entry = &claimed[0];
     let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
-    effect_dispatch(&mut tx, entry, &worker()).await.unwrap();
+    effect_dispatch(&mut tx, entry, &outbox_worker())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     db.exec(&format!(
         "UPDATE effects SET status = 'CANCELLED', version = version + 1 WHERE id = '{}'",
@@ -175,11 +156,8 @@ async fn an_effect_that_ended_meanwhile_keeps_its_end_and_its_entry_closes() {
     let before = db.scalar(&count_events).await;
 
     let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
-    let ok = http_attempt(204, None);
-    let verdict = ok.verdict(1, &Backoff::default(), 0.5);
-    let settled = delivery_settle(&mut tx, entry, &ok, &verdict, &worker())
+    let settled = settle_delivered(&mut tx, entry)
         .await
-        .unwrap()
         .expect("the current attempt settles");
     tx.commit().await.unwrap();
     assert_eq!(settled.entry.status.as_str(), "DELIVERED");
@@ -212,17 +190,13 @@ async fn a_stale_acknowledgement_changes_nothing() {
     let second = claim(&store, "w2", 1, 30_000).await.remove(0);
     assert_eq!((first.id, first.attempt, second.attempt), (second.id, 1, 2));
 
-    let ok = http_attempt(200, None);
-    let verdict = ok.verdict(1, &Backoff::default(), 0.5);
     let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
-    let late = delivery_settle(&mut tx, &first, &ok, &verdict, &worker())
-        .await
-        .unwrap();
+    let late = settle_delivered(&mut tx, &first).await;
     assert!(late.is_none(), "attempt 1 is no longer the entry's attempt");
-    effect_dispatch(&mut tx, &second, &worker()).await.unwrap();
-    let current = delivery_settle(&mut tx, &second, &ok, &verdict, &worker())
+    effect_dispatch(&mut tx, &second, &outbox_worker())
         .await
         .unwrap();
+    let current = settle_delivered(&mut tx, &second).await;
     tx.commit().await.unwrap();
     assert_eq!(current.unwrap().entry.attempt, 2);
 }
@@ -248,8 +222,10 @@ async fn a_transient_failure_waits_for_its_backoff_and_keeps_a_bounded_history()
         let failure = http_attempt(503, None);
         let verdict = failure.verdict(entry.attempt as u32, &backoff, 0.0);
         let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
-        effect_dispatch(&mut tx, &entry, &worker()).await.unwrap();
-        last = delivery_settle(&mut tx, &entry, &failure, &verdict, &worker())
+        effect_dispatch(&mut tx, &entry, &outbox_worker())
+            .await
+            .unwrap();
+        last = delivery_settle(&mut tx, &entry, &failure, &verdict, &outbox_worker())
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -276,8 +252,10 @@ async fn a_transient_failure_waits_for_its_backoff_and_keeps_a_bounded_history()
     let failure = http_attempt(500, None);
     let verdict = failure.verdict(entry.attempt as u32, &slow, 0.0);
     let mut tx = store.tenant_tx(tenant, principal).await.unwrap();
-    effect_dispatch(&mut tx, &entry, &worker()).await.unwrap();
-    delivery_settle(&mut tx, &entry, &failure, &verdict, &worker())
+    effect_dispatch(&mut tx, &entry, &outbox_worker())
+        .await
+        .unwrap();
+    delivery_settle(&mut tx, &entry, &failure, &verdict, &outbox_worker())
         .await
         .unwrap()
         .unwrap();

@@ -3,9 +3,8 @@
 //! before anything is written, and the counts follow every entry that
 //! opens or closes, whoever moves it.
 
-use pplane_domain::delivery::{http_attempt, Backoff};
-use pplane_domain::{Actor, RunId, TenantId, UserId};
-use pplane_store::operations::delivery::{delivery_settle, effect_dispatch};
+use pplane_domain::{RunId, TenantId, UserId};
+use pplane_store::operations::delivery::effect_dispatch;
 use pplane_store::operations::effects::{
     effect_request, tenant_quota_fetch, EffectInput, TenantQuota,
 };
@@ -14,7 +13,7 @@ use pplane_store::testing::TestDb;
 use pplane_store::{Quota, Store, StoreError};
 use serde_json::{json, Value};
 
-use crate::support::{agent, hooked_run};
+use crate::support::{agent, claim, hooked_run, outbox_worker, settle_delivered};
 
 /// A tenant with a destination and a started run to request effects in.
 struct Requester {
@@ -137,14 +136,11 @@ async fn a_request_past_the_pending_effects_quota_is_refused_with_nothing_writte
         "a claim opens nothing"
     );
     let entry = &claimed[0];
-    let worker: Actor = "system:outbox-worker".parse().unwrap();
     let mut tx = store.tenant_tx(full.tenant, principal).await.unwrap();
-    effect_dispatch(&mut tx, entry, &worker).await.unwrap();
-    let ok = http_attempt(204, None);
-    let verdict = ok.verdict(1, &Backoff::default(), 0.5);
-    delivery_settle(&mut tx, entry, &ok, &verdict, &worker)
+    effect_dispatch(&mut tx, entry, &outbox_worker())
         .await
         .unwrap();
+    settle_delivered(&mut tx, entry).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(quota(&store, &full).await.pending_effects, 2);
     request(&store, &full, "k3", json!(3)).await.unwrap();
@@ -274,22 +270,12 @@ async fn a_large_payload_leaves_the_counts_with_the_bytes_it_entered_with() {
     assert!(counted.pending_bytes > 60_000, "{counted:?}");
 
     let principal = store.delivery_principal().await.unwrap();
-    let mut tx = store.dispatch_tx().await.unwrap();
-    let size = ClaimSize::one_tenant(1);
-    let claimed = outbox_claim(tx.conn(), &Rotation::default(), "w", size, 30_000)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let worker: Actor = "system:outbox-worker".parse().unwrap();
+    let claimed = claim(&store, "w", 1, 30_000).await;
     let mut tx = store.tenant_tx(r.tenant, principal).await.unwrap();
-    effect_dispatch(&mut tx, &claimed[0], &worker)
+    effect_dispatch(&mut tx, &claimed[0], &outbox_worker())
         .await
         .unwrap();
-    let ok = http_attempt(204, None);
-    let verdict = ok.verdict(1, &Backoff::default(), 0.5);
-    delivery_settle(&mut tx, &claimed[0], &ok, &verdict, &worker)
-        .await
-        .unwrap();
+    settle_delivered(&mut tx, &claimed[0]).await.unwrap();
     tx.commit().await.unwrap();
     let after = quota(&store, &r).await;
     assert_eq!((after.pending_effects, after.pending_bytes), (0, 0));

@@ -1,13 +1,16 @@
 //! Helpers shared by the feature modules.
 
+use pplane_domain::delivery::{http_attempt, Backoff};
 use pplane_domain::{Actor, RunId, TenantId, UserId};
+use pplane_store::operations::delivery::{delivery_settle, Settled};
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::ingest::{Ingested, SignalInput};
 use pplane_store::operations::runs::run_start;
 use pplane_store::operations::steps::StepInput;
-use pplane_store::operations::Origin;
+use pplane_store::operations::{Changed, Origin};
+use pplane_store::repositories::outbox::{outbox_claim, ClaimSize, Claimed, Rotation};
 use pplane_store::testing::signal_ingest_alone;
-use pplane_store::{Admin, Store};
+use pplane_store::{Admin, Store, TenantTx};
 
 /// The schema of a database as `pg_dump` prints it: every table, column,
 /// constraint, index, trigger, policy, function, grant and owner.
@@ -145,4 +148,31 @@ pub fn step_input(step_type: &str) -> StepInput {
         step_index: None,
         input: None,
     }
+}
+
+/// The actor the outbox worker records as.
+pub fn outbox_worker() -> Actor {
+    "system:outbox-worker".parse().unwrap()
+}
+
+/// Up to `limit` due entries of the first tenant in turn, claimed by
+/// `owner` for `lease_ms` and committed, as a worker's claim.
+pub async fn claim(store: &Store, owner: &str, limit: u32, lease_ms: i64) -> Vec<Claimed> {
+    let mut tx = store.dispatch_tx().await.unwrap();
+    let size = ClaimSize::one_tenant(limit);
+    let claimed = outbox_claim(tx.conn(), &Rotation::default(), owner, size, lease_ms)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    claimed
+}
+
+/// Settles `entry`'s attempt as the worker does when its receiver answered
+/// 204; None if the attempt is no longer the entry's.
+pub async fn settle_delivered(tx: &mut TenantTx, entry: &Claimed) -> Option<Changed<Settled>> {
+    let ok = http_attempt(204, None);
+    let verdict = ok.verdict(entry.attempt as u32, &Backoff::default(), 0.5);
+    delivery_settle(tx, entry, &ok, &verdict, &outbox_worker())
+        .await
+        .unwrap()
 }
