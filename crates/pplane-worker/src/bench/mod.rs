@@ -2,17 +2,18 @@
 //! receiver with 1 and 4 workers, and commit-to-delivery latency at a
 //! steady offered load; each against the raw baseline of the same server
 //! in the same run (a bare SKIP LOCKED claim-and-complete queue, no
-//! delivery), in a scratch database. Then the noisy neighbour: one tenant's
-//! backlog drained alone, then again while the other tenants each request
-//! an effect every 100 ms; their latency, and the backlog's drain rate
-//! against its drain alone.
+//! delivery), in a scratch database. Then the noisy neighbour ([`noisy`]):
+//! one tenant's backlog drained alone, then beside the other tenants'
+//! requests alone, then beside their requests and deliveries.
+
+mod noisy;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pplane_domain::{RunId, TenantId, UserId};
-use pplane_store::bench::outbox::{outbox_vacuum, RawQueue};
+use pplane_store::bench::outbox::RawQueue;
 use pplane_store::bench::{BenchRow, Samples, ScratchDb};
 use pplane_store::operations::destinations::{destination_create, Target};
 use pplane_store::operations::effects::{effect_request, EffectInput};
@@ -53,9 +54,6 @@ impl Default for OutboxBench {
     }
 }
 
-/// How often each quiet tenant requests an effect beside the noisy one.
-const QUIET_EVERY: Duration = Duration::from_millis(100);
-
 /// A tenant ready to request effects to the receiver.
 #[derive(Clone, Copy)]
 struct Requester {
@@ -71,12 +69,15 @@ pub async fn run(
 ) -> Result<Vec<BenchRow>, WorkerError> {
     progress("creating a scratch database");
     let scratch = ScratchDb::create(url).await?;
-    let result = measure(&scratch.url, cfg, &progress).await;
+    let result = measure(url, &scratch.url, cfg, &progress).await;
     scratch.drop_now().await?;
     result
 }
 
+/// The scenarios in the scratch database of `url`, on the server of
+/// `server_url` (where the noisy neighbour makes a second one).
 async fn measure(
+    server_url: &str,
     url: &str,
     cfg: &OutboxBench,
     progress: &impl Fn(&str),
@@ -141,26 +142,17 @@ async fn measure(
     rows.push(BenchRow::new(name, 4, Some(cfg.tenants), &ours, &base));
     raw.close().await;
 
-    let name = format!(
-        "outbox noisy neighbour: backlog {} beside {} tenants at {}/s each, 1 worker x 4",
-        cfg.noisy_backlog,
-        cfg.tenants,
-        1000 / QUIET_EVERY.as_millis()
-    );
-    progress(&name);
     let noisy = requester(&store, &receiver, cfg.tenants).await?;
-    rows.push(
-        noisy_neighbour(
-            url,
-            &store,
-            &receiver,
-            noisy,
-            &requesters,
-            cfg.noisy_backlog,
-            name,
-        )
-        .await?,
-    );
+    let scene = noisy::Scene {
+        server_url,
+        url,
+        store: &store,
+        receiver: &receiver,
+        noisy,
+        quiet: &requesters,
+        backlog: cfg.noisy_backlog,
+    };
+    rows.extend(scene.measure(progress).await?);
 
     store.close().await;
     Ok(rows)
@@ -323,141 +315,6 @@ async fn steady(
         |key| committed.get(key).copied(),
         wall,
     ))
-}
-
-/// Tenant `noisy`'s backlog of `n` drained by one worker of 4 loops alone,
-/// then again while every tenant of `quiet` requests an effect every
-/// [`QUIET_EVERY`], then alone once more. The row's latencies are the quiet
-/// tenants', commit to delivery; its rate is the backlog's drain beside
-/// them, its raw rate the drain alone (both drains alone over their time
-/// together: on a machine whose speed drifts by the minute, one drain
-/// before would credit or charge the drift to the neighbours), and its
-/// ratio the one over the other.
-async fn noisy_neighbour(
-    url: &str,
-    store: &Store,
-    receiver: &Receiver,
-    noisy: Requester,
-    quiet: &[Requester],
-    n: usize,
-    name: String,
-) -> Result<BenchRow, WorkerError> {
-    let alone = drain_alone(url, store, receiver, noisy, "alone", n).await?;
-
-    enqueue(store, &[noisy], "noisy", n).await?;
-    outbox_vacuum(url).await?;
-    let worker = Worker::new(store.clone(), loops("bench-noisy", false)).await?;
-    let (stop, shutdown) = watch::channel(false);
-    let running = tokio::spawn(async move { worker.run(shutdown).await });
-    let started = Instant::now();
-    let committed: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let (done, drained_signal) = watch::channel(false);
-    let producers = quiet.iter().enumerate().map(|(i, r)| {
-        let (store, committed, mut until) =
-            (store.clone(), committed.clone(), drained_signal.clone());
-        let r = *r;
-        async move {
-            // Spread over the period, so the requests do not come in waves.
-            tokio::time::sleep(QUIET_EVERY / quiet.len() as u32 * i as u32).await;
-            let mut tick = tokio::time::interval(QUIET_EVERY);
-            let mut k = 0;
-            while !*until.borrow() {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = until.changed() => break,
-                }
-                let key = format!("quiet-{i}-{k}");
-                let mut tx = store.tenant_tx(r.tenant, r.user).await?;
-                effect_request(&mut tx, &effect(&r, key.clone()), &origin()).await?;
-                // Timed from the commit's start: on two busy cores the
-                // worker may deliver before this task runs again.
-                let committing = Instant::now();
-                tx.commit().await?;
-                committed
-                    .lock()
-                    .expect("commit times")
-                    .insert(key, committing);
-                k += 1;
-            }
-            Ok::<_, StoreError>(())
-        }
-    });
-    // The drain is timed by the receiver's arrivals, not by this watcher,
-    // which only says when to stop the quiet tenants: it counts seldom, as
-    // each count walks every request received so far under the lock every
-    // delivery takes (the drain alone has no watcher).
-    let watching = async {
-        while receiver.count_keyed("noisy-") < n {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        done.send(true).ok();
-    };
-    let (produced, ()) = tokio::join!(futures::future::join_all(producers), watching);
-    for p in produced {
-        p?;
-    }
-    let beside = drained(receiver, "noisy-", started);
-    let offered = committed.lock().expect("commit times").len();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while receiver.count_keyed("quiet-") < offered && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    stop.send(true).ok();
-    running.await.expect("the bench worker")?;
-    let committed = committed.lock().expect("commit times").clone();
-    let after = drain_alone(url, store, receiver, noisy, "after", n).await?;
-    let alone = alone.joined(after);
-    let quiet_latency = arrivals(
-        receiver,
-        "quiet-",
-        |key| committed.get(key).copied(),
-        started.elapsed(),
-    );
-    let mut row = BenchRow::new(
-        name,
-        4,
-        Some(quiet.len() as u32 + 1),
-        &quiet_latency,
-        &alone,
-    );
-    row.per_s = beside.per_second();
-    row.raw_per_s = alone.per_second();
-    row.ratio = row.per_s / row.raw_per_s;
-    Ok(row)
-}
-
-/// The worker of the noisy-neighbour scenario: one, of 4 loops.
-fn loops(id: &str, until_idle: bool) -> WorkerConfig {
-    WorkerConfig {
-        concurrency: 4,
-        until_idle,
-        ..config(id.into())
-    }
-}
-
-/// Tenant `noisy`'s backlog of `n`, keyed `prefix-…`, drained by the
-/// scenario's worker with nothing beside it.
-async fn drain_alone(
-    url: &str,
-    store: &Store,
-    receiver: &Receiver,
-    noisy: Requester,
-    prefix: &str,
-    n: usize,
-) -> Result<Samples, WorkerError> {
-    enqueue(store, &[noisy], prefix, n).await?;
-    outbox_vacuum(url).await?;
-    let worker = Worker::new(store.clone(), loops(&format!("bench-{prefix}"), true)).await?;
-    let started = Instant::now();
-    worker.run(watch::channel(false).1).await?;
-    Ok(drained(receiver, &format!("{prefix}-"), started))
-}
-
-/// A backlog's arrivals from `started`, over the time its last one took.
-fn drained(receiver: &Receiver, prefix: &str, started: Instant) -> Samples {
-    let since = latencies(receiver, prefix, |_| Some(started));
-    let wall = since.iter().max().copied().unwrap_or_default();
-    Samples::concurrent(since, wall)
 }
 
 /// Runs `op(n)` `rate` times a second for `duration`, spread over a few
