@@ -1,5 +1,7 @@
 //! Tenants and their members.
 
+use std::sync::LazyLock;
+
 use pplane_domain::{TenantId, UserId};
 use sqlx::PgConnection;
 
@@ -113,14 +115,17 @@ pub async fn tenant_quota_fetch(
     conn: &mut PgConnection,
     tenant: TenantId,
 ) -> Result<Option<TenantQuota>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {QUOTA_COLUMNS}
-         FROM tenants t LEFT JOIN tenant_event_heads h ON h.tenant_id = t.tenant_id
-         WHERE t.tenant_id = $1"
-    ))
-    .bind(tenant.as_uuid())
-    .fetch_optional(conn)
-    .await?)
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {QUOTA_COLUMNS}
+             FROM tenants t LEFT JOIN tenant_event_heads h ON h.tenant_id = t.tenant_id
+             WHERE t.tenant_id = $1"
+        )
+    });
+    Ok(sqlx::query_as(SQL.as_str())
+        .bind(tenant.as_uuid())
+        .fetch_optional(conn)
+        .await?)
 }
 
 /// Moves the tenant's pending counts by `pending`, for a statement that

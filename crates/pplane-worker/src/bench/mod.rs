@@ -82,20 +82,11 @@ async fn measure(
     cfg: &OutboxBench,
     progress: &impl Fn(&str),
 ) -> Result<Vec<BenchRow>, WorkerError> {
-    let store = Store::connect_with(
-        url,
-        StoreOptions {
-            max_connections: 24,
-        },
-    )
-    .await?;
+    let store = connect(url).await?;
     let receiver = Receiver::start()
         .await
         .map_err(|e| WorkerError::Config(format!("the local receiver: {e}")))?;
-    let mut requesters = Vec::new();
-    for i in 0..cfg.tenants {
-        requesters.push(requester(&store, &receiver, i).await?);
-    }
+    let requesters = requesters(&store, &receiver, cfg.tenants).await?;
     let raw = RawQueue::create(url, 8).await?;
     let mut rows = Vec::new();
 
@@ -156,6 +147,31 @@ async fn measure(
 
     store.close().await;
     Ok(rows)
+}
+
+/// The benchmark's store on `url`: enough connections for every loop,
+/// producer and served share at once.
+async fn connect(url: &str) -> Result<Store, StoreError> {
+    Store::connect_with(
+        url,
+        StoreOptions {
+            max_connections: 24,
+        },
+    )
+    .await
+}
+
+/// Tenants `0..n`, each ready to request effects to the receiver.
+async fn requesters(
+    store: &Store,
+    receiver: &Receiver,
+    n: u32,
+) -> Result<Vec<Requester>, StoreError> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(requester(store, receiver, i).await?);
+    }
+    Ok(out)
 }
 
 async fn requester(store: &Store, receiver: &Receiver, i: u32) -> Result<Requester, StoreError> {

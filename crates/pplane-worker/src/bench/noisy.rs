@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 use pplane_store::bench::outbox::outbox_vacuum;
 use pplane_store::bench::{BenchRow, Samples, ScratchDb};
 use pplane_store::operations::effects::effect_request;
-use pplane_store::{Store, StoreError, StoreOptions};
+use pplane_store::{Store, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{arrivals, config, effect, enqueue, latencies, origin, requester, Requester};
+use super::{arrivals, config, connect, effect, enqueue, latencies, origin, requesters, Requester};
 use crate::receiver::Receiver;
 use crate::{Tally, Worker, WorkerConfig, WorkerError};
 
@@ -82,7 +82,7 @@ impl Scene<'_> {
             "outbox noisy neighbour, their requests only: backlog {n} beside {tenants} \
              tenants' requests at {each}/s each (another database), 1 worker x 4"
         );
-        progress(&full);
+        progress(&format!("{full}: A alone"));
         let alone = self.drain_alone("alone").await?;
         progress(&apart);
         let (requests_only, request_times) = self.beside_requests_only().await?;
@@ -118,17 +118,8 @@ impl Scene<'_> {
     async fn beside_requests_only(&self) -> Result<(Samples, Samples), WorkerError> {
         let aside = ScratchDb::create(self.server_url).await?;
         let measured = async {
-            let store = Store::connect_with(
-                &aside.url,
-                StoreOptions {
-                    max_connections: 24,
-                },
-            )
-            .await?;
-            let mut quiet = Vec::new();
-            for i in 0..self.quiet.len() {
-                quiet.push(requester(&store, self.receiver, i as u32).await?);
-            }
+            let store = connect(&aside.url).await?;
+            let quiet = requesters(&store, self.receiver, self.quiet.len() as u32).await?;
             let beside = self.drain_beside("apart", &store, &quiet).await?;
             beside.worker.stop().await?;
             store.close().await;
